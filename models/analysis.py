@@ -1,0 +1,63 @@
+"""Parameters, MACs and receptive field from the config alone, without building it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.config import ModelConfig
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    index: int
+    layer: str
+    output: tuple[int, ...]
+    params: int
+    macs: int
+    rf: int
+    jump: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    rows: tuple[LayerRow, ...]
+    params: int
+    macs: int
+    rf: int
+
+    def as_dict(self) -> dict:
+        return {
+            "params": self.params,
+            "macs": self.macs,
+            "receptive_field": self.rf,
+            "layers": [row.__dict__ | {"output": list(row.output)} for row in self.rows],
+        }
+
+
+def analyse(config: ModelConfig) -> Analysis:
+    """Walk the layers with the standard recurrence r += (k - 1) * j, j *= s.
+
+    MACs count multiply-accumulates of convolutions and linear layers per image
+    (BatchNorm folds into the conv at inference, pooling and ReLU are not MACs).
+    """
+    rows = []
+    rf, jump = 1, 1
+    shapes = config.shapes()
+    for i, layer in enumerate(config.layers):
+        shape = shapes[i]
+        kernel, stride = layer.window(shape)
+        rf += (kernel - 1) * jump
+        jump *= stride
+        rows.append(
+            LayerRow(i, layer.label(shape), shapes[i + 1], layer.params(shape), layer.macs(shape), rf, jump)
+        )
+    return Analysis(
+        rows=tuple(rows),
+        params=sum(r.params for r in rows),
+        macs=sum(r.macs for r in rows),
+        rf=rf,
+    )
+
+
+def count_params(config: ModelConfig) -> int:
+    return analyse(config).params

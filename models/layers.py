@@ -1,0 +1,159 @@
+"""The layers an architecture is made of, each knowing its own geometry.
+
+Geometry (output shape, parameters, MACs, receptive-field growth) lives on the layer
+specs themselves so that analysis never needs to build a module, and so the builder and
+the analysis can only disagree if a test catches it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Shape = tuple[int, ...]
+"""(C, H, W) for feature maps, (F,) after a flatten."""
+
+
+class _Layer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def out_shape(self, shape: Shape) -> Shape:
+        return shape
+
+    def params(self, shape: Shape) -> int:
+        return 0
+
+    def macs(self, shape: Shape) -> int:
+        return 0
+
+    def window(self, shape: Shape) -> tuple[int, int]:
+        """(kernel, stride) seen by the receptive-field recurrence."""
+        return 1, 1
+
+    def label(self, shape: Shape) -> str:
+        return self.type  # type: ignore[attr-defined]
+
+
+def _spatial(shape: Shape, what: str) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise ValueError(f"{what} needs a C x H x W feature map, got shape {shape}")
+    return shape  # type: ignore[return-value]
+
+
+class Conv(_Layer):
+    """A 2-D convolution; kernel 1 (a channel 'transition') or 3."""
+
+    type: Literal["conv"] = "conv"
+    out: int = Field(ge=1, le=1024)
+    kernel: Literal[1, 3] = 3
+    padding: Literal[0, 1] = 1
+    bias: bool = True
+
+    def out_shape(self, shape: Shape) -> Shape:
+        _, h, w = _spatial(shape, "conv")
+        size = (h + 2 * self.padding - self.kernel + 1, w + 2 * self.padding - self.kernel + 1)
+        if min(size) < 1:
+            k, p = self.kernel, self.padding
+            raise ValueError(f"conv {k}x{k} pad {p} on {h}x{w} leaves no output")
+        return (self.out, *size)
+
+    def params(self, shape: Shape) -> int:
+        return shape[0] * self.out * self.kernel**2 + (self.out if self.bias else 0)
+
+    def macs(self, shape: Shape) -> int:
+        _, h, w = self.out_shape(shape)
+        return shape[0] * self.out * self.kernel**2 * h * w
+
+    def window(self, shape: Shape) -> tuple[int, int]:
+        return self.kernel, 1
+
+    def label(self, shape: Shape) -> str:
+        b = "" if self.bias else ", no bias"
+        k = self.kernel
+        return f"Conv2d {shape[0]}->{self.out}, {k}x{k}, pad {self.padding}{b}"
+
+
+class BatchNorm(_Layer):
+    type: Literal["bn"] = "bn"
+
+    def params(self, shape: Shape) -> int:
+        return 2 * shape[0]
+
+    def label(self, shape: Shape) -> str:
+        return f"BatchNorm2d({shape[0]})"
+
+
+class ReLU(_Layer):
+    type: Literal["relu"] = "relu"
+
+    def label(self, shape: Shape) -> str:
+        return "ReLU"
+
+
+class MaxPool(_Layer):
+    """2x2 max-pool with stride 2 (floor), the only pooling tiny MNIST nets need."""
+
+    type: Literal["maxpool"] = "maxpool"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        c, h, w = _spatial(shape, "maxpool")
+        if min(h, w) < 2:
+            raise ValueError(f"maxpool on {h}x{w} leaves no output")
+        return (c, h // 2, w // 2)
+
+    def window(self, shape: Shape) -> tuple[int, int]:
+        return 2, 2
+
+    def label(self, shape: Shape) -> str:
+        return "MaxPool 2"
+
+
+class Dropout(_Layer):
+    type: Literal["dropout"] = "dropout"
+    p: float = Field(ge=0.0, lt=1.0)
+
+    def label(self, shape: Shape) -> str:
+        return f"Dropout {self.p:g}"
+
+
+class GlobalAvgPool(_Layer):
+    type: Literal["gap"] = "gap"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        c, _, _ = _spatial(shape, "gap")
+        return (c, 1, 1)
+
+    def window(self, shape: Shape) -> tuple[int, int]:
+        return shape[1], 1
+
+    def label(self, shape: Shape) -> str:
+        return "AdaptiveAvgPool 1"
+
+
+class Linear(_Layer):
+    """A fully connected head on a 1x1 map (after global average pooling)."""
+
+    type: Literal["linear"] = "linear"
+    out: int = Field(ge=1, le=4096)
+    bias: bool = True
+
+    def out_shape(self, shape: Shape) -> Shape:
+        if len(shape) == 3 and shape[1:] != (1, 1):
+            raise ValueError(f"linear needs a 1x1 map (put a gap before it), got {shape}")
+        return (self.out,)
+
+    def params(self, shape: Shape) -> int:
+        return shape[0] * self.out + (self.out if self.bias else 0)
+
+    def macs(self, shape: Shape) -> int:
+        return shape[0] * self.out
+
+    def label(self, shape: Shape) -> str:
+        return f"Linear {shape[0]}->{self.out}"
+
+
+Layer = Annotated[
+    Conv | BatchNorm | ReLU | MaxPool | Dropout | GlobalAvgPool | Linear,
+    Field(discriminator="type"),
+]

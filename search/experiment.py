@@ -1,0 +1,79 @@
+"""What `export` writes and `retrain` reads: a model config, a training config, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from models import PRESETS, ConfigError, ModelConfig, count_params, explain, preset
+from search.errors import TinynasError
+from search.training import TrainConfig
+
+MAX_PARAMS = 19_999
+"""The mission's hard ceiling: every trained model has fewer than 20,000 parameters."""
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    study: str | None = None
+    trial: int | None = None
+    val_acc: float | None = None
+    params: int | None = None
+    macs: int | None = None
+    tinynas_version: str | None = None
+    date: str | None = None
+
+
+class Experiment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    dataset: str = "mnist"
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    provenance: Provenance = Provenance()
+
+    @model_validator(mode="after")
+    def _under_ceiling(self) -> Experiment:
+        params = count_params(self.model)
+        if params > MAX_PARAMS:
+            raise ValueError(f"the model has {params:,} parameters; tinynas trains only models under 20,000")
+        return self
+
+    def config_hash(self) -> str:
+        """Identifies the model + recipe (not the seed or provenance) across runs."""
+        recipe = self.train.model_dump(mode="json", exclude={"seed"})
+        blob = json.dumps({"model": self.model.to_dict(), "train": recipe}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+def load_experiment(source: str) -> Experiment:
+    """A preset name, an exported experiment JSON, or a bare model config JSON."""
+    if source in PRESETS:
+        return Experiment(model=preset(source))
+    path = Path(source)
+    if not path.is_file():
+        raise TinynasError(f"{source!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
+    try:
+        data: Any = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TinynasError(f"{path} is not valid JSON ({exc}); pass a config written by tinynas") from None
+    if not isinstance(data, dict):
+        raise TinynasError(f"{path}: expected a JSON object with a model config, got {type(data).__name__}")
+    if "model" not in data:
+        try:
+            return Experiment(model=ModelConfig.from_dict(data))
+        except ConfigError as exc:
+            raise TinynasError(f"{path}: {exc}") from None
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise TinynasError(f"{path}: {explain(exc, 'experiment config')}") from None

@@ -1,0 +1,146 @@
+"""The model description: what users rely on when they read a summary or export a config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from models import (
+    BatchNorm,
+    ConfigError,
+    Conv,
+    Dropout,
+    GlobalAvgPool,
+    Linear,
+    MaxPool,
+    ModelConfig,
+    ReLU,
+    analyse,
+    build,
+    preset,
+)  # fmt: skip
+
+SEED_8K_TABLE = [  # (layer, output, params) from the reference model's summary
+    ("Conv2d 1->8, 3x3, pad 1", (8, 28, 28), 80),
+    ("BatchNorm2d(8)", (8, 28, 28), 16),
+    ("Conv2d 8->8, 3x3, pad 1", (8, 28, 28), 584),
+    ("BatchNorm2d(8)", (8, 28, 28), 16),
+    ("Dropout 0.2", (8, 14, 14), 0),
+    ("Conv2d 8->16, 3x3, pad 1", (16, 14, 14), 1168),
+    ("BatchNorm2d(16)", (16, 14, 14), 32),
+    ("Conv2d 16->16, 3x3, pad 1", (16, 14, 14), 2320),
+    ("BatchNorm2d(16)", (16, 14, 14), 32),
+    ("Dropout 0.2", (16, 7, 7), 0),
+    ("Conv2d 16->16, 3x3, pad 0", (16, 5, 5), 2320),
+    ("BatchNorm2d(16)", (16, 5, 5), 32),
+    ("Conv2d 16->10, 3x3, pad 0", (10, 3, 3), 1450),
+    ("BatchNorm2d(10)", (10, 3, 3), 20),
+    ("Dropout 0.2", (10, 1, 1), 0),
+]
+
+
+def test_seed_8k_matches_the_reference_layer_for_layer() -> None:
+    result = analyse(preset("seed-8k"))
+    rows = [(r.layer, r.output, r.params) for r in result.rows if r.layer not in ("ReLU", "MaxPool 2")]
+    rows = [r for r in rows if r[0] != "AdaptiveAvgPool 1"]
+    assert rows == SEED_8K_TABLE
+    assert result.params == 8070
+    assert sum(p.numel() for p in build(preset("seed-8k")).parameters()) == 8070
+    order = [type(layer).__name__ for layer in preset("seed-8k").layers[:3]]
+    assert order == ["Conv", "ReLU", "BatchNorm"]
+
+
+def test_receptive_field_follows_the_standard_recurrence() -> None:
+    rows = analyse(preset("seed-8k")).rows
+    # conv3 -> 3, conv3 -> 5, pool -> 6 (jump 2), conv3 -> 10, conv3 -> 14, pool -> 16 (jump 4)
+    assert [(r.rf, r.jump) for r in rows if r.layer.startswith(("Conv", "MaxPool"))] == [
+        (3, 1), (5, 1), (6, 2), (10, 2), (14, 2), (16, 4), (24, 4), (32, 4),
+    ]  # fmt: skip
+
+
+def test_compact_preset_is_under_5k() -> None:
+    assert analyse(preset("compact-4k")).params < 5000
+
+
+@pytest.mark.parametrize("name", ["seed-8k", "compact-4k"])
+def test_json_round_trip_is_stable(name: str) -> None:
+    config = preset(name)
+    text = config.to_json()
+    again = ModelConfig.from_json(text)
+    assert again == config
+    assert again.to_json() == text
+    assert json.loads(text)["schema_version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "names"),
+    [
+        (lambda d: d | {"colour": "red"}, "colour: unknown key"),
+        (lambda d: d | {"schema_version": 2}, "schema_version"),
+        (lambda d: {**d, "layers": [{"type": "conv", "out": 0}]}, "layers.0.conv.out"),
+        (lambda d: {**d, "layers": [{"type": "conv", "out": 8, "kernel": 5}]}, "layers.0.conv.kernel"),
+        (lambda d: {**d, "layers": [{"type": "conv", "out": 8}]}, "the last layer outputs (8, 28, 28)"),
+        (lambda d: {**d, "layers": [{"type": "maxpool"}] * 6}, "layers[4] (maxpool): maxpool on 1x1"),
+        (lambda d: {**d, "layers": [{"type": "teleport"}]}, "layers.0"),
+    ],
+)
+def test_bad_configs_are_rejected_naming_the_field(mutate, names: str) -> None:
+    with pytest.raises(ConfigError, match=None) as info:
+        ModelConfig.from_dict(mutate(preset("seed-8k").to_dict()))
+    assert names in str(info.value)
+
+
+def test_configs_are_frozen() -> None:
+    with pytest.raises(Exception, match="frozen"):
+        preset("seed-8k").num_classes = 3  # type: ignore[misc]
+
+
+@st.composite
+def valid_configs(draw: st.DrawFn) -> ModelConfig:
+    """Random valid architectures, built forward while tracking the map size."""
+    in_channels, in_size = draw(st.integers(1, 3)), draw(st.integers(3, 28))
+    classes, size = draw(st.integers(2, 12)), in_size
+    layers: list = []
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(st.sampled_from(["conv", "bn", "relu", "pool", "dropout"]))
+        if kind == "conv":
+            kernel = draw(st.sampled_from([1, 3]))
+            padding = draw(st.sampled_from([0, 1])) if size > 2 or kernel == 1 else 1
+            out = draw(st.integers(1, 12))
+            layers.append(Conv(out=out, kernel=kernel, padding=padding, bias=draw(st.booleans())))
+            size = size + 2 * padding - kernel + 1
+        elif kind == "pool" and size >= 2:
+            layers.append(MaxPool())
+            size //= 2
+        elif kind == "bn":
+            layers.append(BatchNorm())
+        elif kind == "relu":
+            layers.append(ReLU())
+        elif kind == "dropout":
+            layers.append(Dropout(p=draw(st.floats(0, 0.5))))
+    head, bias = draw(st.sampled_from(["gap", "conv1x1", "linear"])), draw(st.booleans())
+    if head == "gap":
+        layers += [Conv(out=classes, kernel=1, padding=0, bias=bias), GlobalAvgPool()]
+    elif head == "conv1x1":
+        layers += [GlobalAvgPool(), Conv(out=classes, kernel=1, padding=0, bias=bias)]
+    else:
+        layers += [GlobalAvgPool(), Linear(out=classes, bias=bias)]
+    return ModelConfig(input_shape=(in_channels, in_size, in_size), num_classes=classes, layers=tuple(layers))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=valid_configs())
+def test_analysis_equals_the_built_module(config: ModelConfig) -> None:
+    result = analyse(config)
+    module = build(config).eval()
+    assert result.params == sum(p.numel() for p in module.parameters())
+    x = torch.zeros(2, *config.input_shape)
+    for row, layer in zip(result.rows, module, strict=False):
+        x = layer(x)
+        assert tuple(x.shape[1:]) == row.output
+    assert tuple(module(torch.zeros(2, *config.input_shape)).shape) == (2, config.num_classes)
+    assert ModelConfig.from_json(config.to_json()) == config
