@@ -48,9 +48,7 @@ def analyse(config: ModelConfig) -> Analysis:
         kernel, stride = layer.window(shape)
         rf += (kernel - 1) * jump
         jump *= stride
-        rows.append(
-            LayerRow(i, layer.label(shape), shapes[i + 1], layer.params(shape), layer.macs(shape), rf, jump)
-        )
+        rows.append(LayerRow(i, layer.label(shape), shapes[i + 1], layer.params(shape), layer.macs(shape), rf, jump))
     return Analysis(
         rows=tuple(rows),
         params=sum(r.params for r in rows),
@@ -61,3 +59,17 @@ def analyse(config: ModelConfig) -> Analysis:
 
 def count_params(config: ModelConfig) -> int:
     return analyse(config).params
+
+
+def arch_string(config: ModelConfig) -> str:
+    """A compact one-line architecture for tables: 3x3 convs by width ('8', or '8v' when
+    unpadded), 1x1 convs as 't8', 'P' for max-pool, 'G' for global pooling, 'L10' linear."""
+    tokens = []
+    for layer in config.layers:
+        if layer.type == "conv":
+            tokens.append(f"t{layer.out}" if layer.kernel == 1 else f"{layer.out}{'' if layer.padding else 'v'}")
+        elif layer.type in ("maxpool", "gap"):
+            tokens.append("P" if layer.type == "maxpool" else "G")
+        elif layer.type == "linear":
+            tokens.append(f"L{layer.out}")
+    return " ".join(tokens)

@@ -114,6 +114,123 @@ def retrain(
     console.print(f"outputs in {folder}; runs recorded in {results}", highlight=False)
 
 
+Storage = Annotated[str | None, typer.Option(help="SQLAlchemy URL (default sqlite:///studies/<name>.db).")]
+
+
+def _search_options(spec, storage, trials, timeout, data_dir, subset, device, jobs, threads, footer):
+    from search.datasets import data_root
+    from search.runner import SearchOptions
+    from search.runtime import parse_duration, resolve_device
+    from search.storage import default_url
+
+    if trials is not None and trials < 1:
+        raise TinynasError(f"--trials must be at least 1, got {trials}")
+    if jobs < 1:
+        raise TinynasError(f"--jobs must be at least 1, got {jobs}")
+    timeout = timeout or spec.run.timeout
+    return SearchOptions(
+        storage=storage or default_url(spec.name), trials=trials or spec.run.trials, data_root=data_root(data_dir),
+        timeout_s=parse_duration(timeout) if timeout else None, subset=subset, device=resolve_device(device),
+        jobs=jobs, threads=threads, footer=footer,
+    )  # fmt: skip
+
+
+@app.command()
+def search(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="Study spec (see studies/).")],
+    trials: Annotated[int | None, typer.Option(help="Run until the study holds N finished trials.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Stop starting trials after e.g. 90m or 2h.")] = None,
+    storage: Storage = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes on this machine, threads split between them.")] = 1,
+    data_dir: DataDir = None,
+    subset: Annotated[int | None, typer.Option(help="Train each trial on N training images only.")] = None,
+    device: Device = "cpu",
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Sample, train and prune CNNs under the spec's hard budgets; every trial goes to storage.
+
+    Running the same command again resumes the study: it adds trials until the study holds
+    --trials finished (complete or pruned) ones.
+    """
+    from search.runner import run_search
+    from search.spec import load_spec
+
+    spec = load_spec(spec_path)
+    opts = _search_options(spec, storage, trials, timeout, data_dir, subset, device, jobs, threads, not quiet)
+    study = run_search(spec, opts, console)
+    _print_outcome(study)
+
+
+@app.command()
+def worker(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="The study's spec.")],
+    storage: Annotated[str, typer.Option(help="The shared storage, e.g. postgresql+psycopg://user@host/db.")],
+    trials: Annotated[int | None, typer.Option(help="Stop when the study holds N finished trials.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Stop starting trials after e.g. 8h.")] = None,
+    data_dir: DataDir = None,
+    subset: Annotated[int | None, typer.Option(help="Train each trial on N training images only.")] = None,
+    device: Device = "cpu",
+    threads: Threads = None,
+) -> None:
+    """Join a study from any machine: the storage is shared, every worker adds trials to it."""
+    from search.runner import check_space, run_worker
+    from search.spec import load_spec
+
+    spec = load_spec(spec_path)
+    check_space(spec)
+    opts = _search_options(spec, storage, trials, timeout, data_dir, subset, device, 1, threads, False)
+    run_worker(spec, opts, console)
+
+
+def _print_outcome(study) -> None:
+    from search.trials import trials_frame
+
+    frame = trials_frame(study)
+    if frame.empty:
+        return
+    counts = frame["state"].value_counts().to_dict()
+    line = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+    complete = frame[frame["state"] == "COMPLETE"]
+    if not complete.empty:
+        best = complete.loc[complete["val_acc"].idxmax()]
+        line += f"; best val {best['val_acc']:.2f}% with {int(best['params']):,} params (trial {best.name})"
+    console.print(f"study {study.study_name}: {len(frame)} trials: {line}", highlight=False)
+
+
+@app.command()
+def trials(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the table as CSV.")] = None,
+    parquet: Annotated[Path | None, typer.Option(help="Write the table as Parquet.")] = None,
+) -> None:
+    """The trials table: state, params, MACs, accuracy, sampled parameters, flattened config."""
+    from search.storage import default_url, load_study, open_storage
+    from search.trials import trials_frame
+
+    frame = trials_frame(load_study(study, open_storage(storage or default_url(study), create=False)))
+    if csv:
+        frame.to_csv(csv)
+    if parquet:
+        frame.to_parquet(parquet)
+    if csv or parquet:
+        console.print(f"{len(frame)} trials written to {csv or parquet}", highlight=False)
+        return
+    cols = ["state", "val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch"]
+    console.print(frame[cols].to_string(float_format=lambda v: f"{v:.2f}") if not frame.empty else "no trials")
+
+
+@app.command()
+def studies(storage: Annotated[str, typer.Option(help="SQLAlchemy URL of the storage.")]) -> None:
+    """The studies in a storage, with their trial counts and best values."""
+    from search.storage import open_storage
+    from search.trials import studies_frame
+
+    frame = studies_frame(open_storage(storage, create=False))
+    console.print(frame.to_string(index=False) if not frame.empty else "no studies in this storage")
+
+
 def _check_epochs(epochs: int) -> None:
     from search.training import MAX_EPOCHS
 
@@ -123,6 +240,9 @@ def _check_epochs(epochs: int) -> None:
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    from search.runtime import quiet_libraries
+
+    quiet_libraries()
     try:
         app()
     except (TinynasError, ConfigError) as exc:

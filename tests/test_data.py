@@ -43,7 +43,7 @@ def test_truncated_and_wrong_magic_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(TinynasError, match="wrong magic number 0x00000801"):
         read_idx(write_idx(tmp_path / "labels", np.zeros(5)), ndim=3)
     (tmp_path / "bad.gz").write_bytes(b"not gzip at all")
-    with pytest.raises(TinynasError, match="bad.gz: cannot read"):
+    with pytest.raises(TinynasError, match=r"bad\.gz: cannot read"):
         read_idx(tmp_path / "bad.gz", ndim=1)
 
 
@@ -97,7 +97,7 @@ def test_fetch_downloads_and_verifies_from_a_mirror(tmp_path: Path, mnist_root: 
     url = serve(mnist_root / "MNIST" / "raw")
     paths = fetch(dataset_info("mnist"), tmp_path, mirror=url)
     assert len(paths) == 4 and all(p.parent == tmp_path / "MNIST" / "raw" for p in paths)
-    train, val = search_splits(dataset_info("mnist"), tmp_path, subset=1000)
+    train, _val = search_splits(dataset_info("mnist"), tmp_path, subset=1000)
     assert len(train) == 1000
     before = [p.stat().st_mtime_ns for p in paths]
     assert fetch(dataset_info("mnist"), tmp_path, mirror=url) == paths  # cached: nothing downloaded again
@@ -109,6 +109,6 @@ def test_fetch_refuses_a_file_with_the_wrong_checksum(tmp_path: Path, mnist_root
     shutil.copytree(mnist_root / "MNIST" / "raw", mirror)
     (mirror / "t10k-labels-idx1-ubyte.gz").chmod(0o644)
     (mirror / "t10k-labels-idx1-ubyte.gz").write_bytes(b"tampered")
-    with pytest.raises(TinynasError, match="checksum mismatch for t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(TinynasError, match=r"checksum mismatch for t10k-labels-idx1-ubyte\.gz"):
         fetch(dataset_info("mnist"), tmp_path / "data", mirror=serve(mirror))
     assert not (tmp_path / "data" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").exists()

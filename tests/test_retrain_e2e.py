@@ -26,9 +26,11 @@ def test_retrain_writes_outputs_and_records_the_run(tmp_path: Path, mnist_root: 
     assert "epoch  2/2" in result.stdout and "test" in result.stdout and "mean" in result.stdout
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["params"] == 4730 and summary["seeds"] == [0, 1] and summary["epochs"] == 2
-    rows = sqlite3.connect(db).execute(
-        "select seed, params, epochs, final_acc, last3_min, test_acc_per_epoch from tinynas_retrain_runs"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(db)
+        .execute("select seed, params, epochs, final_acc, last3_min, test_acc_per_epoch from tinynas_retrain_runs")
+        .fetchall()
+    )
     assert [(r[0], r[1], r[2]) for r in rows] == [(0, 4730, 2), (1, 4730, 2)]
     for seed, *_, final, last3, curve in rows:
         per_epoch = json.loads((tmp_path / "out" / f"seed{seed}" / "metrics.json").read_text())

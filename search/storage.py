@@ -1,0 +1,92 @@
+"""Study storage: any SQLAlchemy URL Optuna accepts, opened with clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import optuna
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from search.errors import TinynasError
+
+STALE_RETRIES = 3
+SQLITE_LOCK_TIMEOUT_S = 60
+
+
+def default_url(study: str) -> str:
+    return f"sqlite:///studies/{study}.db"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise TinynasError(f"{url!r} is not a storage URL; use e.g. sqlite:///studies/x.db or "
+                           "postgresql+psycopg://user@host/db") from None  # fmt: skip
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    return Path(parsed.database) if parsed.database not in (None, "", ":memory:") else None
+
+
+def _check_sqlite(path: Path, create: bool) -> None:
+    if not path.exists():
+        if not create:
+            raise TinynasError(f"no study database at {path}; run `tinynas search` first or pass --storage")
+        if not path.parent.is_dir():
+            raise TinynasError(f"cannot create {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise TinynasError(f"cannot create {path}: folder {path.parent} is read-only; choose another --storage")
+    elif create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise TinynasError(f"{path} (or its folder) is read-only; a search must write to it: choose another --storage")
+
+
+def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> optuna.storages.RDBStorage:
+    """create=False (reading commands) never makes a database that was not there.
+
+    With heartbeat_s, a trial whose worker stopped beating for 2 intervals is marked
+    FAILED and queued again (RetryHeartbeatStaleTrialCallback) by the next worker.
+    """
+    path = _sqlite_path(url)
+    if path is not None:
+        _check_sqlite(path, create)
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}} if path is not None else {}
+    heartbeat = {}
+    if heartbeat_s is not None:
+        heartbeat = {
+            "heartbeat_interval": heartbeat_s,
+            "grace_period": 2 * heartbeat_s,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(STALE_RETRIES),
+        }
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise TinynasError(f"cannot open storage {_redact(url)}: {str(reason).strip().splitlines()[0]}") from None
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def study_names(storage: optuna.storages.BaseStorage) -> list[str]:
+    return [s.study_name for s in storage.get_all_studies()]
+
+
+def load_study(name: str, storage: optuna.storages.BaseStorage) -> optuna.Study:
+    if name not in study_names(storage):
+        known = ", ".join(study_names(storage)) or "none"
+        raise TinynasError(f"no study named {name!r} in this storage (studies there: {known})")
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def sqlite_integrity(path: Path) -> str:
+    """SQLite's own integrity check: 'ok' for a consistent database."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())
