@@ -14,7 +14,7 @@ from rich.live import Live
 
 from search.datasets import dataset_info
 from search.errors import TinynasError
-from search.feed import Feed
+from search.feed import Feed, trial_kind
 from search.objective import SearchContext, objective
 from search.pruning import make_pruner
 from search.runtime import quiet_libraries, set_threads
@@ -86,7 +86,19 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
 
 
 def finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
+    """Trials that trained (complete or pruned); over-budget ones cost nothing and don't count."""
+    return sum(trial_kind(t) != "INFEASIBLE" for t in study.get_trials(deepcopy=False, states=FINISHED))
+
+
+@dataclass(frozen=True)
+class StopAt:
+    """Stops the optimize loop once the study holds `target` trained trials."""
+
+    target: int
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if finished(study) >= self.target:
+            study.stop()
 
 
 def load_context(spec: StudySpec, opts: SearchOptions) -> SearchContext:
@@ -102,14 +114,12 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, conso
     if remaining <= 0:
         return
     feed = Feed(console, ctx.spec.budget.max_params)
-    stop = optuna.study.MaxTrialsCallback(opts.trials, states=FINISHED)
     footer = opts.footer and console.is_terminal
     feed.live = Live(feed.footer(), console=console, auto_refresh=False) if footer else None
     try:
         if feed.live:
             feed.live.start()
-        study.optimize(lambda t: objective(t, ctx), n_trials=remaining if opts.jobs == 1 else None,
-                       timeout=opts.timeout_s, callbacks=[feed, stop])  # fmt: skip
+        study.optimize(lambda t: objective(t, ctx), timeout=opts.timeout_s, callbacks=[feed, StopAt(opts.trials)])
     finally:
         if feed.live:
             feed.live.stop()

@@ -87,10 +87,23 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
     return ModelConfig(input_shape=info.shape, num_classes=info.classes, layers=tuple(layers))
 
 
+CONDITIONAL = {
+    "momentum": ("optimizer", "sgd"),
+    "nesterov": ("optimizer", "sgd"),
+    "step_size": ("scheduler", "step"),
+    "gamma": ("scheduler", "step"),
+    "pct_start": ("scheduler", "onecycle"),
+}
+"""Settings that only matter under one choice are only sampled then, so the sampler does
+not spend its model on dimensions that change nothing."""
+
+
 def sample_train(s: Suggest, space: TrainSpace, seed: int) -> TrainConfig:
-    values = {name: draw(s, name, param) for name, param in space}
-    if values["optimizer"] != "sgd":
-        values["nesterov"] = False
+    values: dict[str, Any] = {}
+    for name, param in space:
+        parent = CONDITIONAL.get(name)
+        if parent is None or values[parent[0]] == parent[1]:
+            values[name] = draw(s, name, param)
     return TrainConfig.model_validate(values | {"seed": seed})
 
 
