@@ -231,6 +231,77 @@ def studies(storage: Annotated[str, typer.Option(help="SQLAlchemy URL of the sto
     console.print(frame.to_string(index=False) if not frame.empty else "no studies in this storage")
 
 
+def _study(name: str, storage: str | None):
+    from search.storage import default_url, load_study, open_storage
+
+    return load_study(name, open_storage(storage or default_url(name), create=False))
+
+
+Target = Annotated[float, typer.Option(help="Target validation accuracy (%).")]
+
+
+@app.command()
+def report(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write (default studies/<name>-report.html).")] = None,
+    results: Annotated[str, typer.Option(help="Where retrain results are recorded.")] = DEFAULT_RESULTS,
+    target: Target = 99.4,
+    screenshot: Annotated[Path | None, typer.Option(help="Also open it in headless Chromium and save a PNG.")] = None,
+) -> None:
+    """One self-contained HTML report: Pareto front, curves, importances, top trials, retrains."""
+    from search.report import write_report
+
+    path = write_report(_study(study, storage), results, out or Path("studies") / f"{study}-report.html", target)
+    console.print(f"report written to {path}", highlight=False)
+    if screenshot:
+        from search import browser
+
+        drawn, total = browser.drawn_figures(path)
+        if drawn < total:
+            raise TinynasError(f"only {drawn} of {total} figures drew in Chromium; the report is broken")
+        browser.screenshot(path, screenshot)
+        console.print(f"all {total} figures drew in headless Chromium; screenshot {screenshot}", highlight=False)
+
+
+@app.command()
+def export(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    rule: Annotated[str, typer.Option(help="smallest (meeting --target), best, or trial=N.")] = "smallest",
+    target: Target = 99.4,
+    out: Annotated[Path, typer.Option(help="JSON file for `tinynas retrain`.")] = Path("best.json"),
+) -> None:
+    """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
+    from search.export import experiment_for, pick
+
+    loaded = _study(study, storage)
+    trial = pick(loaded, rule, target)
+    exp = experiment_for(loaded, trial)
+    out.write_text(exp.to_json())
+    console.print(f"trial {trial.number}: {trial.values[0]:.2f}% validation accuracy, "
+                  f"{exp.provenance.params:,} params -> {out}", highlight=False)  # fmt: skip
+
+
+@app.command()
+def dashboard(
+    study: Annotated[str | None, typer.Argument(help="Study name (its default storage is used).")] = None,
+    storage: Storage = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 8080,
+) -> None:
+    """Serve optuna-dashboard on the study's storage until Ctrl-C."""
+    from search.dashboard import serve
+    from search.storage import default_url, load_study, open_storage
+
+    if study is None and storage is None:
+        raise TinynasError("name a STUDY or pass --storage")
+    opened = open_storage(storage or default_url(study), create=False)
+    path = f"/dashboard/studies/{load_study(study, opened)._study_id}" if study else "/dashboard"
+    serve(opened, host, port, lambda url: console.print(f"optuna-dashboard at {url}{path}  (Ctrl-C stops)",
+                                                         highlight=False))  # fmt: skip
+
+
 def _check_epochs(epochs: int) -> None:
     from search.training import MAX_EPOCHS
 

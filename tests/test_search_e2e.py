@@ -1,7 +1,9 @@
-"""`tinynas search` then `tinynas trials` / `studies` through the real CLI on real MNIST."""
+"""The user's flow through the real CLI on real MNIST: search, trials, studies, export,
+retrain, report."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -34,3 +36,20 @@ def test_search_then_trials_on_real_mnist(tmp_path: Path, mnist_root: Path) -> N
     assert "3 finished trials so far" in resumed.stdout
     listing = run_cli("studies", "--storage", url)
     assert listing.returncode == 0 and "tiny" in listing.stdout
+
+    best = tmp_path / "best.json"
+    exported = run_cli("export", "tiny", "--storage", url, "--rule", "best", "--out", str(best))
+    assert exported.returncode == 0, exported.stderr
+    results = f"sqlite:///{tmp_path / 'results.db'}"
+    retrained = run_cli(
+        "retrain", str(best), "--seeds", "1", "--epochs", "1", "--subset", "2000", "--results", results,
+        "--out", str(tmp_path / "rt"), "--data-dir", str(mnist_root), "--threads", "2", "--quiet",
+    )  # fmt: skip
+    assert retrained.returncode == 0, retrained.stderr
+    summary = (tmp_path / "rt" / "summary.json").read_text()
+    page = tmp_path / "report.html"
+    reported = run_cli("report", "tiny", "--storage", url, "--results", results, "--out", str(page))
+    assert reported.returncode == 0, reported.stderr
+    trial = json.loads(best.read_text())["provenance"]["trial"]
+    assert f"<td>{trial}</td>" in page.read_text()  # the retrain of the exported trial is in the report
+    assert '"params"' in summary
