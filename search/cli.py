@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from optuna.exceptions import StorageInternalError
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import ConfigError, analyse
 from search.errors import TinynasError
@@ -153,12 +155,21 @@ def search(
     Running the same command again resumes the study: it adds trials until the study holds
     --trials finished (complete or pruned) ones.
     """
+    from search.interrupt import graceful_interrupts
     from search.runner import run_search
     from search.spec import load_spec
 
     spec = load_spec(spec_path)
     opts = _search_options(spec, storage, trials, timeout, data_dir, subset, device, jobs, threads, not quiet)
-    study = run_search(spec, opts, console)
+    try:
+        with graceful_interrupts(
+            lambda: console.print("\nstopping: recording the running trial (Ctrl-C again is ignored)")
+        ):
+            study = run_search(spec, opts, console)
+    except KeyboardInterrupt:
+        console.print("interrupted; the study is consistent and the same command resumes it", highlight=False)
+        _print_outcome(_study(spec.name, opts.storage))
+        raise typer.Exit(130) from None
     _print_outcome(study)
 
 
@@ -174,13 +185,18 @@ def worker(
     threads: Threads = None,
 ) -> None:
     """Join a study from any machine: the storage is shared, every worker adds trials to it."""
+    from search.interrupt import graceful_interrupts
     from search.runner import check_space, run_worker
     from search.spec import load_spec
 
     spec = load_spec(spec_path)
     check_space(spec)
     opts = _search_options(spec, storage, trials, timeout, data_dir, subset, device, 1, threads, False)
-    run_worker(spec, opts, console)
+    try:
+        with graceful_interrupts():
+            run_worker(spec, opts, console)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
 
 
 def _print_outcome(study) -> None:
@@ -317,5 +333,13 @@ def main() -> None:
     try:
         app()
     except (TinynasError, ConfigError) as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
+    except (SQLAlchemyError, StorageInternalError) as exc:  # e.g. a locked database or a full disk mid-run
+        cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+        _fail(f"storage error: {str(cause).strip().splitlines()[0]}; the study stays consistent: fix the storage "
+              "(free disk space, stop the process holding the lock) and run the same command again")  # fmt: skip
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from rich.live import Live
 from search.datasets import dataset_info
 from search.errors import TinynasError
 from search.feed import Feed, trial_kind
+from search.interrupt import graceful_interrupts
 from search.objective import SearchContext, objective
 from search.pruning import make_pruner
 from search.runtime import quiet_libraries, set_threads
@@ -123,6 +125,7 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, conso
     finally:
         if feed.live:
             feed.live.stop()
+    optuna.storages.fail_stale_trials(study)  # a dead worker's trial goes back to the queue
 
 
 def run_worker(spec: StudySpec, opts: SearchOptions, console: Console) -> None:
@@ -134,7 +137,11 @@ def run_worker(spec: StudySpec, opts: SearchOptions, console: Console) -> None:
 
 def _child(spec_json: str, opts: SearchOptions) -> None:
     quiet_libraries()
-    run_worker(StudySpec.model_validate_json(spec_json), opts, Console())
+    try:
+        with graceful_interrupts():
+            run_worker(StudySpec.model_validate_json(spec_json), opts, Console())
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 def run_search(spec: StudySpec, opts: SearchOptions, console: Console) -> optuna.Study:
@@ -159,8 +166,16 @@ def run_search(spec: StudySpec, opts: SearchOptions, console: Console) -> optuna
              for _ in range(opts.jobs)]  # fmt: skip
     for p in procs:
         p.start()
-    for p in procs:
-        p.join()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:  # stop every worker, wait until each has recorded its trial
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+        for p in procs:
+            p.join()
+        raise
     if failed := sum(1 for p in procs if p.exitcode):
         raise TinynasError(f"{failed} of {opts.jobs} workers failed; see their output above")
     return study

@@ -18,12 +18,13 @@ def resolve_device(name: str) -> str:
 
 
 def quiet_libraries() -> None:
-    """Optuna's per-trial INFO logs and experimental-feature warnings would drown our own lines."""
+    """Optuna's per-trial logs (and its traceback for an interrupted trial, which we report
+    ourselves) and experimental-feature warnings would drown our own lines."""
     import warnings
 
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 

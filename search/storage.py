@@ -52,7 +52,8 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
     path = _sqlite_path(url)
     if path is not None:
         _check_sqlite(path, create)
-    engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}} if path is not None else {}
+    waits = path is not None and "timeout" not in make_url(url).query  # ?timeout=N in the URL wins
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}} if waits else {}
     heartbeat = {}
     if heartbeat_s is not None:
         heartbeat = {
