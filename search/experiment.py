@@ -55,10 +55,17 @@ class Experiment(BaseModel):
         return json.dumps(self.model_dump(mode="json"), indent=2)
 
 
+def _validated(data: Any, where: str) -> Experiment:
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise TinynasError(f"{where}: {explain(exc, 'experiment config')}") from None
+
+
 def load_experiment(source: str) -> Experiment:
     """A preset name, an exported experiment JSON, or a bare model config JSON."""
     if source in PRESETS:
-        return Experiment(model=preset(source))
+        return _validated({"model": preset(source)}, source)
     path = Path(source)
     if not path.is_file():
         raise TinynasError(f"{source!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
@@ -68,12 +75,9 @@ def load_experiment(source: str) -> Experiment:
         raise TinynasError(f"{path} is not valid JSON ({exc}); pass a config written by tinynas") from None
     if not isinstance(data, dict):
         raise TinynasError(f"{path}: expected a JSON object with a model config, got {type(data).__name__}")
-    if "model" not in data:
+    if "model" not in data:  # a bare model config: default training settings
         try:
-            return Experiment(model=ModelConfig.from_dict(data))
+            data = {"model": ModelConfig.from_dict(data)}
         except ConfigError as exc:
             raise TinynasError(f"{path}: {exc}") from None
-    try:
-        return Experiment.model_validate(data)
-    except ValidationError as exc:
-        raise TinynasError(f"{path}: {explain(exc, 'experiment config')}") from None
+    return _validated(data, str(path))

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import random
+import time
 from pathlib import Path
 
 import optuna
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
 
 from search.errors import TinynasError
 
 STALE_RETRIES = 3
 SQLITE_LOCK_TIMEOUT_S = 60
+SCHEMA_RACE_RETRIES = 5
 
 
 def default_url(study: str) -> str:
@@ -62,10 +65,23 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
             "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(STALE_RETRIES),
         }
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+        return _rdb_storage(url, engine_kwargs, heartbeat)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise TinynasError(f"cannot open storage {_redact(url)}: {str(reason).strip().splitlines()[0]}") from None
+
+
+def _rdb_storage(url: str, engine_kwargs: dict, heartbeat: dict) -> optuna.storages.RDBStorage:
+    """Workers that start together on a fresh database race to create Optuna's tables; the
+    loser sees a duplicate-object error and simply finds the tables there on a retry."""
+    for attempt in range(SCHEMA_RACE_RETRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+        except (IntegrityError, ProgrammingError):
+            if attempt == SCHEMA_RACE_RETRIES - 1:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def _redact(url: str) -> str:

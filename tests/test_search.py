@@ -21,9 +21,9 @@ from tests.conftest import synthetic_split
 SYNTHETIC = DatasetInfo(name="mnist", directory="-", mirror="", files={}, mean=0.0, std=1.0, classes=2, shape=(1, 8, 8))
 
 
-def make_spec(**overrides) -> StudySpec:
+def make_spec(name: str = "synthetic", **overrides) -> StudySpec:
     base = {
-        "name": "synthetic",
+        "name": name,
         "budget": {"max_params": 1000, "max_epochs": 3},
         "space": {
             "model": {"stages": 2, "convs_per_stage": 1, "channels": {"low": 2, "high": 8, "step": 2},
