@@ -234,7 +234,7 @@ def trials(
         console.print(f"{len(frame)} trials written to {csv or parquet}", highlight=False)
         return
     cols = ["state", "val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch"]
-    console.print(frame[cols].to_string(float_format=lambda v: f"{v:.2f}") if not frame.empty else "no trials")
+    typer.echo(frame[cols].to_string(float_format=lambda v: f"{v:.2f}") if not frame.empty else "no trials")
 
 
 @app.command()
@@ -244,7 +244,7 @@ def studies(storage: Annotated[str, typer.Option(help="SQLAlchemy URL of the sto
     from search.trials import studies_frame
 
     frame = studies_frame(open_storage(storage, create=False))
-    console.print(frame.to_string(index=False) if not frame.empty else "no studies in this storage")
+    typer.echo(frame.to_string(index=False) if not frame.empty else "no studies in this storage")
 
 
 def _study(name: str, storage: str | None):

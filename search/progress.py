@@ -18,6 +18,8 @@ class EpochBars:
         self._task = None
 
     def start_epoch(self, epoch: int, epochs: int, batches: int) -> None:
+        if not self.console.is_terminal:  # logs get the one-line summaries only
+            return
         self._progress = Progress(
             TextColumn(f"epoch {epoch:>2}/{epochs}"),
             BarColumn(),

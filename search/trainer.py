@@ -104,6 +104,49 @@ def evaluate(model: nn.Module, split: Split, memory_format: torch.memory_format)
     return loss.item() / len(split), 100.0 * correct.item() / len(split)
 
 
+@dataclass
+class _Loop:
+    """What one run's epochs share: the model, its optimiser and the seeded generator."""
+
+    cfg: TrainConfig
+    split: Split
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler | None
+    sched_per_batch: bool
+    gen: torch.Generator
+    fmt: torch.memory_format
+    background: float
+
+    def epoch(self, reporter: Reporter | None) -> tuple[float, float]:
+        """One pass over a fresh permutation; returns (mean loss, accuracy %) on it."""
+        cfg, split, n = self.cfg, self.split, len(self.split)
+        steps = -(-n // cfg.batch_size)
+        self.model.train()
+        loss_sum = torch.zeros((), device=split.x.device)
+        correct = torch.zeros((), device=split.x.device)
+        order = torch.randperm(n, generator=self.gen, device=split.x.device)
+        for b in range(steps):
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            x = augment(split.x[idx], cfg.augment, self.gen, self.background).contiguous(memory_format=self.fmt)
+            y = split.y[idx]
+            logits = self.model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            if self.sched is not None and self.sched_per_batch:
+                self.sched.step()
+            loss_sum += loss.detach() * len(y)  # summed on the device: no sync per batch
+            correct += (logits.detach().argmax(1) == y).sum()
+            if reporter and (b % 50 == 49 or b == steps - 1):
+                seen = min((b + 1) * cfg.batch_size, n)
+                reporter.batches_done(b + 1, loss_sum.item() / seen, 100.0 * correct.item() / seen)
+        if self.sched is not None and not self.sched_per_batch:
+            self.sched.step()
+        return loss_sum.item() / n, 100.0 * correct.item() / n
+
+
 def train(
     model_config: ModelConfig,
     cfg: TrainConfig,
@@ -116,53 +159,28 @@ def train(
 ) -> tuple[nn.Module, History]:
     """Train from scratch with cfg.seed; evaluate on eval_split after every epoch.
 
-    Batches come from seeded permutations of tensors already on the device, which is
-    what makes this several times faster than a per-sample DataLoader on a small CPU.
+    The splits live on the device as whole tensors and batches are seeded permutations of
+    them: no per-sample Python on the hot path, and the same seed gives the same run.
     """
     device = torch.device(device)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    # channels_last is markedly faster for these tiny convs on CPU (see benchmarks/).
+    # channels_last runs these tiny convs about 1.3x faster on CPU (measured on seed-8k).
     fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     model = build(model_config).to(device=device, memory_format=fmt)
     train_split, eval_split = train_split.to(device), eval_split.to(device)
-    background = float(train_split.x.min())
-    steps = -(-len(train_split) // cfg.batch_size)
     opt = _optimizer(cfg, model.parameters())
-    sched, per_batch = _scheduler(cfg, opt, steps)
+    sched, per_batch = _scheduler(cfg, opt, -(-len(train_split) // cfg.batch_size))
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    loop = _Loop(cfg, train_split, model, opt, sched, per_batch, gen, fmt, float(train_split.x.min()))
     history = History()
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         if reporter:
-            reporter.start_epoch(epoch, cfg.epochs, steps)
-        model.train()
-        loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
-        order = torch.randperm(len(train_split), generator=gen, device=device)
-        for b in range(steps):
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            x = augment(train_split.x[idx], cfg.augment, gen, background).contiguous(memory_format=fmt)
-            y = train_split.y[idx]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None and per_batch:
-                sched.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            if reporter and (b % 50 == 49 or b == steps - 1):
-                seen = min((b + 1) * cfg.batch_size, len(train_split))
-                reporter.batches_done(b + 1, loss_sum.item() / seen, 100.0 * correct.item() / seen)
+            reporter.start_epoch(epoch, cfg.epochs, -(-len(train_split) // cfg.batch_size))
         lr = opt.param_groups[0]["lr"]
-        if sched is not None and not per_batch:
-            sched.step()
+        train_loss, train_acc = loop.epoch(reporter)
         eval_loss, eval_acc = evaluate(model, eval_split, fmt)
-        n = len(train_split)
-        result = EpochResult(
-            epoch, loss_sum.item() / n, 100.0 * correct.item() / n, eval_loss, eval_acc, lr,
-            time.perf_counter() - start,
-        )  # fmt: skip
+        result = EpochResult(epoch, train_loss, train_acc, eval_loss, eval_acc, lr, time.perf_counter() - start)
         history.epochs.append(result)
         if reporter:
             reporter.end_epoch(result, cfg.epochs)
