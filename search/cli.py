@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -192,6 +194,7 @@ def worker(
     spec = load_spec(spec_path)
     check_space(spec)
     opts = _search_options(spec, storage, trials, timeout, data_dir, subset, device, 1, threads, False)
+    opts = replace(opts, worker=os.getpid())  # distinct samples per machine; not reproducible by design
     try:
         with graceful_interrupts():
             run_worker(spec, opts, console)

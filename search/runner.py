@@ -39,6 +39,8 @@ class SearchOptions:
     jobs: int = 1
     threads: int | None = None
     footer: bool = True
+    worker: int = 0
+    """Offsets the sampler's seed, so workers starting together do not sample alike."""
 
 
 def check_space(spec: StudySpec) -> None:
@@ -54,9 +56,10 @@ def check_space(spec: StudySpec) -> None:
         )
 
 
-def _sampler(spec: StudySpec, n_existing: int) -> optuna.samplers.BaseSampler:
-    """Seeded by spec seed + trials so far, so a resumed study does not replay its start."""
-    seed = spec.seed + n_existing
+def _sampler(spec: StudySpec, n_existing: int, worker: int) -> optuna.samplers.BaseSampler:
+    """Seeded by spec seed + trials so far (+ the worker), so a resumed study does not
+    replay its start and parallel workers do not draw the same configurations."""
+    seed = (spec.seed + n_existing + 7919 * worker) % 2**32
     s = spec.sampler
     if s.kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -78,7 +81,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     n_existing = storage.get_n_trials(existing[0]._study_id) if existing else 0
     study = optuna.create_study(
         storage=storage, study_name=spec.name, directions=directions, load_if_exists=True,
-        sampler=_sampler(spec, n_existing), pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
+        sampler=_sampler(spec, n_existing, opts.worker), pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )  # fmt: skip
     for key, value in {"spec": spec.model_dump(mode="json"), "max_params": spec.budget.max_params,
                        "max_epochs": spec.budget.max_epochs, "dataset": spec.dataset,
@@ -161,9 +164,12 @@ def run_search(spec: StudySpec, opts: SearchOptions, console: Console) -> optuna
         optimize(study, ctx, opts, console)
         return study
     threads = max(1, (opts.threads or os.cpu_count() or 1) // opts.jobs)
-    child_opts = replace(opts, threads=threads, footer=False)
-    procs = [mp.get_context("spawn").Process(target=_child, args=(spec.model_dump_json(), child_opts))
-             for _ in range(opts.jobs)]  # fmt: skip
+    procs = [
+        mp.get_context("spawn").Process(
+            target=_child, args=(spec.model_dump_json(), replace(opts, threads=threads, footer=False, worker=i + 1))
+        )
+        for i in range(opts.jobs)
+    ]
     for p in procs:
         p.start()
     try:

@@ -120,6 +120,9 @@ def test_four_workers_share_one_sqlite_study(tmp_path: Path, mnist_root: Path) -
     assert {s for _, s in found} <= {"COMPLETE", "PRUNED"}
     assert sum(s in ("COMPLETE", "PRUNED") for _, s in found) >= 12
     assert sqlite_integrity(db) == "ok"
+    with sqlite3.connect(db) as conn:
+        configs = conn.execute("select value_json from trial_user_attributes where key = 'config'").fetchall()
+    assert len(set(configs)) > len(configs) // 2, "workers drew the same configurations"
 
 
 def test_a_locked_database_is_a_clear_error(tmp_path: Path, mnist_root: Path) -> None:
