@@ -16,6 +16,7 @@ from pydantic import (
     StrictInt,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )  # fmt: skip
 from pydantic import model_validator as after
@@ -127,18 +128,13 @@ class Budget(_Frozen):
     max_params: StrictInt = Field(ge=1, description="hard: < 20,000")
     max_epochs: StrictInt = Field(ge=1, description="hard: < 20")
 
-    @field_validator("max_params")
+    @field_validator("max_params", "max_epochs")
     @classmethod
-    def _params_ceiling(cls, value: int) -> int:
-        if value > MAX_PARAMS:
-            raise ValueError(f"{value:,} is not below 20,000, the hard ceiling: set at most {MAX_PARAMS:,}")
-        return value
-
-    @field_validator("max_epochs")
-    @classmethod
-    def _epochs_ceiling(cls, value: int) -> int:
-        if value > MAX_EPOCHS:
-            raise ValueError(f"{value} is not below 20, the hard ceiling: set at most {MAX_EPOCHS}")
+    def _under_the_ceiling(cls, value: int, info: ValidationInfo) -> int:
+        """A study may be tighter than the mission's ceilings, never looser."""
+        ceiling = MAX_PARAMS if info.field_name == "max_params" else MAX_EPOCHS
+        if value > ceiling:
+            raise ValueError(f"{value:,} is not below {ceiling + 1:,}, the hard ceiling: set at most {ceiling:,}")
         return value
 
 
