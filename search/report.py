@@ -61,14 +61,18 @@ def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.
 
 def curves_figure(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
+    points: list[float] = []
     for number, row in frame[frame["state"].isin(["COMPLETE", "PRUNED"])].iterrows():
         curve = json.loads(row["val_curve"])
+        points += curve
         pruned = row["state"] == "PRUNED"
         fig.add_scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines+markers" if pruned else "lines",
                         name=f"trial {number}", showlegend=False, opacity=0.7,
                         line={"color": STYLE[row["state"]][0], "dash": "dot" if pruned else "solid"})  # fmt: skip
     fig.update_layout(title="Learning curves (pruned trials dotted, cut short)", xaxis_title="epoch",
                       yaxis_title="validation accuracy (%)")  # fmt: skip
+    if points:  # zoom on where the decisions are; a few first-epoch collapses stay off-scale
+        fig.update_yaxes(range=[max(min(points), float(pd.Series(points).quantile(0.1))) - 0.5, 100])
     return fig
 
 
