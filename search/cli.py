@@ -164,9 +164,7 @@ def search(
     spec = load_spec(spec_path)
     opts = _search_options(spec, storage, trials, timeout, data_dir, subset, device, jobs, threads, not quiet)
     try:
-        with graceful_interrupts(
-            lambda: console.print("\nstopping: recording the running trial (Ctrl-C again is ignored)")
-        ):
+        with graceful_interrupts():  # trials have their own guard (search.interrupt.TrialGuard)
             study = run_search(spec, opts, console)
     except KeyboardInterrupt:
         console.print("interrupted; the study is consistent and the same command resumes it", highlight=False)

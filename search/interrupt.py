@@ -5,6 +5,11 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+import optuna
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -27,3 +32,51 @@ def graceful_interrupts(on_first: Callable[[], None] | None = None) -> Iterator[
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class TrialGuard:
+    """Ctrl-C during a search, made safe for the study.
+
+    Inside a trial the first SIGINT raises KeyboardInterrupt at once, and Optuna records
+    that trial as FAILED. Anywhere else (between trials, while Optuna creates or finishes
+    one) it only asks the loop to stop after the current step, so no trial is ever left
+    RUNNING. Later SIGINTs are ignored: the stop is already under way.
+    """
+
+    def __init__(self, on_first: Callable[[], None] | None = None) -> None:
+        self.requested = False
+        self._in_trial = False
+        self._on_first = on_first
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            return
+        self.requested = True
+        if self._on_first is not None:
+            self._on_first()
+        if self._in_trial:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def run(self, func: Callable[..., T], *args: object) -> T:
+        if self.requested:
+            raise KeyboardInterrupt  # asked to stop while Optuna was creating this trial
+        self._in_trial = True
+        try:
+            return func(*args)
+        finally:
+            self._in_trial = False
+
+    def stop_if_requested(self, study: optuna.Study, trial: object) -> None:
+        """An Optuna callback: end the loop after a trial finished during a Ctrl-C."""
+        if self.requested:
+            study.stop()

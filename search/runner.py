@@ -16,7 +16,7 @@ from rich.live import Live
 from search.datasets import dataset_info
 from search.errors import TinynasError
 from search.feed import Feed, trial_kind
-from search.interrupt import graceful_interrupts
+from search.interrupt import TrialGuard, graceful_interrupts
 from search.objective import SearchContext, objective
 from search.pruning import make_pruner
 from search.runtime import quiet_libraries, set_threads
@@ -121,10 +121,13 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, conso
     feed = Feed(console, ctx.spec.budget.max_params)
     footer = opts.footer and console.is_terminal
     feed.live = Live(feed.footer(), console=console, auto_refresh=False) if footer else None
+    guard = TrialGuard(lambda: console.print("\nstopping: recording the running trial (Ctrl-C again is ignored)"))
     try:
         if feed.live:
             feed.live.start()
-        study.optimize(lambda t: objective(t, ctx), timeout=opts.timeout_s, callbacks=[feed, StopAt(opts.trials)])
+        with guard.installed():
+            study.optimize(lambda t: guard.run(objective, t, ctx), timeout=opts.timeout_s,
+                           callbacks=[feed, StopAt(opts.trials), guard.stop_if_requested])  # fmt: skip
     finally:
         if feed.live:
             feed.live.stop()
