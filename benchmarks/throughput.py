@@ -24,11 +24,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from models import build, preset
-from search.datasets import dataset_info
-from search.idx import read_idx
-from search.splits import Split, retrain_splits
-from search.trainer import train
-from search.training import TrainConfig
+from search.data.idx import read_idx
+from search.data.registry import dataset_info
+from search.data.splits import Split, retrain_splits
+from search.training.loop import train
+from search.training.recipe import TrainConfig
 
 
 class ClassicMNIST(Dataset):

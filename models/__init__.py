@@ -1,13 +1,20 @@
-"""Parameterised CNNs for tiny-image classification: config, builder, analysis, presets."""
+"""Parameterised CNNs for tiny-image classification: config, family, builder, analysis, presets.
+
+One frozen, validated `ModelConfig` describes an architecture; `cnn(...)` is the family
+every tinynas model belongs to; `build(config)` is the one build entry point (pure);
+`analyse(config)` gives parameters, MACs and receptive field from the config alone.
+"""
 
 from models.analysis import Analysis, LayerRow, analyse, arch_string, count_params
 from models.build import build
 from models.config import SCHEMA_VERSION, ConfigError, ModelConfig, explain
+from models.family import cnn, conv_block
+from models.fused import Fused, fuse, unfuse
 from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Layer, Linear, MaxPool, ReLU
-from models.presets import PRESETS, preset
+from models.presets import PRESETS, preset, register
 
 __all__ = [
-    "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "Dropout", "GlobalAvgPool",
+    "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "Dropout", "Fused", "GlobalAvgPool",
     "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "analyse", "arch_string", "build",
-    "count_params", "explain", "preset",
+    "cnn", "conv_block", "count_params", "explain", "fuse", "preset", "register", "unfuse",
 ]  # fmt: skip

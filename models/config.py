@@ -37,7 +37,7 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[SCHEMA_VERSION] = SCHEMA_VERSION  # type: ignore[valid-type]
     name: str = ""
     input_shape: tuple[int, int, int] = (1, 28, 28)
     num_classes: int = Field(default=10, ge=2)

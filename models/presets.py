@@ -1,53 +1,39 @@
-"""Named architectures: the reference model and hand-made starting points."""
+"""Named variants of the family (timm-style): a registry of functions returning configs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from models.config import ConfigError, ModelConfig
-from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, MaxPool, ReLU
+from models.family import cnn
+
+PRESETS: dict[str, Callable[[], ModelConfig]] = {}
+"""Preset name -> a function building its config; `register` fills it."""
 
 
-def _seed_8k() -> ModelConfig:
-    """The hand-made reference: 8,070 parameters, 99.44% test accuracy at epoch 15."""
-
-    def block(out: int, padding: int = 1) -> list:
-        return [Conv(out=out, padding=padding), ReLU(), BatchNorm()]
-
-    return ModelConfig(
-        name="seed-8k",
-        layers=(
-            *block(8), *block(8), MaxPool(), Dropout(p=0.2),
-            *block(16), *block(16), MaxPool(), Dropout(p=0.2),
-            *block(16, padding=0), *block(10, padding=0),
-            GlobalAvgPool(), Dropout(p=0.2),
-        ),
-    )  # fmt: skip
+def register(fn: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
+    """Adds a variant under its function's name, underscores as dashes (seed_8k -> seed-8k)."""
+    PRESETS[fn.__name__.replace("_", "-")] = fn
+    return fn
 
 
-def _compact_4k() -> ModelConfig:
-    """A sub-5K design: bias-free convs, BN before ReLU, a 1x1 transition after the
-    first pool, an unpadded conv at 7x7 and a 1x1 conv head after global pooling."""
+@register
+def seed_8k() -> ModelConfig:
+    """The hand-made reference: 8,070 parameters, 99.44% test accuracy at epoch 15 (one run).
 
-    def block(out: int, padding: int = 1) -> list:
-        return [Conv(out=out, padding=padding, bias=False), BatchNorm(), ReLU()]
-
-    return ModelConfig(
-        name="compact-4k",
-        layers=(
-            *block(8), *block(12), MaxPool(),
-            Conv(out=8, kernel=1, padding=0, bias=False),
-            *block(12), *block(12), MaxPool(), Dropout(p=0.05),
-            *block(12, padding=0),
-            GlobalAvgPool(), Conv(out=10, kernel=1, padding=0),
-        ),
-    )  # fmt: skip
+    Biased convs with ReLU before BN, two padded stages, unpadded convs at 7x7 down to one
+    channel per class, global pooling, and dropout 0.2 after each pool and on the logits.
+    """
+    return cnn(name="seed-8k", stages=[[8, 8], [16, 16], []], tail=[16, 10], head="gap", bias=True,
+               order="relu-bn", dropout=0.2, head_dropout=0.2)  # fmt: skip
 
 
-PRESETS: dict[str, Callable[[], ModelConfig]] = {
-    "seed-8k": _seed_8k,
-    "compact-4k": _compact_4k,
-}
+@register
+def compact_4k() -> ModelConfig:
+    """A sub-5K design: bias-free convs, BN before ReLU, a 1x1 transition after the first
+    pool, an unpadded conv at 7x7 and a 1x1 conv head after global pooling."""
+    return cnn(name="compact-4k", stages=[[8, 12], [12, 12], []], tail=[12], head="conv1x1", bias=False,
+               order="bn-relu", transitions=[8, None], dropout=[0.0, 0.05])  # fmt: skip
 
 
 def preset(name: str) -> ModelConfig:

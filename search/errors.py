@@ -1,6 +1,9 @@
-"""The one exception type the CLI turns into a clean error line."""
+"""The one exception type the CLI turns into a clean error line, and the one boundary
+through which every user-named file is read or written."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class TinynasError(Exception):
@@ -11,3 +14,52 @@ class TinynasError(Exception):
     """
 
     exit_code = 2
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__
+
+
+def read_user_text(path: Path, what: str) -> str:
+    """A user-named text file, or one TinynasError saying which file, what is wrong and the fix."""
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        raise TinynasError(f"{what} {path} is a folder; pass a file") from None
+    except FileNotFoundError:
+        raise TinynasError(f"{what} {path} does not exist; check the path") from None
+    except OSError as exc:
+        raise TinynasError(f"cannot read {what} {path}: {_why(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise TinynasError(
+            f"{what} {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
+
+
+def write_user_file(path: Path, data: str | bytes, what: str) -> Path:
+    """Write a user-named output; a missing folder, a read-only one or a full disk is one line."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise TinynasError(f"cannot write {what} {path}: folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise TinynasError(f"cannot write {what} to {path}: it is a folder; name a file")
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise TinynasError(f"cannot write {what} {path}: {_why(exc)}") from None
+    return path
+
+
+def make_user_folder(path: Path, what: str) -> Path:
+    """Create a user-named output folder (and its parents), or fail with one line."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise TinynasError(f"cannot use {path} as the {what}: a file of that name exists") from None
+    except OSError as exc:
+        raise TinynasError(f"cannot create the {what} {path}: {_why(exc)}") from None
+    return path

@@ -1,0 +1,78 @@
+"""Fused replicas vs the same replicas trained one after another: model-images per second.
+
+K seeds of one configuration (same recipe, batch 64, same threads) train for one epoch on
+real MNIST training images, once as K standalone runs one after another and once as one
+fused network (`models.fuse`: grouped convs, per-replica BN), in one process. Both arms
+are measured `--repeats` times, alternating, and the best of each is kept. The last line
+printed is the K=4 ratio for the sub5k trial-54 configuration.
+
+    python benchmarks/fused.py --data-dir ../shared/data --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from models import ModelConfig, preset
+from search.data import Split, dataset_info, retrain_splits
+from search.training import TrainConfig, load_experiment
+from search.training.loop import train_replicas
+
+TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-best.json"
+
+
+def epoch_seconds(config: ModelConfig, cfgs: list[TrainConfig], split: Split, eval_split: Split, device: str) -> float:
+    start = time.perf_counter()
+    train_replicas(config, cfgs, split, eval_split, device=device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def measure(
+    config: ModelConfig, k: int, split: Split, eval_split: Split, repeats: int, device: str
+) -> tuple[float, float]:
+    """(sequential, fused) model-images per second for K replicas."""
+    cfgs = [TrainConfig(epochs=1, batch_size=64, seed=s) for s in range(k)]
+    sequential, fused = float("inf"), float("inf")
+    for _ in range(repeats):
+        sequential = min(sequential, sum(epoch_seconds(config, [c], split, eval_split, device) for c in cfgs))
+        fused = min(fused, epoch_seconds(config, cfgs, split, eval_split, device))
+    images = k * len(split)
+    return images / sequential, images / fused
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--images", type=int, default=6400, help="training images per replica and epoch")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--ks", default="1,2,4,8")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    full, _ = retrain_splits(dataset_info("mnist"), args.data_dir)
+    split, eval_split = Split(full.x[: args.images], full.y[: args.images]), Split(full.x[:64], full.y[:64])
+    models = {"sub5k trial 54": load_experiment(TRIAL_54).model, "seed-8k": preset("seed-8k")}
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{platform.processor() or 'CPU'}"
+    print(f"{where}, {args.threads} threads, torch {torch.__version__}, batch 64, {args.images} images per replica")
+    print(f"{'model':<16} {'K':>2} {'sequential img/s':>17} {'fused img/s':>12} {'speedup':>8}")
+    speedup_54 = None
+    for name, config in models.items():
+        for k in (int(v) for v in args.ks.split(",")):
+            seq, fused = measure(config, k, split, eval_split, args.repeats, args.device)
+            print(f"{name:<16} {k:>2} {seq:>17,.0f} {fused:>12,.0f} {fused / seq:>7.2f}x", flush=True)
+            if name == "sub5k trial 54" and k == 4:
+                speedup_54 = fused / seq
+    if speedup_54 is not None:
+        print(f"fused speedup at K=4: {speedup_54:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

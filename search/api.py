@@ -1,0 +1,138 @@
+"""The Python API: the CLI's steps as functions, for a notebook or a script.
+
+    import search as tinynas
+
+    spec = tinynas.load_spec("studies/tiny.toml")
+    study = tinynas.search(spec, trials=3, data_dir="../shared/data")
+    frame = tinynas.trials(study)                     # a pandas DataFrame
+    best = tinynas.export(study, rule="best", out="best.json")
+    result = tinynas.retrain(best, seeds=2, epochs=2)  # RetrainResult: per-seed test accuracy
+
+Every function returns values and prints nothing; the CLI is these functions plus display.
+Errors are `TinynasError`, whose message says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from search.data import data_root
+from search.errors import write_user_file
+from search.limits import DEFAULT_RESULTS_URL
+from search.outputs import experiment_for, pick, run_folder, write_report
+from search.study import StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
+from search.study import load_spec as _load_spec
+from search.study import load_study as _load_study
+from search.study.runner import WatcherFactory, silent
+from search.training import (
+    Experiment,
+    Reporter,
+    RetrainOptions,
+    RetrainResult,
+    check_epochs,
+    load_experiment,
+    resolve_device,
+    set_threads,
+)  # fmt: skip
+from search.training import retrain as _retrain
+from search.training.retrain import SeedStart
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """A study spec (TOML), validated; every problem is one TinynasError naming the key."""
+    return _load_spec(Path(path))
+
+
+def search(
+    spec: StudySpec | str | Path,
+    *,
+    trials: int | None = None,
+    timeout: str | None = None,
+    storage: str | None = None,
+    data_dir: str | Path | None = None,
+    subset: int | None = None,
+    device: str = "cpu",
+    jobs: int = 1,
+    threads: int | None = None,
+    seeds_per_trial: int | None = None,
+    watcher: WatcherFactory = silent,
+) -> optuna.Study:
+    """Run or resume a study until it holds `trials` finished trials (default: the spec's)."""
+    spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
+    opts = resolve_options(spec, storage=storage, trials=trials, timeout=timeout,
+                           data_dir=Path(data_dir) if data_dir else None, subset=subset, device=device, jobs=jobs,
+                           threads=threads, seeds_per_trial=seeds_per_trial)  # fmt: skip
+    study, ctx = prepare(spec, opts)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        run(study, ctx, opts, watcher)
+    finally:  # Ctrl-C stops the search; the notebook's own Ctrl-C works again afterwards
+        signal.signal(signal.SIGINT, handler)
+    return study
+
+
+def load_study(name: str, storage: str | None = None) -> optuna.Study:
+    """An existing study (default storage: studies/<name>.db); never creates a database."""
+    return _load_study(name, open_storage(resolve_url(storage, name), create=False))
+
+
+def trials(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: state, accuracy, size, sampled parameters, the config flattened."""
+    return trials_frame(study)
+
+
+def export(
+    study: optuna.Study, *, rule: str = "smallest", target: float | None = None, out: str | Path | None = None
+) -> Experiment:
+    """The trial a rule picks, as the experiment `retrain` consumes (written to `out` if given)."""
+    exp = experiment_for(study, pick(study, rule, target))
+    if out is not None:
+        write_user_file(Path(out), exp.to_json(), "exported config")
+    return exp
+
+
+def report(
+    study: optuna.Study, out: str | Path, *, results: str = DEFAULT_RESULTS_URL, target: float | None = None
+) -> Path:
+    """The self-contained HTML report of a study."""
+    return write_report(study, results, Path(out), target)
+
+
+def default_run_folder(exp: Experiment) -> Path:
+    return Path("runs") / f"{exp.model.name or 'model'}-{exp.config_hash()[:8]}"
+
+
+def retrain(
+    experiment: Experiment | str | Path,
+    *,
+    seeds: int = 1,
+    epochs: int | None = None,
+    out: str | Path | None = None,
+    results: str = DEFAULT_RESULTS_URL,
+    subset: int | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    sequential: bool = False,
+    reporter: Reporter | None = None,
+    on_seed_start: SeedStart | None = None,
+) -> RetrainResult:
+    """Train on all training images, test after every epoch, per seed (the seeds fused into one
+    network unless `sequential`); writes the run folder (`out`, default runs/<name>-<hash>) and
+    records each seed in `results`."""
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    if epochs is not None:
+        check_epochs(epochs)
+    set_threads(threads)
+    folder = Path(out) if out is not None else default_run_folder(exp)
+    opts = RetrainOptions(seeds=seeds, data_root=data_root(Path(data_dir) if data_dir else None), epochs=epochs,
+                          device=resolve_device(device), subset=subset, fused=not sequential)  # fmt: skip
+    run_folder.start(folder, exp)
+    result = _retrain(exp, opts, reporter=reporter, on_seed_start=on_seed_start,
+                      on_seed_end=lambda r: run_folder.save_seed(folder, exp, r, results, opts.device))  # fmt: skip
+    run_folder.finish(folder, result)
+    return result

@@ -1,0 +1,342 @@
+"""The `tinynas` command line: parse, call the Python API, display. Nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from search.errors import TinynasError
+from search.limits import DEFAULT_RESULTS_URL, EPOCH_CEILING, STORAGE_ENV
+
+app = typer.Typer(
+    help="Search for tiny CNNs under hard parameter and epoch budgets, then retrain the best.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from search.version import __version__
+
+        typer.echo(f"tinynas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """tinynas: Optuna studies over a parameterised CNN builder, stored in SQLite."""
+
+
+def say(text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def summary(
+    config: Annotated[str, typer.Argument(help="A preset name (seed-8k, compact-4k) or a config JSON.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Per-layer table: output shape, parameters, receptive field and jump; totals."""
+    from models import analyse
+    from search.cli.display import layer_table
+    from search.training import load_experiment
+
+    model = load_experiment(config).model
+    result = analyse(model)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        console.print(layer_table(model.name or config, result))
+
+
+data_app = typer.Typer(help="Datasets: fetch and verify the published IDX files.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Dataset root (holds MNIST/raw). Default: $TINYNAS_DATA, else ./data."),
+]
+Threads = Annotated[int | None, typer.Option(help="CPU threads for PyTorch (default: all cores).")]
+Device = Annotated[str, typer.Option(help="cpu, or cuda[:N] when available.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")]
+Storage = Annotated[
+    str | None,
+    typer.Option(help=f"SQLAlchemy URL (default ${STORAGE_ENV}, else sqlite:///studies/<name>.db)."),
+]
+
+
+@data_app.command("fetch")
+def data_fetch(
+    dataset: Annotated[str, typer.Argument(help="mnist, fashion-mnist or kmnist.")] = "mnist",
+    data_dir: DataDir = None,
+    mirror: Annotated[str | None, typer.Option(help="Base URL serving the files ($TINYNAS_MIRROR).")] = None,
+) -> None:
+    """Download a dataset's published files, verifying every MD5; files already there are kept."""
+    from search.data import data_root, dataset_info, fetch
+
+    for path in fetch(dataset_info(dataset), data_root(data_dir), mirror):
+        say(f"ok  {path}")
+
+
+@app.command()
+def retrain(
+    config: Annotated[str, typer.Argument(help="Exported JSON, a bare model config JSON, or a preset name.")],
+    seeds: Annotated[int, typer.Option(min=1, help="Independent runs, seeds s, s+1, ...")] = 1,
+    epochs: Annotated[int | None, typer.Option(help=f"Override the config's epochs (< {EPOCH_CEILING}).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<name>-<hash>).")] = None,
+    results: Annotated[str, typer.Option(help="SQLAlchemy URL recording every run.")] = DEFAULT_RESULTS_URL,
+    subset: Annotated[int | None, typer.Option(min=10, help="Train on N training images only.")] = None,
+    sequential: Annotated[bool, typer.Option(help="Train the seeds one after another, not fused.")] = False,
+    data_dir: DataDir = None,
+    device: Device = "cpu",
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train on all 60,000 training images and report test accuracy after every epoch, per seed.
+
+    The seeds train together as one fused network (same per-seed results, less time);
+    --sequential trains them one after another.
+    """
+    from models import count_params
+    from search import api
+    from search.cli.display import retrain_table
+    from search.cli.progress import EpochBars
+    from search.study import redact
+    from search.training import load_experiment
+
+    exp = load_experiment(config)
+    folder = out or api.default_run_folder(exp)
+    params = count_params(exp.model)
+
+    def announce(cfgs, n_train: int, n_test: int) -> None:
+        which = f"seed {cfgs[0].seed}" if len(cfgs) == 1 else f"seeds {', '.join(str(c.seed) for c in cfgs)} (fused)"
+        say(f"[bold]{which}[/]: {params:,} params, {cfgs[0].epochs} epochs on {n_train:,} training images, "
+            f"testing on {n_test:,} after every epoch")  # fmt: skip
+
+    result = api.retrain(exp, seeds=seeds, epochs=epochs, out=folder, results=results, subset=subset,
+                         data_dir=data_dir, device=device, threads=threads, sequential=sequential,
+                         on_seed_start=announce,
+                         reporter=None if quiet else EpochBars(console, eval_name="test"))  # fmt: skip
+    console.print(retrain_table(result))
+    say(f"outputs in {folder}; runs recorded in {redact(results)}")
+
+
+@app.command()
+def search(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="Study spec (see studies/).")],
+    trials: Annotated[int | None, typer.Option(help="Run until the study holds N finished trials.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Stop starting trials after e.g. 90m or 2h.")] = None,
+    storage: Storage = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes on this machine, threads split between them.")] = 1,
+    data_dir: DataDir = None,
+    subset: Annotated[int | None, typer.Option(help="Train each trial on N training images only.")] = None,
+    seeds_per_trial: Annotated[
+        int | None, typer.Option(help="Seeds each trial trains (fused); its score is their mean. Default: the spec's.")
+    ] = None,
+    device: Device = "cpu",
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Sample, train and prune CNNs under the spec's hard budgets; every trial goes to storage.
+
+    Running the same command again resumes the study: it adds trials until the study holds
+    --trials finished (complete or pruned) ones.
+    """
+    from search.cli.display import feed
+    from search.study import finished, load_spec, prepare, redact, resolve_options, run
+    from search.study.interrupt import graceful_interrupts
+
+    spec = load_spec(spec_path)
+    opts = resolve_options(spec, storage=storage, trials=trials, timeout=timeout, data_dir=data_dir, subset=subset,
+                           device=device, jobs=jobs, threads=threads, seeds_per_trial=seeds_per_trial)  # fmt: skip
+    try:
+        with graceful_interrupts():  # trials have their own guard (search.study.interrupt.TrialGuard)
+            study, ctx = prepare(spec, opts)
+            done = finished(study)
+            if done >= opts.trials:
+                say(f"study {spec.name} already holds {done} finished trials (target {opts.trials}); "
+                    "raise --trials to add more")  # fmt: skip
+                return
+            say(f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
+                f"with {opts.jobs} worker(s); storage {redact(opts.storage)}")  # fmt: skip
+            run(study, ctx, opts, partial(feed, footer=not quiet and opts.jobs == 1))
+    except KeyboardInterrupt:
+        say("interrupted; the study is consistent and the same command resumes it")
+        _print_outcome(_study(spec.name, opts.storage))
+        raise typer.Exit(130) from None
+    _print_outcome(study)
+
+
+@app.command()
+def worker(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="The study's spec.")],
+    storage: Annotated[
+        str | None,
+        typer.Option(help=f"The shared storage, e.g. postgresql+psycopg://user@host/db (default ${STORAGE_ENV})."),
+    ] = None,
+    trials: Annotated[int | None, typer.Option(help="Stop when the study holds N finished trials.")] = None,
+    timeout: Annotated[str | None, typer.Option(help="Stop starting trials after e.g. 8h.")] = None,
+    data_dir: DataDir = None,
+    subset: Annotated[int | None, typer.Option(help="Train each trial on N training images only.")] = None,
+    device: Device = "cpu",
+    threads: Threads = None,
+) -> None:
+    """Join a study from any machine: the storage is shared, every worker adds trials to it."""
+    from search.cli.display import feed
+    from search.study import load_spec, optimize, prepare, resolve_options
+    from search.study.interrupt import graceful_interrupts
+
+    spec = load_spec(spec_path)
+    if storage is None and not os.environ.get(STORAGE_ENV):
+        raise TinynasError(f"a worker joins a shared study: pass --storage URL (or set ${STORAGE_ENV})")
+    opts = resolve_options(spec, storage=storage, trials=trials, timeout=timeout, data_dir=data_dir, subset=subset,
+                           device=device, threads=threads)  # fmt: skip
+    opts = replace(opts, worker=os.getpid())  # distinct samples per machine; not reproducible by design
+    try:
+        with graceful_interrupts():
+            study, ctx = prepare(spec, opts)
+            optimize(study, ctx, opts, feed(study, footer=False))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _print_outcome(study) -> None:
+    from search.study import trials_frame
+
+    frame = trials_frame(study)
+    if frame.empty:
+        return
+    counts = frame["state"].value_counts().to_dict()
+    line = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
+    complete = frame[frame["state"] == "COMPLETE"]
+    if not complete.empty:
+        best = complete.loc[complete["val_acc"].idxmax()]
+        line += f"; best val {best['val_acc']:.2f}% with {int(best['params']):,} params (trial {best.name})"
+    say(f"study {study.study_name}: {len(frame)} trials: {line}")
+
+
+def _study(name: str, storage: str | None):
+    from search import api
+
+    return api.load_study(name, storage)
+
+
+@app.command()
+def trials(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the table as CSV.")] = None,
+    parquet: Annotated[Path | None, typer.Option(help="Write the table as Parquet.")] = None,
+) -> None:
+    """The trials table: state, params, MACs, accuracy, sampled parameters, flattened config."""
+    from search.errors import write_user_file
+    from search.study import trials_frame
+
+    frame = trials_frame(_study(study, storage))
+    if csv:
+        write_user_file(csv, frame.to_csv(), "trials table")
+    if parquet:
+        write_user_file(parquet, frame.to_parquet(), "trials table")
+    if csv or parquet:
+        say(f"{len(frame)} trials written to {csv or parquet}")
+        return
+    cols = ["state", "val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch"]
+    typer.echo(frame[cols].to_string(float_format=lambda v: f"{v:.2f}") if not frame.empty else "no trials")
+
+
+@app.command()
+def studies(storage: Storage = None) -> None:
+    """The studies in a storage, with their trial counts and best values."""
+    from search.study import open_storage, resolve_url, studies_frame
+
+    frame = studies_frame(open_storage(resolve_url(storage, None), create=False))
+    typer.echo(frame.to_string(index=False) if not frame.empty else "no studies in this storage")
+
+
+Target = Annotated[float | None, typer.Option(help="Target validation accuracy (%) (default: the spec's target).")]
+
+
+@app.command()
+def report(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write (default studies/<name>-report.html).")] = None,
+    results: Annotated[str, typer.Option(help="Where retrain results are recorded.")] = DEFAULT_RESULTS_URL,
+    target: Target = None,
+    screenshot: Annotated[Path | None, typer.Option(help="Also open it in headless Chromium and save a PNG.")] = None,
+) -> None:
+    """One self-contained HTML report: Pareto front, curves, importances, top trials, retrains."""
+    from search import api
+    from search.limits import STUDIES_DIR
+
+    path = api.report(_study(study, storage), out or Path(STUDIES_DIR) / f"{study}-report.html", results=results,
+                      target=target)  # fmt: skip
+    say(f"report written to {path}")
+    if screenshot:
+        from search.outputs import browser
+
+        drawn, total = browser.drawn_figures(path)
+        if drawn < total:
+            raise TinynasError(f"only {drawn} of {total} figures drew in Chromium; the report is broken")
+        browser.screenshot(path, screenshot)
+        say(f"all {total} figures drew in headless Chromium; screenshot {screenshot}")
+
+
+@app.command()
+def export(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: Storage = None,
+    rule: Annotated[str, typer.Option(help="smallest (meeting --target), best, or trial=N.")] = "smallest",
+    target: Target = None,
+    out: Annotated[Path, typer.Option(help="JSON file for `tinynas retrain`.")] = Path("best.json"),
+) -> None:
+    """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
+    from search import api
+
+    exp = api.export(_study(study, storage), rule=rule, target=target, out=out)
+    p = exp.provenance
+    say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy, {p.params:,} params -> {out}")
+
+
+@app.command()
+def dashboard(
+    study: Annotated[str | None, typer.Argument(help="Study name (its default storage is used).")] = None,
+    storage: Storage = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 8080,
+) -> None:
+    """Serve optuna-dashboard on the study's storage until Ctrl-C."""
+    from search.outputs.dashboard import is_loopback, serve
+    from search.study import load_study, open_storage, resolve_url
+
+    opened = open_storage(resolve_url(storage, study), create=False)
+    path = "/dashboard"
+    if study is not None:
+        load_study(study, opened)  # a clear error for an unknown study
+        path = f"/dashboard/studies/{opened.get_study_id_from_name(study)}"
+
+    def ready(url: str) -> None:
+        say(f"optuna-dashboard at {url}{path}  (Ctrl-C stops)")
+        if not is_loopback(host):
+            Console(stderr=True).print(
+                f"warning: optuna-dashboard has no authentication: on {host}, anyone who can reach this machine "
+                "can read and change the study. Prefer --host 127.0.0.1 and an SSH tunnel.",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    serve(opened, host, port, ready)

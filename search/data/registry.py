@@ -1,0 +1,110 @@
+"""The dataset registry: where each dataset's IDX files live and how to verify them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.errors import TinynasError
+from search.limits import DATA_ENV, DEFAULT_DATA_DIR
+
+ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A published .gz file; plain_md5 lets mirrors that serve it uncompressed be verified too."""
+
+    name: str
+    md5: str
+    plain_md5: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Published file names and checksums, plus what training needs to know."""
+
+    name: str
+    directory: str
+    mirror: str
+    files: dict[str, RemoteFile]
+    mean: float
+    std: float
+    classes: int = 10
+    shape: tuple[int, int, int] = (1, 28, 28)
+
+    def raw_dir(self, root: Path) -> Path:
+        return root / self.directory / "raw"
+
+    def locate(self, root: Path, role: str) -> Path:
+        """The plain IDX file if present, else the published .gz next to it."""
+        gz = self.raw_dir(root) / self.files[role].name
+        plain = gz.with_suffix("")
+        for candidate in (plain, gz):
+            if candidate.is_file():
+                return candidate
+        raise TinynasError(
+            f"{self.name} data not found: no {plain.name} or {gz.name} in {gz.parent}. "
+            f"Fetch it with `tinynas data fetch {self.name} --data-dir {root}`, or point "
+            f"--data-dir / TINYNAS_DATA at a folder holding {self.directory}/raw"
+        )
+
+
+def _files(md5s: tuple[str, ...], plain_md5s: tuple[str | None, ...] = (None,) * 4) -> dict[str, RemoteFile]:
+    names = [f"{p}-{k}-ubyte.gz" for p, k in (("train", "images-idx3"), ("train", "labels-idx1"),
+                                             ("t10k", "images-idx3"), ("t10k", "labels-idx1"))]  # fmt: skip
+    return {
+        role: RemoteFile(name, md5, plain)
+        for role, name, md5, plain in zip(ROLES, names, md5s, plain_md5s, strict=True)
+    }
+
+
+REGISTRY: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            name="mnist",
+            directory="MNIST",
+            mirror="https://ossci-datasets.s3.amazonaws.com/mnist/",
+            files=_files(("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                          "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
+                         ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+                          "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637")),
+            mean=0.1307,
+            std=0.3081,
+        ),
+        DatasetInfo(
+            name="fashion-mnist",
+            directory="FashionMNIST",
+            mirror="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            files=_files(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                          "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
+            mean=0.2860,
+            std=0.3530,
+        ),
+        DatasetInfo(
+            name="kmnist",
+            directory="KMNIST",
+            mirror="http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+            files=_files(("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
+                          "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
+            mean=0.1918,
+            std=0.3483,
+        ),
+    )
+}  # fmt: skip
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise TinynasError(f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}") from None
+
+
+def data_root(option: Path | None) -> Path:
+    """--data-dir, else $TINYNAS_DATA, else ./data."""
+    if option is not None:
+        return option
+    return Path(os.environ.get(DATA_ENV, DEFAULT_DATA_DIR))

@@ -1,0 +1,86 @@
+"""Whole splits as normalised tensors in memory, and the stratified carving of them.
+
+The search selects on a validation split carved from the training images; only
+`retrain` ever loads the test images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from search.data.idx import read_idx
+from search.data.registry import DatasetInfo
+from search.errors import TinynasError
+from search.limits import DEFAULT_VAL_SIZE
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images (N, C, H, W) float32, already normalised; labels (N,) int64."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+
+def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images = read_idx(info.locate(root, f"{part}_images"), ndim=3)
+    labels = read_idx(info.locate(root, f"{part}_labels"), ndim=1)
+    if len(images) != len(labels) or tuple(images.shape[1:]) != info.shape[1:]:
+        raise TinynasError(
+            f"{info.name} {part}: {len(images)} images of {tuple(images.shape[1:])} but "
+            f"{len(labels)} labels; the files do not belong together: fetch them again"
+        )
+    if int(labels.max()) >= info.classes:
+        raise TinynasError(f"{info.name} {part}: label {int(labels.max())} >= {info.classes} classes")
+    return images, labels
+
+
+def _normalise(info: DatasetInfo, images: torch.Tensor, labels: torch.Tensor) -> Split:
+    x = (images.float().div_(255.0).sub_(info.mean).div_(info.std)).unsqueeze(1)
+    return Split(x.contiguous(), labels.long())
+
+
+def stratified_pick(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of n items with class proportions kept (largest remainder), and the rest."""
+    if not 0 < n < len(labels):
+        raise TinynasError(f"cannot take {n} of {len(labels)} images; choose 0 < n < {len(labels)}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * n / len(labels)
+    take = np.floor(quota).astype(int)
+    take[np.argsort(-(quota - take), kind="stable")[: n - take.sum()]] += 1
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take, strict=True)]
+    chosen = np.sort(np.concatenate(picked))
+    return chosen, np.setdiff1d(np.arange(len(labels)), chosen)
+
+
+def search_splits(
+    info: DatasetInfo, root: Path, val_size: int = DEFAULT_VAL_SIZE, seed: int = 0, subset: int | None = None
+) -> tuple[Split, Split]:
+    """(train, validation) from the training images; the test images are never read."""
+    images, labels = _load_pair(info, root, "train")
+    val_idx, train_idx = stratified_pick(labels.numpy(), val_size, seed)
+    if subset is not None and subset < len(train_idx):
+        keep, _ = stratified_pick(labels.numpy()[train_idx], subset, seed + 1)
+        train_idx = train_idx[keep]
+    full = _normalise(info, images, labels)
+    return Split(full.x[train_idx], full.y[train_idx]), Split(full.x[val_idx], full.y[val_idx])
+
+
+def retrain_splits(info: DatasetInfo, root: Path, subset: int | None = None, seed: int = 0) -> tuple[Split, Split]:
+    """(all training images, test images): only retrain/evaluation calls this."""
+    train = _normalise(info, *_load_pair(info, root, "train"))
+    if subset is not None and subset < len(train):
+        keep, _ = stratified_pick(train.y.numpy(), subset, seed)
+        train = Split(train.x[keep], train.y[keep])
+    return train, _normalise(info, *_load_pair(info, root, "test"))

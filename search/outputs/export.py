@@ -1,0 +1,71 @@
+"""`tinynas export`: choose a trial by a stated rule and write what `retrain` consumes."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+
+import optuna
+
+from search.errors import TinynasError
+from search.limits import DEFAULT_TARGET
+from search.study import StudyRecord, TrialRecord, complete_records
+from search.training import Experiment, Provenance
+from search.version import __version__
+
+
+def _describe(r: TrialRecord) -> str:
+    return f"trial {r.number}: {r.value:.2f}% validation accuracy with {r.params:,} params"
+
+
+def study_target(study: optuna.Study) -> float:
+    """The target a study's spec states (older studies: the mission's default)."""
+    target = StudyRecord.of(study).target
+    return DEFAULT_TARGET if target is None else float(target)
+
+
+def pick(study: optuna.Study, rule: str, target: float | None = None) -> TrialRecord:
+    """'smallest' meeting the target (ties: more accurate), 'best' accuracy, or 'trial=N'.
+    Without a target, the study's own (from its spec) is used."""
+    target = study_target(study) if target is None else target
+    if not (math.isfinite(target) and 0 <= target <= 100):
+        raise TinynasError(f"--target must be a percentage in [0, 100], got {target}")
+    complete = complete_records(study)
+    if match := re.fullmatch(r"trial=(\d+)", rule):
+        number = int(match.group(1))
+        found = [r for r in complete if r.number == number]
+        if not found:
+            raise TinynasError(f"trial {number} of study {study.study_name} is not a complete trial within budget")
+        return found[0]
+    if rule not in ("smallest", "best"):
+        raise TinynasError(f"unknown rule {rule!r}; use smallest, best or trial=N")
+    if not complete:
+        raise TinynasError(f"study {study.study_name} has no complete trials yet; run `tinynas search` first")
+    best = max(complete, key=lambda r: r.value)
+    if rule == "best":
+        return best
+    meeting = [r for r in complete if r.value >= target]
+    if not meeting:
+        raise TinynasError(
+            f"no complete trial of {study.study_name} reaches {target:.2f}% validation accuracy; the best is "
+            f"{_describe(best)}: lower --target or use --rule best"
+        )
+    return min(meeting, key=lambda r: (r.params, -r.value))
+
+
+def experiment_for(study: optuna.Study, chosen: TrialRecord) -> Experiment:
+    exp = chosen.experiment()
+    provenance = Provenance(
+        study=study.study_name,
+        trial=chosen.number,
+        val_acc=chosen.value,
+        params=chosen.params,
+        macs=chosen.macs,
+        tinynas_version=__version__,
+        date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        val_curve=list(chosen.val_curve),
+        objective=StudyRecord.of(study).objective,
+    )
+    model = exp.model.model_copy(update={"name": f"{study.study_name}-t{chosen.number}"})
+    return exp.model_copy(update={"model": model, "provenance": provenance})

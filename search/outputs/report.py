@@ -1,0 +1,154 @@
+"""`tinynas report`: one self-contained HTML file (Plotly's JS embedded) about one study."""
+
+from __future__ import annotations
+
+import html
+import json
+import warnings
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import plotly.graph_objects as go
+from optuna.trial import FrozenTrial
+from plotly.offline import get_plotlyjs
+
+from search.errors import write_user_file
+from search.outputs import retrain_records
+from search.outputs.export import study_target
+from search.study import Kind, StudyRecord, complete_records, trials_frame
+
+STYLE = {Kind.COMPLETE.value: ("#1f77b4", "circle"), Kind.PRUNED.value: ("#ff7f0e", "diamond-open"),
+         Kind.INFEASIBLE.value: ("#d62728", "x")}  # fmt: skip
+TOP_N = 15
+
+
+def _accuracy(t: FrozenTrial) -> float:
+    return t.values[0]
+
+
+def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.Figure:
+    """Parameters vs validation accuracy; pruned trials at their last epoch, infeasible
+    (never trained) ones on a strip below the axis minimum."""
+    fig = go.Figure()
+    trained = frame[frame["state"].isin(["COMPLETE", "PRUNED"])]
+    floor = (trained["last_val_acc"].min() if not trained.empty else 90.0) - 0.5
+    for state, (colour, symbol) in STYLE.items():
+        part = frame[frame["state"] == state]
+        if part.empty:
+            continue
+        y = (
+            part["val_acc"]
+            if state == "COMPLETE"
+            else part["last_val_acc"]
+            if state == "PRUNED"
+            else [floor] * len(part)
+        )
+        name = {"PRUNED": "pruned (last epoch run)", "INFEASIBLE": "infeasible (not trained)"}.get(state, "complete")
+        fig.add_scatter(x=part["params"], y=y, mode="markers", name=name, marker={"color": colour, "symbol": symbol},
+                        text=[f"trial {n}<br>{a}" for n, a in zip(part.index, part["arch"], strict=True)])  # fmt: skip
+    complete = frame[frame["state"] == "COMPLETE"].sort_values(["params", "val_acc"], ascending=[True, False])
+    front = complete[complete["val_acc"] > complete["val_acc"].cummax().shift(fill_value=-1.0)]
+    if not front.empty:
+        fig.add_scatter(x=front["params"], y=front["val_acc"], mode="lines", name="Pareto front",
+                        line={"shape": "hv", "color": "#2ca02c"})  # fmt: skip
+    fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.2f}%")
+    if budget:
+        fig.add_vline(x=budget, line_dash="dot", annotation_text=f"budget {budget:,} params")
+    fig.update_layout(title="Parameters vs validation accuracy", xaxis_title="parameters",
+                      yaxis_title="validation accuracy (%)")  # fmt: skip
+    return fig
+
+
+def curves_figure(frame: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    points: list[float] = []
+    for number, row in frame[frame["state"].isin(["COMPLETE", "PRUNED"])].iterrows():
+        curve = json.loads(row["val_curve"])
+        points += curve
+        pruned = row["state"] == "PRUNED"
+        fig.add_scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines+markers" if pruned else "lines",
+                        name=f"trial {number}", showlegend=False, opacity=0.7,
+                        line={"color": STYLE[row["state"]][0], "dash": "dot" if pruned else "solid"})  # fmt: skip
+    fig.update_layout(title="Learning curves (pruned trials dotted, cut short)", xaxis_title="epoch",
+                      yaxis_title="validation accuracy (%)")  # fmt: skip
+    if points:  # zoom on where the decisions are; a few first-epoch collapses stay off-scale
+        fig.update_yaxes(range=[max(min(points), float(pd.Series(points).quantile(0.1))) - 0.5, 100])
+    return fig
+
+
+def _metric_name(study: optuna.Study) -> str:
+    """The first objective's name as the study states it (`Study.set_metric_names`)."""
+    names = study.metric_names
+    return f"{names[0]} (%)" if names else "validation accuracy (%)"
+
+
+def optuna_figures(study: optuna.Study) -> tuple[list[tuple[str, go.Figure]], str]:
+    """History, importances, parallel coordinates and slices; needs a few complete trials."""
+    complete = complete_records(study)
+    kw = {"target": _accuracy, "target_name": _metric_name(study)}
+    figures = [("Optimisation history", optuna.visualization.plot_optimization_history(study, **kw))]
+    if len(complete) < 3:
+        return figures, "Importances, parallel coordinates and slices need at least 3 complete trials."
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()  # no scikit-learn needed
+    low_is_good = {"target": lambda t: -_accuracy(t), "target_name": kw["target_name"]}
+    with warnings.catch_warnings():  # PED-ANOVA warns about sparse regimes in small studies
+        warnings.simplefilter("ignore")
+        importances = optuna.importance.get_param_importances(study, evaluator=evaluator, target=low_is_good["target"])
+        importance_fig = optuna.visualization.plot_param_importances(study, evaluator=evaluator, **low_is_good)
+    top = [name for name, _ in list(importances.items())[:4]] or None
+    figures += [
+        ("Hyperparameter importances (PED-ANOVA)", importance_fig),
+        ("Parallel coordinates", optuna.visualization.plot_parallel_coordinate(study, params=top, **kw)),
+        ("Slices of the most important parameters", optuna.visualization.plot_slice(study, params=top, **kw)),
+    ]  # fmt: skip
+    return figures, ""
+
+
+def top_table(frame: pd.DataFrame) -> str:
+    complete = frame[frame["state"] == "COMPLETE"].sort_values("val_acc", ascending=False).head(TOP_N)
+    cols = ["val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch", "train.optimizer",
+            "train.lr", "train.batch_size", "train.scheduler", "train.augment"]  # fmt: skip
+    return complete[[c for c in cols if c in complete]].to_html(float_format=lambda v: f"{v:.4g}", border=0)
+
+
+def retrain_table(runs: list[dict]) -> str:
+    if not runs:
+        return "<p>No retrain results recorded for this study yet (<code>tinynas retrain</code> records them).</p>"
+    frame = pd.DataFrame(runs)[["trial", "seed", "params", "epochs", "final_acc", "last3_min", "seconds", "device"]]
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
+
+
+def render(study: optuna.Study, results_url: str, target: float | None = None) -> str:
+    frame = trials_frame(study)
+    about = StudyRecord.of(study)
+    target = study_target(study) if target is None else target
+    budget = about.max_params
+    sections = []
+    if frame.empty:
+        sections.append(("Trials", "<p>This study has no trials yet.</p>"))
+    else:
+        figures = [("Pareto front", pareto_figure(frame, budget, target)), ("Learning curves", curves_figure(frame))]
+        more, note = optuna_figures(study)
+        for title, fig in figures + more:
+            sections.append((title, fig.to_html(full_html=False, include_plotlyjs=False)))
+        if note:
+            sections.append(("More figures", f"<p>{html.escape(note)}</p>"))
+        sections.append((f"Top {TOP_N} complete trials", top_table(frame)))
+    sections.append(("Retrain results (test set)", retrain_table(retrain_records.load(results_url, study.study_name))))
+    counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
+    summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no trials"
+    body = "\n".join(f"<section><h2>{html.escape(t)}</h2>{content}</section>" for t, content in sections)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tinynas: {html.escape(study.study_name)}</title>
+<script>{get_plotlyjs()}</script>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} table{{border-collapse:collapse;font-size:13px}}
+td,th{{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd}} section{{margin-bottom:2em}}</style></head>
+<body><h1>Study {html.escape(study.study_name)}</h1>
+<p>{len(frame)} trials: {summary}. Budget: {budget or "?"} parameters, {about.max_epochs or "?"} epochs.
+Objective: {html.escape(about.objective or "validation accuracy")}, on a validation split carved
+from the training images; the test set is used only by retrain.</p>
+{body}</body></html>"""
+
+
+def write_report(study: optuna.Study, results_url: str, out: Path, target: float | None = None) -> Path:
+    return write_user_file(out, render(study, results_url, target), "report")

@@ -1,0 +1,58 @@
+"""Studies and their trials as pandas tables: what `trials`, `studies`, report and export read."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pandas as pd
+
+from models import ModelConfig, arch_string
+from search.study.record import Kind, StudyRecord, TrialRecord, records
+
+
+def trial_row(r: TrialRecord) -> dict:
+    config = r.config or {}
+    row = {
+        "number": r.number,
+        "state": r.kind.value,
+        "val_acc": r.value,
+        "params": r.params,
+        "macs": r.macs,
+        "receptive_field": r.receptive_field,
+        "epochs": r.epochs,
+        "epochs_run": len(r.val_curve),
+        "last_val_acc": r.last_val_acc,
+        "seconds": r.seconds,
+        "arch": arch_string(ModelConfig.model_validate(config["model"])) if config else None,
+    }
+    row |= {f"train.{k}": v for k, v in (config.get("train") or {}).items()}
+    row |= {f"param.{k}": v for k, v in r.sampled.items()}
+    row |= {"val_curve": json.dumps(list(r.val_curve)), "config_json": json.dumps(config) if config else None}
+    return row
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial, the sampled parameters and the training config flattened."""
+    frame = pd.DataFrame([trial_row(r) for r in records(study)])
+    return frame.set_index("number") if not frame.empty else frame
+
+
+def studies_frame(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
+    rows = []
+    for name in optuna.get_all_study_names(storage):
+        study = optuna.load_study(study_name=name, storage=storage)
+        trials = trials_frame(study)
+        states = trials["state"].value_counts() if not trials.empty else pd.Series(dtype=int)
+        complete = trials[trials["state"] == Kind.COMPLETE.value] if not trials.empty else trials
+        best = complete.loc[complete["val_acc"].idxmax()] if not complete.empty else None
+        rows.append({
+            "study": name,
+            "trials": len(trials),
+            **{k.value.lower(): int(states.get(k.value, 0)) for k in (Kind.COMPLETE, Kind.PRUNED, Kind.INFEASIBLE,
+                                                                      Kind.FAIL, Kind.RUNNING)},
+            "best_val_acc": None if best is None else best["val_acc"],
+            "best_params": None if best is None else best["params"],
+            "max_params": StudyRecord.of(study).max_params,
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,86 @@
+"""One trial: sample, hold the budget, train, report, and record what happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import optuna
+
+from models import analyse
+from search.data import DatasetInfo, Split
+from search.limits import SCORE_EPOCHS
+from search.study.owners import Owner
+from search.study.pruning import dominated
+from search.study.record import (
+    record_curves,
+    record_infeasible,
+    record_invalid,
+    record_owner,
+    record_sampled,
+    record_seeds,
+)  # fmt: skip
+from search.study.space import TrialSuggest, sample_model, sample_train
+from search.study.spec import StudySpec
+from search.training import EpochResult, Experiment, train_replicas
+
+OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
+METRIC_NAMES = {"accuracy": ["val_acc"], "accuracy+params": ["val_acc", "params"]}
+"""What optuna-dashboard and the report call each objective (`Study.set_metric_names`)."""
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    spec: StudySpec
+    info: DatasetInfo
+    train: Split
+    val: Split
+    device: str = "cpu"
+    seeds: int = 1
+    """Replicas per trial (seeds spec.seed, spec.seed + 1, ...), trained fused."""
+    owner: Owner = field(default_factory=Owner.current)
+
+
+def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, float]:
+    record_owner(trial, ctx.owner.as_dict())
+    suggest = TrialSuggest(trial)
+    try:
+        model = sample_model(suggest, ctx.spec.space.model, ctx.info)
+    except ValueError as exc:  # e.g. too many pools and unpadded convs for the image
+        record_invalid(trial, str(exc))
+        trial.set_constraint("shape", 1.0)
+        raise optuna.TrialPruned(f"invalid architecture: {exc}") from None
+    cfg = sample_train(suggest, ctx.spec.space.train, seed=ctx.spec.seed)
+    stats = analyse(model)
+    record_sampled(trial, Experiment(dataset=ctx.spec.dataset, model=model, train=cfg), stats)
+    over = stats.params - ctx.spec.budget.max_params
+    trial.set_constraint("params", float(over))
+    if over > 0:  # hard budget: never trained, but the sampler learns where the wall is
+        record_infeasible(trial)
+        raise optuna.TrialPruned(f"{stats.params:,} params > budget {ctx.spec.budget.max_params:,}")
+    seeds = [cfg.seed + r for r in range(ctx.seeds)]
+    record_seeds(trial, seeds)
+    curves: list[list[float]] = [[] for _ in seeds]
+
+    def on_epoch(results: list[EpochResult]) -> None:
+        for curve, result in zip(curves, results, strict=True):
+            curve.append(result.eval_acc)
+        record_curves(trial, curves)
+        mean = sum(r.eval_acc for r in results) / len(results)
+        epoch = results[0].epoch
+        if epoch < cfg.epochs and _should_stop(trial, ctx, epoch, mean, stats.params):
+            raise optuna.TrialPruned(f"stopped after epoch {epoch}")
+
+    replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
+    _, histories = train_replicas(model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch)
+    score = sum(h.last_mean(SCORE_EPOCHS) for h in histories) / len(histories)
+    return (score, float(stats.params)) if ctx.spec.multi_objective else score
+
+
+def _should_stop(trial: optuna.Trial, ctx: SearchContext, epoch: int, acc: float, params: int) -> bool:
+    """Pruning sees the mean over the trial's seeds."""
+    if ctx.spec.multi_objective:  # Optuna's pruners are single-objective only
+        if epoch < ctx.spec.pruner.min_epochs or ctx.spec.pruner.kind == "none":
+            return False
+        return dominated(trial.study, epoch, params, acc)
+    trial.report(acc, epoch)
+    return trial.should_prune()

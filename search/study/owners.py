@@ -1,0 +1,72 @@
+"""Who runs a trial, so that a run can tell a trial left RUNNING by a dead process on this
+host (fail it and run its configuration again, now) from one a live process still runs.
+
+Optuna's heartbeat only notices a dead worker after its grace period, and only while
+some run is looking; a rerun started at once would otherwise leave the killed trial
+RUNNING for ever. Trials owned by other hosts keep the heartbeat rule.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import asdict, dataclass
+
+import optuna
+import psutil
+from optuna.trial import TrialState
+
+from search.limits import TRIAL_RETRIES
+from search.study.record import TrialRecord
+
+
+@dataclass(frozen=True)
+class Owner:
+    host: str
+    pid: int
+    started: float
+    """The process's start time (seconds since the epoch): a reused PID is not the owner."""
+
+    @classmethod
+    def current(cls) -> Owner:
+        return cls(socket.gethostname(), os.getpid(), psutil.Process().create_time())
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Owner | None:
+        try:
+            return cls(str(data["host"]), int(data["pid"]), float(data["started"])) if data else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def on_this_host(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def alive(self) -> bool:
+        """Only meaningful on the owner's own host."""
+        try:
+            return abs(psutil.Process(self.pid).create_time() - self.started) < 1.0
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return False
+        except psutil.AccessDenied:
+            return True  # someone else's live process
+
+
+def fail_dead_local_trials(study: optuna.Study) -> list[int]:
+    """RUNNING trials whose owner ran on this host and is gone: marked FAIL, their
+    configurations queued again (as Optuna's retry callback does). Returns their numbers."""
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(TRIAL_RETRIES)
+    reaped = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = Owner.from_dict(TrialRecord.of(t).owner)
+        if owner is None or not owner.on_this_host() or owner.alive():
+            continue
+        try:
+            study.tell(t.number, state=TrialState.FAIL)
+        except (ValueError, RuntimeError):
+            continue  # finished or failed by another run in the meantime
+        retry(study, next(x for x in study.get_trials(deepcopy=False) if x.number == t.number))
+        reaped.append(t.number)
+    return reaped

@@ -1,0 +1,309 @@
+"""Running a study: options resolved once, everything checked first, then Optuna runs trials
+into the storage (in this process, or in N worker processes on one study).
+
+Display is not done here: the caller passes a `Watcher` factory (the CLI's live feed), so
+the same functions serve the CLI, the Python API and worker processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from models import count_params
+from search.data import data_root, dataset_info, search_splits
+from search.errors import TinynasError
+from search.limits import MAX_SEEDS_PER_TRIAL
+from search.study.interrupt import TrialGuard, graceful_interrupts
+from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
+from search.study.owners import fail_dead_local_trials
+from search.study.pruning import make_pruner
+from search.study.record import Kind, TrialRecord, record_study
+from search.study.space import RandomSuggest, sample_model, smallest_model
+from search.study.spec import StudySpec, parse_duration
+from search.study.storage import open_storage, resolve_url
+from search.training import resolve_device, set_threads
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Everything a run needs beyond the spec, resolved once from the spec and the flags."""
+
+    storage: str
+    trials: int
+    data_root: Path
+    timeout_s: float | None = None
+    subset: int | None = None
+    device: str = "cpu"
+    jobs: int = 1
+    threads: int | None = None
+    seeds_per_trial: int = 1
+    worker: int = 0
+    """Offsets the sampler's seed, so workers starting together do not sample alike."""
+
+
+def resolve_options(
+    spec: StudySpec,
+    *,
+    storage: str | None = None,
+    trials: int | None = None,
+    timeout: str | None = None,
+    data_dir: Path | None = None,
+    subset: int | None = None,
+    device: str = "cpu",
+    jobs: int = 1,
+    threads: int | None = None,
+    seeds_per_trial: int | None = None,
+) -> SearchOptions:
+    """The one place where a flag overrides the spec: a flag given wins, else the spec's value."""
+    if trials is not None and trials < 1:
+        raise TinynasError(f"--trials must be at least 1, got {trials}")
+    if jobs < 1:
+        raise TinynasError(f"--jobs must be at least 1, got {jobs}")
+    if subset is not None and subset < 1:
+        raise TinynasError(f"--subset must be at least 1, got {subset}")
+    if seeds_per_trial is not None and not 1 <= seeds_per_trial <= MAX_SEEDS_PER_TRIAL:
+        raise TinynasError(f"--seeds-per-trial must be 1 to {MAX_SEEDS_PER_TRIAL}, got {seeds_per_trial}")
+    return SearchOptions(
+        storage=resolve_url(storage, spec.name), trials=trials or spec.run.trials, data_root=data_root(data_dir),
+        timeout_s=parse_duration(timeout) if timeout else spec.run.timeout_s, subset=subset or spec.run.subset,
+        device=resolve_device(device), jobs=jobs, threads=threads,
+        seeds_per_trial=seeds_per_trial or spec.run.seeds_per_trial,
+    )  # fmt: skip
+
+
+class Watcher(Protocol):
+    """What a display gives a run: an Optuna callback per finished trial, a context around
+    the run (e.g. a live footer), and a word when the first Ctrl-C arrives."""
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def stopping(self) -> None: ...
+
+
+WatcherFactory = Callable[[optuna.Study], Watcher]
+"""Builds a watcher in the process that runs the trials; must be picklable (a module-level
+function) so that worker processes can build their own."""
+
+
+class _Silent:
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        pass
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def stopping(self) -> None:
+        pass
+
+
+def silent(study: optuna.Study) -> Watcher:
+    return _Silent()
+
+
+NARROW = ("narrow space.model (the high ends of channels, convs_per_stage, stages, transition_channels, "
+          "tail_convs) or raise budget.max_params")  # fmt: skip
+PROBE_DRAWS = 1000
+"""Random draws that check_space tries (analytically, in well under a second)."""
+
+
+def trainable_fraction(spec: StudySpec, draws: int = PROBE_DRAWS) -> tuple[float, str]:
+    """The share of random draws from the space that give a model within budget, and why
+    the last one that did not failed."""
+    info, ok, why = dataset_info(spec.dataset), 0, ""
+    suggest = RandomSuggest(spec.seed)
+    for _ in range(draws):
+        try:
+            params = count_params(sample_model(suggest, spec.space.model, info))
+        except ValueError as exc:
+            why = str(exc).splitlines()[0]
+            continue
+        if params <= spec.budget.max_params:
+            ok += 1
+        else:
+            why = f"{params:,} parameters, over budget.max_params {spec.budget.max_params:,}"
+    return ok / draws, why
+
+
+def check_space(spec: StudySpec) -> None:
+    """Refuse, before any training or storage, a space whose smallest model is over budget or
+    in which no random draw gives a trainable model (a search would only record failures)."""
+    smallest, model = smallest_model(spec.space.model, dataset_info(spec.dataset))
+    if model is None:
+        raise TinynasError("the space holds no valid model: every architecture shrinks the map below 1x1; "
+                           "use fewer stages or tail_convs")  # fmt: skip
+    if smallest > spec.budget.max_params:
+        raise TinynasError(
+            f"the smallest model of this space has {smallest:,} parameters, over budget.max_params "
+            f"{spec.budget.max_params:,}: lower the channel / stage / conv ranges or raise the budget"
+        )
+    fraction, why = trainable_fraction(spec)
+    if fraction == 0:
+        raise TinynasError(f"none of {PROBE_DRAWS:,} random draws from this space gives a trainable model "
+                           f"(e.g. {why}): {NARROW}")  # fmt: skip
+
+
+def _sampler(spec: StudySpec, n_existing: int, worker: int) -> optuna.samplers.BaseSampler:
+    """Seeded by spec seed + trials so far (+ the worker), so a resumed study does not
+    replay its start and parallel workers do not draw the same configurations."""
+    seed = (spec.seed + n_existing + 7919 * worker) % 2**32
+    s = spec.sampler
+    if s.kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if s.kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(
+        n_startup_trials=s.startup_trials, multivariate=s.multivariate, group=s.multivariate,
+        seed=seed, constant_liar=True,
+    )  # fmt: skip
+
+
+def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
+    storage = open_storage(opts.storage, create=True, heartbeat_s=spec.run.heartbeat_seconds)
+    directions = ["maximize", "minimize"] if spec.multi_objective else ["maximize"]
+    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    found = existing.get(spec.name)
+    if found and [d.name.lower() for d in found.directions] != directions:
+        raise TinynasError(f"study {spec.name!r} already exists in this storage with other objectives; "
+                           "give the spec another name or use another --storage")  # fmt: skip
+    study = optuna.create_study(
+        storage=storage, study_name=spec.name, directions=directions, load_if_exists=True,
+        sampler=_sampler(spec, found.n_trials if found else 0, opts.worker),
+        pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
+    )  # fmt: skip
+    study.set_metric_names(METRIC_NAMES[spec.objectives])
+    record_study(study, spec, OBJECTIVE_TEXT, opts.subset)
+    return study
+
+
+def finished(study: optuna.Study) -> int:
+    """Trials that trained (complete or pruned); over-budget ones cost nothing and don't count."""
+    return sum(TrialRecord.of(t).kind is not Kind.INFEASIBLE for t in study.get_trials(deepcopy=False, states=FINISHED))
+
+
+@dataclass
+class InfeasibleStreak:
+    """Stops the loop after `limit` consecutive draws that could not be trained."""
+
+    limit: int
+    streak: int = 0
+    last: str = ""
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        r = TrialRecord.of(trial)
+        if r.kind is not Kind.INFEASIBLE:
+            self.streak = 0
+            return
+        self.streak += 1
+        self.last = r.invalid.splitlines()[0] if r.invalid else f"{r.params:,} parameters over budget.max_params"
+        if self.streak >= self.limit:
+            study.stop()
+
+    @property
+    def tripped(self) -> bool:
+        return self.streak >= self.limit
+
+    def error(self) -> TinynasError:
+        return TinynasError(f"stopped after {self.streak} draws in a row gave no trainable model (last: {self.last}); "
+                            f"{NARROW} (or raise run.infeasible_streak); the study is consistent")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StopAt:
+    """Stops the optimize loop once the study holds `target` trained trials."""
+
+    target: int
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if finished(study) >= self.target:
+            study.stop()
+
+
+def load_context(spec: StudySpec, opts: SearchOptions) -> SearchContext:
+    info = dataset_info(spec.dataset)
+    train, val = search_splits(info, opts.data_root, spec.run.val_size, spec.seed, opts.subset)
+    return SearchContext(spec, info, train, val, opts.device, opts.seeds_per_trial)
+
+
+def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watcher: Watcher | None = None) -> None:
+    """Run trials until the study holds opts.trials finished ones (or the timeout)."""
+    if opts.trials - finished(study) <= 0:
+        return
+    watcher = watcher or _Silent()
+    guard = TrialGuard(watcher.stopping)
+    streak = InfeasibleStreak(ctx.spec.run.infeasible_streak)
+    try:
+        with watcher, guard.installed():
+            study.optimize(lambda t: guard.run(objective, t, ctx), timeout=opts.timeout_s,
+                           callbacks=[watcher, StopAt(opts.trials), streak, guard.stop_if_requested])  # fmt: skip
+    finally:
+        optuna.storages.fail_stale_trials(study)  # another host's dead worker: the heartbeat rule
+        fail_dead_local_trials(study)  # this host's: at once
+    if streak.tripped:
+        raise streak.error()
+
+
+def prepare(spec: StudySpec, opts: SearchOptions) -> tuple[optuna.Study, SearchContext]:
+    """Checks the space and the data before the storage is touched, then opens the study."""
+    check_space(spec)
+    set_threads(opts.threads)
+    ctx = load_context(spec, opts)
+    study = open_study(spec, opts)
+    fail_dead_local_trials(study)  # a killed run's trial is retried first, not left RUNNING
+    return study, ctx
+
+
+def _child(spec_json: str, opts: SearchOptions, make_watcher: WatcherFactory) -> None:
+    from search.quiet import quiet_libraries
+
+    quiet_libraries()
+    try:
+        with graceful_interrupts():
+            spec = StudySpec.model_validate_json(spec_json)
+            study, ctx = prepare(spec, opts)
+            optimize(study, ctx, opts, make_watcher(study))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watcher: WatcherFactory = silent) -> None:
+    """Trials until the study holds opts.trials finished ones: here, or in opts.jobs processes
+    that split the CPU threads (each builds its own watcher)."""
+    if opts.jobs == 1:
+        optimize(study, ctx, opts, make_watcher(study))
+        return
+    threads = max(1, (opts.threads or os.cpu_count() or 1) // opts.jobs)
+    procs = [
+        mp.get_context("spawn").Process(
+            target=_child, args=(ctx.spec.model_dump_json(), replace(opts, threads=threads, worker=i + 1), make_watcher)
+        )
+        for i in range(opts.jobs)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:  # stop every worker, wait until each has recorded its trial
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+        for p in procs:
+            p.join()
+        raise
+    if failed := sum(1 for p in procs if p.exitcode):
+        raise TinynasError(f"{failed} of {opts.jobs} workers failed; see their output above")

@@ -1,0 +1,246 @@
+"""Study specs: a TOML file -> one validated, frozen StudySpec, refused early when wrong."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)  # fmt: skip
+from pydantic import model_validator as after
+
+from models import explain
+from search.errors import TinynasError, read_user_text
+from search.limits import (
+    DEFAULT_TARGET,
+    DEFAULT_VAL_SIZE,
+    EPOCH_CEILING,
+    INFEASIBLE_STREAK,
+    MAX_SEEDS_PER_TRIAL,
+    PARAM_CEILING,
+)  # fmt: skip
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""TOML can write nan and inf; no setting of a study means either."""
+StrictFinite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from '90', '90s', '30m', '2h' or '1h30m'."""
+    parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not text.strip() or parts is None:
+        raise TinynasError(f"cannot read duration {text!r}; write e.g. 90s, 30m, 2h or 1h30m")
+    h, m, s = (float(g) if g else 0.0 for g in parts.groups())
+    total = 3600 * h + 60 * m + s
+    if total <= 0:
+        raise TinynasError(f"duration {text!r} must be positive")
+    return total
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IntRange(_Frozen):
+    low: StrictInt
+    high: StrictInt
+    step: StrictInt = Field(default=1, ge=1)
+    log: StrictBool = False
+
+    @after(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.low > self.high:
+            raise ValueError(f"range is the wrong way round: low {self.low} > high {self.high}")
+        if self.log and self.low < 1:
+            raise ValueError("a log range needs low >= 1")
+        return self
+
+
+class FloatRange(_Frozen):
+    low: Finite
+    high: Finite
+    log: StrictBool = False
+
+    @after(mode="after")
+    def _ordered(self) -> FloatRange:
+        if self.low > self.high:
+            raise ValueError(f"range is the wrong way round: low {self.low} > high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
+def _form(value: Any) -> str:
+    """A TOML table is a range, an array is a list of choices, a scalar is fixed."""
+    if isinstance(value, (dict, IntRange, FloatRange)):
+        return "range"
+    return "choices" if isinstance(value, list) else "fixed"
+
+
+def _param(scalar: Any, range_type: Any = None) -> Any:
+    forms = [Annotated[scalar, Tag("fixed")], Annotated[list[scalar], Field(min_length=1), Tag("choices")]]
+    if range_type is not None:
+        forms.append(Annotated[range_type, Tag("range")])
+    return Annotated[Union[tuple(forms)], Discriminator(_form)]  # noqa: UP007
+
+
+IntParam = _param(StrictInt, IntRange)
+FloatParam = _param(StrictFinite | StrictInt, FloatRange)
+BoolParam = _param(StrictBool)
+
+
+def _str_param(*values: str) -> Any:
+    return _param(Literal[values])  # type: ignore[valid-type]
+
+
+class ModelSpace(_Frozen):
+    """Conv stages separated by 2x2 max-pools, then late unpadded convs, then a head."""
+
+    stages: IntParam = IntRange(low=2, high=3)
+    convs_per_stage: IntParam = IntRange(low=1, high=2)
+    channels: IntParam = IntRange(low=4, high=16, step=2)
+    transition: BoolParam = [False, True]
+    transition_channels: IntParam = IntRange(low=4, high=12, step=2)
+    tail_convs: IntParam = IntRange(low=0, high=2)
+    head: _str_param("gap", "conv1x1", "linear") = ["gap", "conv1x1", "linear"]
+    bias: BoolParam = [False, True]
+    order: _str_param("bn-relu", "relu-bn") = ["bn-relu", "relu-bn"]
+    dropout: FloatParam = FloatRange(low=0.0, high=0.15)
+
+
+class TrainSpace(_Frozen):
+    optimizer: _str_param("adam", "adamw", "sgd") = ["adam", "sgd"]
+    lr: FloatParam = FloatRange(low=1e-3, high=5e-2, log=True)
+    momentum: FloatParam = 0.9
+    nesterov: BoolParam = False
+    weight_decay: FloatParam = 0.0
+    batch_size: IntParam = [32, 64, 128]
+    scheduler: _str_param("none", "step", "onecycle", "cosine") = ["none", "onecycle", "cosine"]
+    step_size: IntParam = 4
+    gamma: FloatParam = 0.2
+    pct_start: FloatParam = 0.25
+    label_smoothing: FloatParam = 0.0
+    augment: FloatParam = 0.0
+    epochs: IntParam = 8
+
+
+class Space(_Frozen):
+    model: ModelSpace = ModelSpace()
+    train: TrainSpace = TrainSpace()
+
+
+class Budget(_Frozen):
+    max_params: StrictInt = Field(ge=1, description=f"hard: < {PARAM_CEILING:,}")
+    max_epochs: StrictInt = Field(ge=1, description=f"hard: < {EPOCH_CEILING}")
+
+    @field_validator("max_params", "max_epochs")
+    @classmethod
+    def _under_the_ceiling(cls, value: int, info: ValidationInfo) -> int:
+        """A study may be tighter than the mission's ceilings, never looser."""
+        ceiling = PARAM_CEILING if info.field_name == "max_params" else EPOCH_CEILING
+        if value >= ceiling:
+            raise ValueError(f"{value:,} is not below {ceiling:,}, the hard ceiling: set at most {ceiling - 1:,}")
+        return value
+
+
+class SamplerSpec(_Frozen):
+    kind: Literal["tpe", "random", "nsga2"] = "tpe"
+    startup_trials: int = Field(default=10, ge=0)
+    multivariate: bool = True
+
+
+class PrunerSpec(_Frozen):
+    kind: Literal["none", "median", "sha", "hyperband"] = "hyperband"
+    min_epochs: int = Field(default=2, ge=1, description="epochs every trial gets before it can be stopped")
+    reduction_factor: int = Field(default=3, ge=2)
+    startup_trials: int = Field(default=5, ge=0, description="median: trials before pruning starts")
+
+
+class RunSpec(_Frozen):
+    trials: int = Field(default=50, ge=1, description="the study is done when it holds this many finished trials")
+    timeout: str | None = None
+    val_size: int = Field(default=DEFAULT_VAL_SIZE, ge=100)
+    seeds_per_trial: int = Field(
+        default=1, ge=1, le=MAX_SEEDS_PER_TRIAL, description="replicas trained fused; the score is their mean"
+    )
+    subset: int | None = Field(default=None, ge=100)
+    heartbeat_seconds: int = Field(default=30, ge=1)
+    infeasible_streak: int = Field(
+        default=INFEASIBLE_STREAK, ge=1, description="stop after this many untrainable draws in a row"
+    )
+
+    @field_validator("timeout")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_duration(value)
+            except TinynasError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def timeout_s(self) -> float | None:
+        return parse_duration(self.timeout) if self.timeout else None
+
+
+class StudySpec(_Frozen):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    dataset: str = "mnist"
+    objectives: Literal["accuracy", "accuracy+params"] = "accuracy"
+    seed: int = Field(default=0, ge=0)
+    target: Finite = Field(default=DEFAULT_TARGET, ge=0, le=100, description="export's default target (%)")
+    budget: Budget
+    space: Space = Space()
+    sampler: SamplerSpec = SamplerSpec()
+    pruner: PrunerSpec = PrunerSpec()
+    run: RunSpec = RunSpec()
+
+    @after(mode="after")
+    def _fits_the_budget(self) -> StudySpec:
+        epochs = self.space.train.epochs
+        top = epochs.high if isinstance(epochs, IntRange) else max(epochs) if isinstance(epochs, list) else epochs
+        if top > self.budget.max_epochs:
+            raise ValueError(
+                f"space.train.epochs reaches {top} but budget.max_epochs is {self.budget.max_epochs}: "
+                f"lower the epochs range or raise the budget (it stays below {EPOCH_CEILING})"
+            )
+        if self.pruner.min_epochs > self.budget.max_epochs:
+            raise ValueError("pruner.min_epochs exceeds budget.max_epochs")
+        return self
+
+    @property
+    def multi_objective(self) -> bool:
+        return self.objectives == "accuracy+params"
+
+
+def load_spec(path: Path) -> StudySpec:
+    """Parse and validate; every failure is one TinynasError naming the file and the key."""
+    text = read_user_text(path, "study spec")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TinynasError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return StudySpec.model_validate(data)
+    except ValidationError as exc:
+        raise TinynasError(f"{path}: {explain(exc, 'study spec')}") from None

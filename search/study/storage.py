@@ -1,0 +1,113 @@
+"""Study storage: any SQLAlchemy URL Optuna accepts, opened with clear errors."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+import optuna
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
+
+from search.errors import TinynasError
+from search.limits import STORAGE_ENV, TRIAL_RETRIES, default_storage_url
+
+SQLITE_LOCK_TIMEOUT_S = 60
+SCHEMA_RACE_RETRIES = 5
+
+
+def resolve_url(option: str | None, study: str | None) -> str:
+    """The one rule for which storage a command uses: --storage, else $TINYNAS_STORAGE (keeps a
+    password out of shell history), else the study's own studies/<name>.db."""
+    url = option or os.environ.get(STORAGE_ENV)
+    if url:
+        return url
+    if study is None:
+        raise TinynasError(f"name a STUDY, or pass --storage (or set ${STORAGE_ENV})")
+    return default_storage_url(study)
+
+
+def redact(url: str) -> str:
+    """The URL as it may be shown: any password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _sqlite_path(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise TinynasError(f"{redact(url)!r} is not a storage URL; use e.g. sqlite:///studies/x.db or "
+                           "postgresql+psycopg://user@host/db") from None  # fmt: skip
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    return Path(parsed.database) if parsed.database not in (None, "", ":memory:") else None
+
+
+def _check_sqlite(path: Path, create: bool) -> None:
+    if not path.exists():
+        if not create:
+            raise TinynasError(f"no study database at {path}; run `tinynas search` first or pass --storage")
+        if not path.parent.is_dir():
+            raise TinynasError(f"cannot create {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise TinynasError(f"cannot create {path}: folder {path.parent} is read-only; choose another --storage")
+    elif create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise TinynasError(f"{path} (or its folder) is read-only; a search must write to it: choose another --storage")
+
+
+def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> optuna.storages.RDBStorage:
+    """create=False (reading commands) never makes a database that was not there.
+
+    With heartbeat_s, a trial whose worker stopped beating for 2 intervals is marked
+    FAILED and queued again (RetryHeartbeatStaleTrialCallback) by the next worker.
+    """
+    path = _sqlite_path(url)
+    if path is not None:
+        _check_sqlite(path, create)
+    waits = path is not None and "timeout" not in make_url(url).query  # ?timeout=N in the URL wins
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}} if waits else {}
+    heartbeat = {}
+    if heartbeat_s is not None:
+        heartbeat = {
+            "heartbeat_interval": heartbeat_s,
+            "grace_period": 2 * heartbeat_s,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(TRIAL_RETRIES),
+        }
+    try:
+        return _rdb_storage(url, engine_kwargs, heartbeat)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise TinynasError(f"cannot open storage {redact(url)}: {str(reason).strip().splitlines()[0]}") from None
+
+
+def _rdb_storage(url: str, engine_kwargs: dict, heartbeat: dict) -> optuna.storages.RDBStorage:
+    """Workers that start together on a fresh database race to create Optuna's tables; the
+    loser sees a duplicate-object error and simply finds the tables there on a retry."""
+    for attempt in range(SCHEMA_RACE_RETRIES):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+        except (IntegrityError, ProgrammingError):
+            if attempt == SCHEMA_RACE_RETRIES - 1:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
+
+
+def load_study(name: str, storage: optuna.storages.BaseStorage) -> optuna.Study:
+    names = optuna.get_all_study_names(storage)
+    if name not in names:
+        raise TinynasError(f"no study named {name!r} in this storage (studies there: {', '.join(names) or 'none'})")
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def sqlite_integrity(path: Path) -> str:
+    """SQLite's own integrity check: 'ok' for a consistent database."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        return str(conn.exec_driver_sql("PRAGMA integrity_check").scalar())

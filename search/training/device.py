@@ -1,0 +1,25 @@
+"""Where training runs: device choice and CPU threads, decided once at the boundary."""
+
+from __future__ import annotations
+
+import torch
+
+from search.errors import TinynasError
+
+
+def resolve_device(name: str) -> str:
+    if name == "cpu":
+        return "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TinynasError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+        return name
+    raise TinynasError(f"unknown --device {name!r}; use cpu or cuda[:N]")
+
+
+def set_threads(threads: int | None) -> None:
+    """Intra-op threads for this process; None keeps PyTorch's default (all cores)."""
+    if threads is not None:
+        if threads < 1:
+            raise TinynasError(f"--threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)

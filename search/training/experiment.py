@@ -1,0 +1,87 @@
+"""What `export` writes and `retrain` reads: a model config, a training config, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from models import PRESETS, ConfigError, ModelConfig, count_params, explain, preset
+from search.errors import TinynasError, read_user_text
+from search.limits import MAX_PARAMS, params_ceiling_text
+from search.training.recipe import TrainConfig
+
+SCHEMA_VERSION = 1
+"""Of the experiment file (model + recipe + provenance); the model config has its own."""
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    study: str | None = None
+    trial: int | None = None
+    val_acc: float | None = None
+    params: int | None = None
+    macs: int | None = None
+    tinynas_version: str | None = None
+    date: str | None = None
+
+
+class Experiment(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[SCHEMA_VERSION] = SCHEMA_VERSION  # type: ignore[valid-type]
+    dataset: str = "mnist"
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    provenance: Provenance = Provenance()
+
+    @model_validator(mode="after")
+    def _under_ceiling(self) -> Experiment:
+        params = count_params(self.model)
+        if params > MAX_PARAMS:
+            raise ValueError(
+                f"the model has {params:,} parameters; tinynas trains only models with {params_ceiling_text()}"
+            )
+        return self
+
+    def config_hash(self) -> str:
+        """Identifies the model + recipe (not the seed or provenance) across runs."""
+        recipe = self.train.model_dump(mode="json", exclude={"seed"})
+        blob = json.dumps({"model": self.model.to_dict(), "train": recipe}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+def _validated(data: Any, where: str) -> Experiment:
+    try:
+        return Experiment.model_validate(data)
+    except ValidationError as exc:
+        raise TinynasError(f"{where}: {explain(exc, 'experiment config')}") from None
+
+
+def load_experiment(source: str | Path) -> Experiment:
+    """A preset name, an exported experiment JSON, or a bare model config JSON."""
+    if str(source) in PRESETS:
+        return _validated({"model": preset(str(source))}, str(source))
+    path = Path(source)
+    if not path.exists():
+        raise TinynasError(f"{str(source)!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
+    text = read_user_text(path, "config")
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TinynasError(f"{path} is not valid JSON ({exc}); pass a config written by tinynas") from None
+    if not isinstance(data, dict):
+        raise TinynasError(f"{path}: expected a JSON object with a model config, got {type(data).__name__}")
+    if "model" not in data:  # a bare model config: default training settings
+        try:
+            data = {"model": ModelConfig.from_dict(data)}
+        except ConfigError as exc:
+            raise TinynasError(f"{path}: {exc}") from None
+    return _validated(data, str(path))

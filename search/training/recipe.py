@@ -1,0 +1,61 @@
+"""The validated training recipe: everything besides the architecture that decides a run."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from search.errors import TinynasError
+from search.limits import MAX_EPOCHS, epochs_ceiling_text
+
+
+class TrainConfig(BaseModel):
+    """A recipe; the defaults are the hand-made reference's (Adam, lr 0.01, batch 64, 15 epochs),
+    so a bare model config retrains exactly as the reference did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Adam: the reference's choice; it needs no momentum tuning on short schedules.
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    # 0.01: the reference's rate; high for Adam, right for BN-heavy nets this small.
+    lr: float = Field(default=0.01, gt=0, le=10)
+    # 0.9: the usual SGD momentum; ignored by Adam/AdamW.
+    momentum: float = Field(default=0.9, ge=0, lt=1, description="sgd only")
+    # Off: Nesterov only helps with momentum, and only SGD has it.
+    nesterov: bool = False
+    # 0: the reference used none; a model of a few thousand weights barely overfits MNIST.
+    weight_decay: float = Field(default=0.0, ge=0, le=1)
+    # 64: the reference's batch; small batches give more steps in a short schedule.
+    batch_size: int = Field(default=64, ge=1, le=8192)
+    # 15: the reference's (and the public records') budget; the mission caps it below 20.
+    epochs: int = Field(default=15, ge=1, le=MAX_EPOCHS)
+    # none: the reference trained at a constant rate.
+    scheduler: Literal["none", "step", "onecycle", "cosine"] = "none"
+    # step: decay every 5 epochs, so a 15-epoch run decays twice.
+    step_size: int = Field(default=5, ge=1, description="step: epochs between decays")
+    # step: x0.1 per decay, the classic ResNet factor.
+    gamma: float = Field(default=0.1, gt=0, le=1, description="step: decay factor")
+    # onecycle: a quarter of the run warming up, as in the super-convergence paper's runs.
+    pct_start: float = Field(default=0.25, gt=0, lt=1, description="onecycle: warm-up fraction")
+    # 0: plain cross-entropy, as the reference.
+    label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
+    # 0: no augmentation, as the reference; 1 = rotations up to 15 deg, shifts up to 10%.
+    augment: float = Field(
+        default=0.0, ge=0, le=1, description="0 = none, 1 = rotations up to 15 deg, shifts up to 10%"
+    )
+    # 0: seeds are counted from here; retrain's seed i runs seed + i.
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ValueError("nesterov needs optimizer = 'sgd' with momentum > 0")
+        return self
+
+
+def check_epochs(epochs: int) -> int:
+    """An epochs override (`retrain --epochs`), refused in one line outside the mission's limit."""
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise TinynasError(f"--epochs {epochs}: tinynas trains for 1 to {MAX_EPOCHS} epochs ({epochs_ceiling_text()})")
+    return epochs

@@ -1,0 +1,181 @@
+"""The bad-input suite: every mistake gets one clear line, a non-zero exit, no traceback,
+and no change to any study database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import optuna
+import pytest
+
+from models import preset
+from search.study.record import user_attrs
+from tests.helpers import REPO, make_spec, run_cli, run_synthetic
+
+GOOD_SPEC = (REPO / "studies" / "tiny.toml").read_text()
+
+
+@pytest.fixture(scope="module")
+def dbs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("dbs")
+    run_synthetic(make_spec(name="tiny", **{"budget.max_params": 300}), folder / "study.db", trials=3)
+    optuna.create_study(study_name="empty", storage=f"sqlite:///{folder / 'empty.db'}")
+    unmet = optuna.create_study(study_name="unmet", storage=f"sqlite:///{folder / 'unmet.db'}")
+    unmet.add_trial(optuna.trial.create_trial(value=95.0, user_attrs=user_attrs(params=900)))
+    return {"study": folder / "study.db", "empty": folder / "empty.db", "unmet": folder / "unmet.db"}
+
+
+@pytest.fixture(scope="module")
+def broken_data(tmp_path_factory, mnist_root: Path) -> dict[str, Path]:
+    """Copies of MNIST with one training-labels file truncated, or with the wrong magic."""
+    roots = {}
+    for kind in ("truncated", "magic"):
+        root = tmp_path_factory.mktemp(kind)
+        raw = root / "MNIST" / "raw"
+        shutil.copytree(mnist_root / "MNIST" / "raw", raw)
+        raw.chmod(0o755)
+        labels = raw / "train-labels-idx1-ubyte"
+        labels.chmod(0o644)
+        data = labels.read_bytes()
+        labels.write_bytes(data[:-100] if kind == "truncated" else b"\x00\x00\x08\x03" + data[4:])
+        roots[kind] = root
+    return roots
+
+
+def spec_file(folder: Path, text: str) -> str:
+    path = folder / "spec.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def raw_file(folder: Path, name: str, data: bytes) -> str:
+    path = folder / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def a_file(folder: Path) -> str:
+    (folder / "taken").write_text("not a folder")
+    return str(folder / "taken")
+
+
+def json_file(folder: Path, data: object) -> str:
+    path = folder / "config.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def big_model() -> dict:
+    data = preset("seed-8k").to_dict()
+    data["layers"][0]["out"] = 64  # 64 -> 8 ... with 64x64 at 28x28: far over 20,000 parameters
+    data["layers"][3]["out"] = 64
+    return data
+
+
+CASES = {
+    "malformed TOML": (lambda f, d: ["search", spec_file(f, "name = 'x'\n[budget\n")], "is not valid TOML"),
+    "unknown key": (lambda f, d: ["search", spec_file(f, GOOD_SPEC + "\nshards = 3\n")], "shards: unknown key"),
+    "wrong type": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("max_params = 5000", "max_params = '5k'"))],
+                   "budget.max_params: Input should be a valid integer"),
+    "max_params >= 20000": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("5000", "20000"))],
+                            "not below 20,000"),
+    "max_epochs >= 20": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("max_epochs = 4", "max_epochs = 25"))],
+                         "not below 20"),
+    "empty choices": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace('scheduler = "onecycle"', "scheduler = []"))],
+                      "scheduler.choices: List should have at least 1 item"),
+    "inverted range": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("low = 4, high = 12", "low = 12, high = 4"))],
+                       "wrong way round"),
+    "space over budget": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("max_params = 5000", "max_params = 100"))],
+                          "smallest model of this space has"),
+    "unknown dataset": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace('"mnist"', '"cifar"'))],
+                        "unknown dataset 'cifar'"),
+    "missing data": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--data-dir", str(f / "nowhere")],
+                     "tinynas data fetch mnist"),
+    "truncated IDX": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--data-dir", str(d["truncated"])],
+                      "train-labels-idx1-ubyte: header promises"),
+    "wrong magic": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--data-dir", str(d["magic"])],
+                    "wrong magic number 0x00000803"),
+    "unreachable storage": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--storage",
+                                          "postgresql+psycopg://nobody@127.0.0.1:1/none"], "cannot open storage"),
+    "malformed storage URL": (lambda f, d: ["trials", "tiny", "--storage", "no such url"], "is not a storage URL"),
+    "unknown study": (lambda f, d: ["trials", "nope", "--storage", "{study}"], "no study named 'nope'"),
+    "export from empty study": (lambda f, d: ["export", "empty", "--storage", "{empty}", "--out", str(f / "b.json")],
+                                "has no complete trials yet"),
+    "unsatisfiable rule": (lambda f, d: ["export", "unmet", "--storage", "{unmet}", "--target", "99", "--out",
+                                         str(f / "b.json")], "the best is trial"),
+    "config schema version": (lambda f, d: ["retrain", json_file(f, {**preset("seed-8k").to_dict(), "schema_version": 9})],
+                              "schema_version"),
+    "config shape": (lambda f, d: ["retrain", json_file(f, {"model": {"layers": [{"type": "conv", "out": 8}]}})],
+                     "the last layer outputs (8, 28, 28)"),
+    "config not an object": (lambda f, d: ["retrain", json_file(f, [1, 2, 3])], "expected a JSON object"),
+    "over the parameter ceiling": (lambda f, d: ["retrain", json_file(f, big_model())],
+                                   "tinynas trains only models with fewer than 20,000 parameters"),
+    "unknown preset": (lambda f, d: ["summary", "seed-9k"], "neither a preset"),
+    "negative trials": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--trials", "-3", "--storage", "{study}"],
+                        "--trials must be at least 1"),
+    "20 epochs": (lambda f, d: ["retrain", "seed-8k", "--epochs", "20"], "fewer than 20"),
+    "bad duration": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--timeout", "soon", "--storage", "{study}"],
+                     "cannot read duration"),
+    "spec not UTF-8": (lambda f, d: ["search", raw_file(f, "spec.toml", GOOD_SPEC.encode("utf-16"))],
+                       "is not UTF-8 text"),
+    "config not UTF-8": (lambda f, d: ["retrain", raw_file(f, "c.json", b'{"model": "\xff"}')], "is not UTF-8 text"),
+    "spec is a folder": (lambda f, d: ["search", str(f)], "is a folder; pass a file"),
+    "nan in a range": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("low = 0.005", "low = nan"))],
+                       "space.train.lr.range.low: Input should be a finite number"),
+    "inf as a value": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("dropout = 0.0", "dropout = inf"))],
+                       "space.model.dropout.fixed.float: Input should be a finite number"),
+    "nan target": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("target = 97.0", "target = nan"))],
+                   "target: Input should be a finite number"),
+    "space of billions of channels": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace(
+        "channels = {low = 4, high = 12, step = 2}", "channels = {low = 4, high = 4000000000}"))],
+        "none of 1,000 random draws from this space gives a trainable model"),
+    "subset 0": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--subset", "0", "--storage", "{study}"],
+                 "--subset must be at least 1"),
+    "export into a missing folder": (lambda f, d: ["export", "tiny", "--storage", "{study}", "--rule", "best", "--out",
+                                                   str(f / "nowhere" / "b.json")], "does not exist; create it first"),
+    "export --target nan": (lambda f, d: ["export", "tiny", "--storage", "{study}", "--target", "nan", "--out",
+                                          str(f / "b.json")], "--target must be a percentage"),
+    "report into a missing folder": (lambda f, d: ["report", "tiny", "--storage", "{study}", "--out",
+                                                   str(f / "nowhere" / "r.html")], "does not exist; create it first"),
+    "trials CSV into a missing folder": (lambda f, d: ["trials", "tiny", "--storage", "{study}", "--csv",
+                                                       str(f / "nowhere" / "t.csv")], "does not exist; create it first"),
+    "retrain --out is a file": (lambda f, d: ["retrain", "seed-8k", "--epochs", "1", "--out", a_file(f)],
+                                "a file of that name exists"),
+}  # fmt: skip
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(case: str, tmp_path: Path, dbs: dict[str, Path], broken_data, mnist_root: Path) -> None:
+    make_args, expected = CASES[case]
+    args = [a.format(**{k: f"sqlite:///{v}" for k, v in dbs.items()}) for a in make_args(tmp_path, broken_data)]
+    if args[0] == "search" and "--storage" not in args:
+        args += ["--storage", f"sqlite:///{dbs['study']}"]
+    if args[0] in ("search", "retrain") and "--data-dir" not in args:
+        args += ["--data-dir", str(mnist_root)]
+    before = {name: digest(path) for name, path in dbs.items()}
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert {name: digest(path) for name, path in dbs.items()} == before
+    assert not (tmp_path / "studies").exists()  # nothing created where the command ran
+
+
+def test_dashboard_port_in_use_is_part_of_the_suite(dbs: dict[str, Path]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli("dashboard", "tiny", "--storage", f"sqlite:///{dbs['study']}", "--port",
+                         str(busy.getsockname()[1]))  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "choose another --port" in result.stderr and "Traceback" not in result.stderr

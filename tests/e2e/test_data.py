@@ -1,0 +1,67 @@
+"""Data on the real MNIST: splits carved honestly, downloads verified against a local mirror."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+
+from search.data import dataset_info, fetch, retrain_splits, search_splits
+from search.errors import TinynasError
+
+
+def test_search_splits_carve_validation_from_training_images(mnist_root: Path) -> None:
+    train, val = search_splits(dataset_info("mnist"), mnist_root, val_size=5000, subset=3000)
+    assert len(val) == 5000 and len(train) == 3000
+    flat_train = {tuple(row) for row in train.x.flatten(1)[:, ::7].tolist()}
+    assert not any(tuple(row) in flat_train for row in val.x.flatten(1)[:200, ::7].tolist())
+    assert abs(float(torch.cat([train.x, val.x]).mean())) < 0.05  # normalised with MNIST's mean/std
+    full_train, test = retrain_splits(dataset_info("mnist"), mnist_root)
+    assert (len(full_train), len(test)) == (60000, 10000)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture()
+def serve():
+    """An HTTP server on 127.0.0.1 serving a folder; nothing leaves the machine."""
+    servers = []
+
+    def start(folder: Path) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def test_fetch_downloads_and_verifies_from_a_mirror(tmp_path: Path, mnist_root: Path, serve) -> None:
+    url = serve(mnist_root / "MNIST" / "raw")
+    paths = fetch(dataset_info("mnist"), tmp_path, mirror=url)
+    assert len(paths) == 4 and all(p.parent == tmp_path / "MNIST" / "raw" for p in paths)
+    train, _val = search_splits(dataset_info("mnist"), tmp_path, subset=1000)
+    assert len(train) == 1000
+    before = [p.stat().st_mtime_ns for p in paths]
+    assert fetch(dataset_info("mnist"), tmp_path, mirror=url) == paths  # cached: nothing downloaded again
+    assert [p.stat().st_mtime_ns for p in paths] == before
+
+
+def test_fetch_refuses_a_file_with_the_wrong_checksum(tmp_path: Path, mnist_root: Path, serve) -> None:
+    mirror = tmp_path / "mirror"
+    shutil.copytree(mnist_root / "MNIST" / "raw", mirror)
+    (mirror / "t10k-labels-idx1-ubyte.gz").chmod(0o644)
+    (mirror / "t10k-labels-idx1-ubyte.gz").write_bytes(b"tampered")
+    with pytest.raises(TinynasError, match=r"checksum mismatch for t10k-labels-idx1-ubyte\.gz"):
+        fetch(dataset_info("mnist"), tmp_path / "data", mirror=serve(mirror))
+    assert not (tmp_path / "data" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").exists()

@@ -1,0 +1,162 @@
+"""Faults: a killed or interrupted search leaves a consistent study that the next run resumes;
+several workers share one SQLite study; storage trouble is one clear error line."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from search.study.storage import sqlite_integrity
+from tests.helpers import REPO, run_cli
+
+
+def write_spec(folder: Path, **run: object) -> Path:
+    """studies/tiny.toml with a 1-second heartbeat, so a dead worker is noticed quickly."""
+    text = (REPO / "studies" / "tiny.toml").read_text()
+    text = text.replace('kind = "median"', 'kind = "none"')
+    settings = {"heartbeat_seconds": 1, **run}
+    lines = [line for line in text.splitlines() if line.split(" = ")[0] not in settings]
+    text = "\n".join(lines).replace("[run]", "[run]\n" + "\n".join(f"{k} = {v}" for k, v in settings.items()))
+    path = folder / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def states(db: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute("select number, state from trials order by number").fetchall()
+
+
+def finished_values(db: Path) -> dict[int, tuple]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        rows = conn.execute(
+            "select t.number, v.value, t.datetime_complete from trials t join trial_values v using (trial_id) "
+            "where t.state = 'COMPLETE'"
+        ).fetchall()
+    return {n: (v, done) for n, v, done in rows}
+
+
+def start_search(spec: Path, db: Path, data: Path, *extra: str) -> subprocess.Popen:
+    args = ["search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir", str(data), "--threads", "1", *extra]
+    return subprocess.Popen([sys.executable, "-m", "search", *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_mid_trial(db: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Until at least one trial finished and another is running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if db.exists():
+            try:
+                found = [s for _, s in states(db)]
+            except sqlite3.OperationalError:
+                found = []
+            if "RUNNING" in found and {"COMPLETE", "PRUNED"} & set(found):
+                return
+        time.sleep(0.1)
+    raise AssertionError("the search never got to a second trial")
+
+
+def test_sigkill_mid_trial_then_rerun_at_once_retries_and_completes(tmp_path: Path, mnist_root: Path) -> None:
+    """The heartbeat (30 s) cannot help here: the rerun starts at once and must see for itself
+    that the trial's owner, a process on this host, is dead."""
+    spec, db = write_spec(tmp_path, subset=3000, heartbeat_seconds=30), tmp_path / "s.db"
+    proc = start_search(spec, db, mnist_root, "--trials", "4")
+    wait_mid_trial(db, proc)
+    before = finished_values(db)
+    (killed,) = [n for n, s in states(db) if s == "RUNNING"]
+    proc.kill()
+    proc.wait()
+    again = run_cli("search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir", str(mnist_root),
+                    "--threads", "2", "--trials", "4")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    after = dict(states(db))
+    assert after[killed] == "FAIL"
+    assert "RUNNING" not in after.values()
+    assert sum(s in ("COMPLETE", "PRUNED") for s in after.values()) == 4
+    assert {n: finished_values(db)[n] for n in before} == before  # completed trials untouched
+    with sqlite3.connect(db) as conn:
+        retried = conn.execute(
+            "select t.state from trial_system_attributes a join trials t using (trial_id) "
+            "where a.key = 'failed_trial' and a.value_json = ?", (str(killed),),
+        ).fetchall()  # fmt: skip
+    assert retried == [("COMPLETE",)], "the killed trial's configuration was run again"
+    assert sqlite_integrity(db) == "ok"
+
+
+def test_ctrl_c_stops_quickly_and_leaves_nothing_running(tmp_path: Path, mnist_root: Path) -> None:
+    spec, db = write_spec(tmp_path, subset=3000), tmp_path / "s.db"
+    proc = start_search(spec, db, mnist_root, "--trials", "50")
+    wait_mid_trial(db, proc)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # an impatient second Ctrl-C
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - start < 10
+    assert proc.returncode == 130, err
+    assert "interrupted" in out and "Traceback" not in err
+    assert "RUNNING" not in {s for _, s in states(db)}
+    assert sqlite_integrity(db) == "ok"
+
+
+def test_four_workers_share_one_sqlite_study(tmp_path: Path, mnist_root: Path) -> None:
+    spec, db = write_spec(tmp_path, subset=1000), tmp_path / "s.db"
+    result = run_cli("search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir", str(mnist_root),
+                     "--jobs", "4", "--trials", "12")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "locked" not in result.stdout + result.stderr
+    found = states(db)
+    assert [n for n, _ in found] == list(range(len(found)))  # no gaps, no duplicates
+    assert {s for _, s in found} <= {"COMPLETE", "PRUNED"}
+    assert sum(s in ("COMPLETE", "PRUNED") for _, s in found) >= 12
+    assert sqlite_integrity(db) == "ok"
+    with sqlite3.connect(db) as conn:
+        configs = conn.execute("select value_json from trial_user_attributes where key = 'config'").fetchall()
+    assert len(set(configs)) > len(configs) // 2, "workers drew the same configurations"
+
+
+def test_a_locked_database_is_a_clear_error(tmp_path: Path, mnist_root: Path) -> None:
+    spec, db = write_spec(tmp_path), tmp_path / "s.db"
+    assert run_cli("search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir", str(mnist_root),
+                   "--trials", "1").returncode == 0  # fmt: skip
+    holder = sqlite3.connect(db)
+    holder.execute("begin exclusive")
+    try:
+        result = run_cli("search", str(spec), "--storage", f"sqlite:///{db}?timeout=1", "--data-dir",
+                         str(mnist_root), "--trials", "2")  # fmt: skip
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.returncode == 2
+    assert "database is locked" in result.stderr and "Traceback" not in result.stderr
+
+
+@contextmanager
+def small_filesystem(path: Path, options: str):
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()}); needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+@pytest.mark.parametrize(("options", "message"), [("ro,size=1m", "read-only"), ("size=40k", "disk is full")])
+def test_read_only_or_full_storage_is_a_clear_error(tmp_path: Path, mnist_root: Path, options, message) -> None:
+    spec = write_spec(tmp_path)
+    with small_filesystem(tmp_path / "studies", options) as folder:
+        result = run_cli("search", str(spec), "--storage", f"sqlite:///{folder / 's.db'}", "--data-dir",
+                         str(mnist_root), "--trials", "1")  # fmt: skip
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr and "Traceback" not in result.stderr

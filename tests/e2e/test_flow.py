@@ -1,0 +1,66 @@
+"""The user's flow through the real CLI on real MNIST: search, trials, studies, export,
+retrain, report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from tests.helpers import REPO, run_cli
+
+
+def test_search_then_trials_on_real_mnist(tmp_path: Path, mnist_root: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    common = ["--storage", url, "--data-dir", str(mnist_root), "--threads", "2"]
+    result = run_cli("search", "studies/tiny.toml", "--trials", "3", "--subset", "2000", *common)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("trial ") >= 3 and "best val" in result.stdout
+
+    table = run_cli("trials", "tiny", "--storage", url, "--csv", str(tmp_path / "t.csv"))
+    assert table.returncode == 0, table.stderr
+    frame = pd.read_csv(tmp_path / "t.csv")
+    trained = frame[frame["state"].isin(["COMPLETE", "PRUNED"])]
+    assert len(trained) == 3
+    assert (frame["params"] <= 5000).all() or (frame.loc[frame["params"] > 5000, "state"] == "INFEASIBLE").all()
+    complete = frame[frame["state"] == "COMPLETE"]
+    assert not complete.empty and complete["val_acc"].between(10, 100).all()
+    assert {"train.lr", "train.epochs", "arch", "macs", "receptive_field"} <= set(frame.columns)
+
+    resumed = run_cli("search", "studies/tiny.toml", "--trials", "4", "--subset", "2000", *common)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "3 finished trials so far" in resumed.stdout
+    listing = run_cli("studies", "--storage", url)
+    assert listing.returncode == 0 and "tiny" in listing.stdout
+
+    best = tmp_path / "best.json"
+    exported = run_cli("export", "tiny", "--storage", url, "--rule", "best", "--out", str(best))
+    assert exported.returncode == 0, exported.stderr
+    results = f"sqlite:///{tmp_path / 'results.db'}"
+    retrained = run_cli(
+        "retrain", str(best), "--seeds", "1", "--epochs", "1", "--subset", "2000", "--results", results,
+        "--out", str(tmp_path / "rt"), "--data-dir", str(mnist_root), "--threads", "2", "--quiet",
+    )  # fmt: skip
+    assert retrained.returncode == 0, retrained.stderr
+    summary = (tmp_path / "rt" / "summary.json").read_text()
+    page = tmp_path / "report.html"
+    reported = run_cli("report", "tiny", "--storage", url, "--results", results, "--out", str(page))
+    assert reported.returncode == 0, reported.stderr
+    trial = json.loads(best.read_text())["provenance"]["trial"]
+    assert f"<td>{trial}</td>" in page.read_text()  # the retrain of the exported trial is in the report
+    assert '"params"' in summary
+
+
+def test_the_quick_study_shows_what_tinynas_is_for(tmp_path: Path, mnist_root: Path) -> None:
+    """The README's first run, exactly: the quick study with its own settings, then export
+    with no flags (the spec states its own target)."""
+    (tmp_path / "studies").mkdir()
+    shutil.copy(REPO / "studies" / "tiny.toml", tmp_path / "studies" / "tiny.toml")
+    searched = run_cli("search", "studies/tiny.toml", "--data-dir", str(mnist_root), "--threads", "2", cwd=tmp_path)
+    assert searched.returncode == 0, searched.stderr
+    exported = run_cli("export", "tiny", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    best = json.loads((tmp_path / "best.json").read_text())["provenance"]
+    assert best["val_acc"] >= 97.0, best

@@ -1,0 +1,77 @@
+"""Report in a real browser, optuna-dashboard over HTTP, export through the CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search.outputs import write_report
+from search.outputs.browser import drawn_figures
+from tests.helpers import REPO, make_spec, run_cli, run_synthetic
+
+
+@pytest.fixture(scope="module")
+def study_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("study") / "s.db"
+    run_synthetic(make_spec(**{"budget.max_params": 300}), db, trials=6)
+    return db
+
+
+def test_report_draws_every_figure_in_chromium(study_db: Path, tmp_path: Path) -> None:
+    study = optuna.load_study(study_name="synthetic", storage=f"sqlite:///{study_db}")
+    path = write_report(study, f"sqlite:///{tmp_path / 'results.db'}", tmp_path / "report.html")
+    drawn, total = drawn_figures(path)
+    assert total >= 6 and drawn == total
+
+
+def test_export_from_an_empty_study_is_a_clear_error(tmp_path: Path) -> None:
+    optuna.create_study(study_name="empty", storage=f"sqlite:///{tmp_path / 'e.db'}")
+    result = run_cli("export", "empty", "--storage", f"sqlite:///{tmp_path / 'e.db'}", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and "has no complete trials yet" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_dashboard_serves_the_study_and_stops_cleanly(study_db: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search", "dashboard", "synthetic", "--storage", f"sqlite:///{study_db}",
+         "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline, studies = time.monotonic() + 60, None
+        while studies is None and time.monotonic() < deadline:
+            try:
+                studies = _get(f"http://127.0.0.1:{port}/api/studies")["study_summaries"]
+            except OSError:
+                time.sleep(0.3)
+        assert studies is not None, "the dashboard never answered"
+        (entry,) = [s for s in studies if s["study_name"] == "synthetic"]
+        detail = _get(f"http://127.0.0.1:{port}/api/studies/{entry['study_id']}?after=0")
+        assert len(detail["trials"]) == len(optuna.load_study(study_name="synthetic",
+                                                              storage=f"sqlite:///{study_db}").trials)  # fmt: skip
+        assert detail.get("metric_names") == ["val_acc"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/dashboard/studies/" in out and "Traceback" not in err

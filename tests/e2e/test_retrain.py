@@ -1,0 +1,47 @@
+"""`tinynas retrain` through the real CLI on a real MNIST subset."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import torch
+
+from models import build, preset
+from tests.helpers import run_cli
+
+
+def test_retrain_writes_outputs_and_records_the_run(tmp_path: Path, mnist_root: Path) -> None:
+    db = tmp_path / "results.db"
+    result = run_cli(
+        "retrain", "compact-4k", "--seeds", "2", "--epochs", "2", "--subset", "3000",
+        "--out", str(tmp_path / "out"), "--results", f"sqlite:///{db}", "--data-dir", str(mnist_root),
+        "--threads", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "epoch  2/2" in result.stdout and "test" in result.stdout and "mean" in result.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["params"] == 4730 and summary["seeds"] == [0, 1] and summary["epochs"] == 2
+    rows = (
+        sqlite3.connect(db)
+        .execute("select seed, params, epochs, final_acc, last3_min, test_acc_per_epoch from tinynas_retrain_runs")
+        .fetchall()
+    )
+    assert [(r[0], r[1], r[2]) for r in rows] == [(0, 4730, 2), (1, 4730, 2)]
+    for seed, *_, final, last3, curve in rows:
+        per_epoch = json.loads((tmp_path / "out" / f"seed{seed}" / "metrics.json").read_text())
+        assert [e["eval_acc"] for e in per_epoch] == json.loads(curve)
+        assert final == per_epoch[-1]["eval_acc"] == summary["final_acc"][seed]
+        assert last3 == min(e["eval_acc"] for e in per_epoch)
+        assert final > 50.0  # it learned something real in 2 epochs on 3,000 images
+    checkpoint = torch.load(tmp_path / "out" / "seed1" / "checkpoint.pt", weights_only=False)
+    model = build(preset("compact-4k"))
+    model.load_state_dict(checkpoint["state_dict"])
+    assert checkpoint["experiment"]["train"]["seed"] == 1
+
+
+def test_retrain_refuses_20_epochs(tmp_path: Path) -> None:
+    result = run_cli("retrain", "seed-8k", "--epochs", "20", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "fewer than 20" in result.stderr and "Traceback" not in result.stderr

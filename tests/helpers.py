@@ -1,0 +1,75 @@
+"""Shared test helpers: synthetic data and studies for unit tests, the real CLI for e2e ones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import torch
+
+from search.data import DatasetInfo, Split
+from search.study import SearchOptions, StudySpec, open_study, optimize
+from search.study.objective import SearchContext
+
+REPO = Path(__file__).resolve().parents[1]
+
+SYNTHETIC = DatasetInfo(name="mnist", directory="-", mirror="", files={}, mean=0.0, std=1.0, classes=2, shape=(1, 8, 8))
+"""An 8x8, two-class stand-in for MNIST's geometry, so searches run in seconds."""
+
+
+def synthetic_split(n: int, seed: int, size: int = 8) -> Split:
+    """Two easy classes: a bright top half or a bright bottom half, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 1, size, size, generator=g) * 0.5
+    half = size // 2
+    x[y == 0, :, :half] += 1.5
+    x[y == 1, :, half:] += 1.5
+    return Split(x, y)
+
+
+def make_spec(name: str = "synthetic", **overrides) -> StudySpec:
+    """A small valid spec over the synthetic data; dotted keys override (e.g. "budget.max_params")."""
+    base = {
+        "name": name,
+        "budget": {"max_params": 1000, "max_epochs": 3},
+        "space": {
+            "model": {"stages": 2, "convs_per_stage": 1, "channels": {"low": 2, "high": 8, "step": 2},
+                      "tail_convs": {"low": 0, "high": 1}, "head": ["gap", "conv1x1"],
+                      "transition_channels": {"low": 2, "high": 4}},
+            "train": {"optimizer": "adam", "lr": 0.02, "batch_size": 32, "scheduler": "none", "epochs": 3},
+        },
+        "sampler": {"kind": "random"},
+        "pruner": {"kind": "none"},
+    }  # fmt: skip
+    for key, value in overrides.items():
+        target = base
+        *path, last = key.split(".")
+        for part in path:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return StudySpec.model_validate(base)
+
+
+def run_synthetic(spec: StudySpec, db: Path, trials: int) -> optuna.Study:
+    """A whole search on synthetic data into a SQLite file, in-process and silent."""
+    opts = SearchOptions(storage=f"sqlite:///{db}", trials=trials, data_root=db.parent)
+    ctx = SearchContext(spec, SYNTHETIC, synthetic_split(192, 1), synthetic_split(96, 2))
+    study = open_study(spec, opts)
+    optimize(study, ctx, opts)
+    return study
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
+    """The real `tinynas` command in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "search", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )

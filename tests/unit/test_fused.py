@@ -1,0 +1,75 @@
+"""Fused replicas: K seeds trained as one network follow the K standalone runs step by step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models import ModelConfig, build, cnn, fuse, unfuse
+from search.training import TrainConfig
+from search.training.loop import train_replicas
+from tests.helpers import synthetic_split
+
+SEEDS = [3, 4, 5]
+STEPS = 50
+
+
+def small(head: str) -> ModelConfig:
+    """Conv biases only where ReLU comes before BN (as in seed-8k): a bias right before BN has
+    no effect on the output, so Adam drives it by float noise alone, fused or not."""
+    return cnn(stages=[[4, 6], [6]], tail=[4] if head != "gap" else [2], head=head, bias=head == "gap",
+               order="relu-bn" if head == "gap" else "bn-relu", transitions=[4], num_classes=2,
+               input_shape=(1, 8, 8))  # fmt: skip
+
+
+def test_fuse_then_unfuse_gives_back_each_replica() -> None:
+    config = small("linear")
+    replicas = []
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        replicas.append(build(config).eval())
+    fused = fuse(config, replicas).eval()
+    xs = [torch.randn(7, 1, 8, 8) for _ in SEEDS]
+    out = fused(torch.cat(xs, dim=1))
+    assert out.shape == (7, len(SEEDS), 2)
+    for k, (replica, x) in enumerate(zip(replicas, xs, strict=True)):
+        assert torch.allclose(out[:, k], replica(x), atol=1e-6)
+        assert torch.allclose(unfuse(config, fused, k).eval()(x), replica(x), atol=1e-6)
+
+
+def run_steps(config: ModelConfig, cfgs: list[TrainConfig]) -> tuple[list, torch.Tensor]:
+    losses: list[torch.Tensor] = []
+    split = synthetic_split(STEPS * cfgs[0].batch_size, seed=1)
+    models, _ = train_replicas(config, cfgs, split, synthetic_split(64, seed=2),
+                               on_step=lambda step, loss: losses.append(loss.clone()))  # fmt: skip
+    return models, torch.stack(losses)
+
+
+@pytest.mark.parametrize(
+    ("head", "recipe"),
+    [
+        ("conv1x1", {"optimizer": "adam", "lr": 0.02}),
+        ("linear", {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.01, "augment": 0.5, "scheduler": "onecycle"}),
+        ("gap", {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "label_smoothing": 0.1}),
+        ("gap", {"optimizer": "adam", "lr": 0.01, "scheduler": "step", "step_size": 1, "augment": 1.0}),
+    ],
+)
+def test_fused_run_agrees_with_standalone_runs_step_by_step(head: str, recipe: dict) -> None:
+    config = small(head)
+    cfgs = [TrainConfig(epochs=1, batch_size=16, seed=s, **recipe) for s in SEEDS]
+    fused_models, fused_losses = run_steps(config, cfgs)
+    assert fused_losses.shape == (STEPS, len(SEEDS))
+    for k, cfg in enumerate(cfgs):
+        (alone,), alone_losses = run_steps(config, [cfg])
+        assert torch.allclose(fused_losses[:, k], alone_losses[:, 0], rtol=1e-4, atol=1e-5), k
+        for (name, a), b in zip(alone.state_dict().items(), fused_models[k].state_dict().values(), strict=True):
+            assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), (k, name)  # float noise, Adam-amplified
+
+
+def test_replicas_must_share_their_recipe() -> None:
+    config = small("conv1x1")
+    split = synthetic_split(32, seed=1)
+    with pytest.raises(ValueError, match="only the seed may differ"):
+        train_replicas(config, [TrainConfig(seed=0, epochs=1), TrainConfig(seed=1, lr=0.5, epochs=1)], split, split)
+    with pytest.raises(ValueError, match="distinct seeds"):
+        train_replicas(config, [TrainConfig(seed=0, epochs=1)] * 2, split, split)

@@ -1,0 +1,89 @@
+"""Export and report on a small synthetic study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search.errors import TinynasError
+from search.outputs import experiment_for, pick, retrain_records, write_report
+from search.study import TrialRecord, complete_records
+from search.study.record import user_attrs
+from search.training import load_experiment
+from tests.helpers import make_spec, run_synthetic
+
+
+@pytest.fixture(scope="module")
+def study_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("study") / "s.db"
+    run_synthetic(make_spec(**{"budget.max_params": 300, "target": 60.0}), db, trials=6)
+    return db
+
+
+def load(db: Path) -> optuna.Study:
+    return optuna.load_study(study_name="synthetic", storage=f"sqlite:///{db}")
+
+
+def test_export_rules(study_db: Path) -> None:
+    study = load(study_db)
+    complete = complete_records(study)
+    assert pick(study, "best").value == max(r.value for r in complete)
+    smallest = pick(study, "smallest", target=0.0)
+    assert smallest.params == min(r.params for r in complete)
+    assert pick(study, f"trial={complete[0].number}").number == complete[0].number
+    with pytest.raises(TinynasError, match="unknown rule"):
+        pick(study, "fastest")
+    with pytest.raises(TinynasError, match=r"--target must be a percentage"):
+        pick(study, "smallest", target=float("nan"))
+
+
+def test_an_unmet_target_names_the_best_trial_there_is() -> None:
+    study = optuna.create_study()
+    for value, params in [(95.0, 900), (97.5, 1200)]:
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs=user_attrs(params=params)))
+    with pytest.raises(TinynasError, match=r"reaches 99\.00% .* the best is trial 1: 97\.50% .* 1,200 params"):
+        pick(study, "smallest", target=99.0)
+    assert pick(study, "smallest", target=96.0).number == 1 and pick(study, "smallest", target=90.0).number == 0
+
+
+def test_export_uses_the_target_the_spec_states(study_db: Path) -> None:
+    study = load(study_db)
+    meeting = [r for r in complete_records(study) if r.value >= 60.0]
+    assert meeting, "the synthetic task is easy: some trial passes 60%"
+    assert pick(study, "smallest").params == min(r.params for r in meeting)
+
+
+def test_exported_json_is_consumed_by_retrain_unchanged(study_db: Path, tmp_path: Path) -> None:
+    study = load(study_db)
+    chosen = pick(study, "best")
+    path = tmp_path / "best.json"
+    path.write_text(experiment_for(study, chosen).to_json())
+    exp = load_experiment(str(path))
+    assert exp.provenance.study == "synthetic" and exp.provenance.trial == chosen.number
+    assert exp.provenance.val_acc == chosen.value and exp.provenance.params == chosen.params
+    assert exp.train == chosen.experiment().train and exp.model.layers == chosen.experiment().model.layers
+
+
+def test_every_study_names_its_metrics_for_the_dashboard(study_db: Path) -> None:
+    assert load(study_db).metric_names == ["val_acc"]
+
+
+def test_report_is_self_contained(study_db: Path, tmp_path: Path) -> None:
+    study = load(study_db)
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    trial = complete_records(study)[0]
+    retrain_records.save(url, retrain_records.RetrainRecord(
+        config_hash="abc", study="synthetic", trial=trial.number, dataset="mnist", seed=0, params=200, macs=1000,
+        epochs=3, final_acc=99.1, last3_min=98.7, seconds=1.0, device="cpu", test_acc_per_epoch=[98.7, 99.0, 99.1],
+        config_json="{}",
+    ))  # fmt: skip
+    text = write_report(study, url, tmp_path / "report.html").read_text()
+    assert "<script src=" not in text and "Plotly.newPlot" in text  # plotly.js is inline: works offline
+    for section in ("Pareto front", "Learning curves", "Optimisation history", "importances", "Parallel coordinates",
+                    "Slices", "Top 15 complete trials", "Retrain results"):  # fmt: skip
+        assert section in text
+    assert "98.70" in text  # the recorded retrain's last-3 minimum
+    assert "val_acc (%)" in text  # the study's metric name, not "Objective 0"
+    assert isinstance(TrialRecord.of(study.trials[0]).number, int)

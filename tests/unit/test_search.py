@@ -1,0 +1,118 @@
+"""The search on tiny synthetic data: budgets held, trials stored, studies resumed, pruning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search.errors import TinynasError
+from search.study import TrialRecord, check_space, finished, trials_frame
+from search.study.pruning import dominated
+from search.study.record import user_attrs
+from tests.helpers import make_spec, run_synthetic
+
+run = run_synthetic
+
+
+def test_study_completes_then_resumes_adding_trials(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    study = run(make_spec(), db, trials=3)
+    first = trials_frame(study)
+    assert finished(study) == 3 and set(first["state"]) <= {"COMPLETE", "INFEASIBLE"}
+    again = run(make_spec(), db, trials=5)
+    second = trials_frame(again)
+    assert finished(again) == 5
+    shared = second.loc[first.index, ["val_acc", "params", "config_json"]]
+    assert shared.equals(first[["val_acc", "params", "config_json"]])  # earlier trials unchanged
+    complete = again.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    for r in map(TrialRecord.of, complete):  # every trial maps to exactly what retrain consumes
+        assert r.params <= 1000 and r.experiment().train.epochs == 3
+        assert len(r.val_curve) == 3 and r.macs > 0
+
+
+def test_over_budget_configs_are_recorded_infeasible_without_training(tmp_path: Path) -> None:
+    spec = make_spec(**{"budget.max_params": 160})
+    study = run(spec, tmp_path / "s.db", trials=4)
+    trials = study.get_trials()
+    infeasible = [t for t in trials if TrialRecord.of(t).infeasible]
+    assert infeasible, "the seeded random sampler should draw some configs over 160 params"
+    for t in infeasible:
+        r = TrialRecord.of(t)
+        assert t.state == optuna.trial.TrialState.PRUNED
+        assert r.params > 160 and t.constraints == {"params": r.params - 160}
+        assert r.val_curve == () and t.duration.total_seconds() < 1.0
+    for t in trials:
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert TrialRecord.of(t).params <= 160 and t.constraints["params"] <= 0
+
+
+def test_pruner_stops_hopeless_trials(tmp_path: Path) -> None:
+    spec = make_spec(**{
+        "space.train.lr": [0.05, 0.000001], "space.train.epochs": 3,
+        "pruner": {"kind": "median", "min_epochs": 1, "startup_trials": 1},
+    })  # fmt: skip
+    study = run(spec, tmp_path / "s.db", trials=8)
+    pruned = [r for r in map(TrialRecord.of, study.get_trials()) if r.kind == "PRUNED"]
+    assert pruned, "a learning rate of 1e-6 should be stopped against trials that learn"
+    for r in pruned:
+        assert len(r.val_curve) < 3
+        assert r.sampled["lr"] == 0.000001
+
+
+def test_multi_objective_study_gives_accuracy_and_params(tmp_path: Path) -> None:
+    study = run(make_spec(objectives="accuracy+params"), tmp_path / "s.db", trials=3)
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+        assert t.values[1] == TrialRecord.of(t).params
+    assert study.best_trials
+
+
+def _finished(params: int, curve: list[float]) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        values=[curve[-1], params], user_attrs=user_attrs(params=params, val_curve=curve),
+        distributions={}, params={},
+    )  # fmt: skip
+
+
+def test_dominated_rule_compares_with_no_bigger_peers() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for params, curve in [(1000, [90, 95]), (1200, [91, 96]), (1500, [92, 97]), (9000, [99, 99])]:
+        study.add_trial(_finished(params, curve))
+    assert dominated(study, 1, params=2000, acc=89.0)  # below the median of 3 no-bigger peers
+    assert not dominated(study, 1, params=2000, acc=93.0)
+    assert not dominated(study, 1, params=1200, acc=50.0)  # only 2 peers are no bigger: not enough evidence
+
+
+def test_a_space_whose_smallest_model_is_over_budget_is_refused() -> None:
+    spec = make_spec(**{"budget.max_params": 50})
+    with pytest.raises(TinynasError, match=r"smallest model of this space has \d+ parameters, over budget"):
+        check_space(spec)
+
+
+def test_a_study_with_other_objectives_is_not_mixed(tmp_path: Path) -> None:
+    run(make_spec(), tmp_path / "s.db", trials=1)
+    with pytest.raises(TinynasError, match=r"already exists .* with other objectives"):
+        run(make_spec(objectives="accuracy+params"), tmp_path / "s.db", trials=2)
+
+
+def test_a_run_of_untrainable_draws_stops_with_one_clear_error(tmp_path: Path) -> None:
+    spec = make_spec(**{"budget.max_params": 160, "run.infeasible_streak": 2, "sampler.kind": "random"})
+    with pytest.raises(TinynasError, match=r"stopped after 2 draws in a row gave no trainable model .* budget"):
+        run(spec, tmp_path / "s.db", trials=50)
+    study = optuna.load_study(study_name="synthetic", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert "RUNNING" not in {t.state.name for t in study.trials}
+
+
+def test_a_space_with_no_trainable_draw_is_refused_before_any_trial() -> None:
+    spec = make_spec(**{"space.model.channels": {"low": 2, "high": 4_000_000_000}})
+    with pytest.raises(TinynasError, match="none of 1,000 random draws"):
+        check_space(spec)
+
+
+def test_specs_refuse_non_finite_numbers() -> None:
+    with pytest.raises(ValueError, match="finite number"):
+        make_spec(**{"space.train.lr": {"low": float("nan"), "high": 0.1}})
+    with pytest.raises(ValueError, match="finite number"):
+        make_spec(**{"space.model.dropout": float("inf")})

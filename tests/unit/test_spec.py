@@ -1,0 +1,59 @@
+"""Study specs are refused early, with a message that names the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search.errors import TinynasError
+from search.limits import EPOCH_CEILING, PARAM_CEILING
+from search.study import load_spec, parse_duration
+from tests.helpers import REPO
+
+GOOD = """
+name = "t"
+[budget]
+max_params = 5000
+max_epochs = 10
+"""
+
+
+@pytest.mark.parametrize("name", ["tiny", "seed", "sub5k"])
+def test_shipped_specs_load(name: str) -> None:
+    spec = load_spec(REPO / "studies" / f"{name}.toml")
+    assert spec.name == name and spec.budget.max_params < PARAM_CEILING and spec.budget.max_epochs < EPOCH_CEILING
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name = 't'\n[budget\n", "is not valid TOML"),
+        (GOOD + "colour = 'red'\n", "colour: unknown key"),
+        (GOOD + "[space.model]\nchanels = 8\n", "space.model.chanels: unknown key"),
+        (GOOD.replace("5000", "'many'"), "budget.max_params: Input should be a valid integer"),
+        (GOOD.replace("5000", "20000"), "not below 20,000, the hard ceiling"),
+        (GOOD.replace("max_epochs = 10", "max_epochs = 20"), "not below 20, the hard ceiling"),
+        (GOOD + "[space.model]\nchannels = {low = 16, high = 4}\n", "wrong way round: low 16 > high 4"),
+        (GOOD + "[space.model]\nhead = []\n", "space.model.head.choices: List should have at least 1 item"),
+        (GOOD + "[space.model]\nhead = ['gap', 'mlp']\n", "space.model.head.choices.1"),
+        (GOOD + "[space.train]\nepochs = {low = 5, high = 12}\n", "epochs reaches 12 but budget.max_epochs is 10"),
+        (GOOD + "[space.train]\nlr = {low = 0.0, high = 0.1, log = true}\n", "a log range needs low > 0"),
+        (GOOD + "[sampler]\nkind = 'grid'\n", "sampler.kind"),
+        ("[budget]\nmax_params = 5000\nmax_epochs = 10\n", "name: Field required"),
+        ("name = 'a b'\n[budget]\nmax_params = 1\nmax_epochs = 1\n", "name: String should match pattern"),
+    ],
+)
+def test_bad_specs_are_refused_naming_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    with pytest.raises(TinynasError) as info:
+        load_spec(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_durations() -> None:
+    assert parse_duration("90") == 90 and parse_duration("30m") == 1800 and parse_duration("1h30m") == 5400
+    with pytest.raises(TinynasError, match="cannot read duration"):
+        parse_duration("soon")
