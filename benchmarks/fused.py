@@ -4,7 +4,9 @@ K seeds of one configuration (same recipe, batch 64, same threads) train for one
 real MNIST training images, once as K standalone runs one after another and once as one
 fused network (`models.fuse`: grouped convs, per-replica BN), in one process. Both arms
 are measured `--repeats` times, alternating, and the best of each is kept. The last line
-printed is the K=4 ratio for the sub5k trial-54 configuration.
+printed is the K=4 ratio for the sub5k trial-54 configuration (fused vs tinynas's own
+sequential runs, both channels-last); a column also shows single runs in the contiguous
+layout, which on some CPUs is faster for a lone tiny model.
 
     python benchmarks/fused.py --data-dir ../shared/data --threads 2
 """
@@ -26,9 +28,11 @@ from search.training.loop import train_replicas
 TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-best.json"
 
 
-def epoch_seconds(config: ModelConfig, cfgs: list[TrainConfig], split: Split, eval_split: Split, device: str) -> float:
+def epoch_seconds(
+    config: ModelConfig, cfgs: list[TrainConfig], split: Split, eval_split: Split, device: str, fmt=None
+) -> float:
     start = time.perf_counter()
-    train_replicas(config, cfgs, split, eval_split, device=device)
+    train_replicas(config, cfgs, split, eval_split, device=device, memory_format=fmt)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -62,12 +66,14 @@ def main() -> None:
     models = {"sub5k trial 54": load_experiment(TRIAL_54).model, "seed-8k": preset("seed-8k")}
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{platform.processor() or 'CPU'}"
     print(f"{where}, {args.threads} threads, torch {torch.__version__}, batch 64, {args.images} images per replica")
-    print(f"{'model':<16} {'K':>2} {'sequential img/s':>17} {'fused img/s':>12} {'speedup':>8}")
+    print(f"{'model':<16} {'K':>2} {'sequential img/s':>17} {'(contiguous)':>13} {'fused img/s':>12} {'speedup':>8} "
+          f"{'(vs contiguous)':>16}")  # fmt: skip
     speedup_54 = None
     for name, config in models.items():
         for k in (int(v) for v in args.ks.split(",")):
-            seq, fused = measure(config, k, split, eval_split, args.repeats, args.device)
-            print(f"{name:<16} {k:>2} {seq:>17,.0f} {fused:>12,.0f} {fused / seq:>7.2f}x", flush=True)
+            seq, plain, fused = measure(config, k, split, eval_split, args.repeats, args.device)
+            print(f"{name:<16} {k:>2} {seq:>17,.0f} {plain:>13,.0f} {fused:>12,.0f} {fused / seq:>7.2f}x "
+                  f"{fused / plain:>15.2f}x", flush=True)  # fmt: skip
             if name == "sub5k trial 54" and k == 4:
                 speedup_54 = fused / seq
     if speedup_54 is not None:

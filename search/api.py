@@ -15,18 +15,22 @@ Errors are `TinynasError`, whose message says what is wrong and how to fix it.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import pandas as pd
 
 from search.data import data_root
-from search.errors import write_user_file
+from search.errors import TinynasError, check_writable, write_user_file
 from search.limits import DEFAULT_RESULTS_URL
 from search.outputs import experiment_for, pick, run_folder, write_report
+from search.outputs.export import candidates, pick_confirmed
 from search.study import StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
 from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
+from search.study.confirm import confirm as confirm_trials
+from search.study.record import Confirmation, TrialRecord
 from search.study.runner import WatcherFactory, silent
 from search.training import (
     Experiment,
@@ -86,10 +90,37 @@ def trials(study: optuna.Study) -> pd.DataFrame:
 
 
 def export(
-    study: optuna.Study, *, rule: str = "smallest", target: float | None = None, out: str | Path | None = None
+    study: optuna.Study,
+    *,
+    rule: str = "smallest",
+    target: float | None = None,
+    out: str | Path | None = None,
+    confirm: int = 0,
+    confirm_seeds: int = 2,
+    data_dir: str | Path | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    on_confirmed: Callable[[TrialRecord, Confirmation], None] | None = None,
 ) -> Experiment:
-    """The trial a rule picks, as the experiment `retrain` consumes (written to `out` if given)."""
-    exp = experiment_for(study, pick(study, rule, target))
+    """The trial a rule picks, as the experiment `retrain` consumes (written to `out` if given).
+
+    With `confirm=N`, the rule's top N trials are first retrained with `confirm_seeds` fresh
+    seeds (fused) on the validation split, the results recorded on the study, and the rule is
+    applied to the confirmed means; the exported provenance carries searched and confirmed.
+    """
+    if confirm < 0 or confirm_seeds < 1:
+        raise TinynasError(f"--confirm must be >= 0 and --confirm-seeds >= 1, got {confirm} and {confirm_seeds}")
+    if out is not None:
+        check_writable(Path(out), "exported config")  # before any retraining
+    if confirm:
+        set_threads(threads)
+        pool = candidates(study, rule, target, confirm)
+        confirmed = confirm_trials(study, pool, confirm_seeds, data_root(Path(data_dir) if data_dir else None),
+                                   device=resolve_device(device), on_trial=on_confirmed)  # fmt: skip
+        chosen = pick_confirmed(study, rule, confirmed, target)
+        exp = experiment_for(study, chosen, confirmed[chosen.number])
+    else:
+        exp = experiment_for(study, pick(study, rule, target))
     if out is not None:
         write_user_file(Path(out), exp.to_json(), "exported config")
     return exp

@@ -3,6 +3,7 @@ through which every user-named file is read or written."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -36,13 +37,21 @@ def read_user_text(path: Path, what: str) -> str:
         ) from None
 
 
-def write_user_file(path: Path, data: str | bytes, what: str) -> Path:
-    """Write a user-named output; a missing folder, a read-only one or a full disk is one line."""
+def check_writable(path: Path, what: str) -> Path:
+    """Refuse early (before any long work) an output path that cannot be written."""
     path = Path(path)
     if not path.parent.is_dir():
         raise TinynasError(f"cannot write {what} {path}: folder {path.parent} does not exist; create it first")
     if path.is_dir():
         raise TinynasError(f"cannot write {what} to {path}: it is a folder; name a file")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise TinynasError(f"cannot write {what} {path}: permission denied; choose another path")
+    return path
+
+
+def write_user_file(path: Path, data: str | bytes, what: str) -> Path:
+    """Write a user-named output; a missing folder, a read-only one or a full disk is one line."""
+    path = check_writable(Path(path), what)
     try:
         if isinstance(data, bytes):
             path.write_bytes(data)

@@ -57,7 +57,9 @@ def make_spec(name: str = "synthetic", **overrides) -> StudySpec:
 def run_synthetic(spec: StudySpec, db: Path, trials: int) -> optuna.Study:
     """A whole search on synthetic data into a SQLite file, in-process and silent."""
     opts = SearchOptions(storage=f"sqlite:///{db}", trials=trials, data_root=db.parent)
-    ctx = SearchContext(spec, SYNTHETIC, synthetic_split(192, 1), synthetic_split(96, 2))
+    ctx = SearchContext(
+        spec, SYNTHETIC, synthetic_split(192, 1), synthetic_split(96, 2), seeds=spec.run.seeds_per_trial
+    )
     study = open_study(spec, opts)
     optimize(study, ctx, opts)
     return study

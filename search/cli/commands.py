@@ -303,13 +303,32 @@ def export(
     rule: Annotated[str, typer.Option(help="smallest (meeting --target), best, or trial=N.")] = "smallest",
     target: Target = None,
     out: Annotated[Path, typer.Option(help="JSON file for `tinynas retrain`.")] = Path("best.json"),
+    confirm: Annotated[
+        int,
+        typer.Option(
+            help="First retrain the rule's top N trials with fresh seeds on the validation split; "
+            "the rule then applies to their confirmed means."
+        ),
+    ] = 0,
+    confirm_seeds: Annotated[int, typer.Option(help="Fresh seeds per confirmed trial (trained fused).")] = 2,
+    data_dir: DataDir = None,
+    device: Device = "cpu",
+    threads: Threads = None,
 ) -> None:
     """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
     from search import api
 
-    exp = api.export(_study(study, storage), rule=rule, target=target, out=out)
+    def confirmed(record, c) -> None:
+        seeds = ", ".join(f"{v:.2f}" for v in c.per_seed)
+        say(f"trial {record.number:>4}  {record.params:>7,} params  searched {record.value:6.2f}%  "
+            f"confirmed {c.mean:6.2f}%  (seeds {', '.join(map(str, c.seeds))}: {seeds})")  # fmt: skip
+
+    exp = api.export(_study(study, storage), rule=rule, target=target, out=out, confirm=confirm,
+                     confirm_seeds=confirm_seeds, data_dir=data_dir, device=device, threads=threads,
+                     on_confirmed=confirmed)  # fmt: skip
     p = exp.provenance
-    say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy, {p.params:,} params -> {out}")
+    held = f" (confirmed {p.confirmed_val_acc:.2f}% on fresh seeds)" if confirm else ""
+    say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
 
 
 @app.command()

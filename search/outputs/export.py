@@ -11,6 +11,7 @@ import optuna
 from search.errors import TinynasError
 from search.limits import DEFAULT_TARGET
 from search.study import StudyRecord, TrialRecord, complete_records
+from search.study.record import Confirmation
 from search.training import Experiment, Provenance
 from search.version import __version__
 
@@ -25,37 +26,72 @@ def study_target(study: optuna.Study) -> float:
     return DEFAULT_TARGET if target is None else float(target)
 
 
-def pick(study: optuna.Study, rule: str, target: float | None = None) -> TrialRecord:
-    """'smallest' meeting the target (ties: more accurate), 'best' accuracy, or 'trial=N'.
-    Without a target, the study's own (from its spec) is used."""
-    target = study_target(study) if target is None else target
+def _checked(target: float) -> float:
     if not (math.isfinite(target) and 0 <= target <= 100):
         raise TinynasError(f"--target must be a percentage in [0, 100], got {target}")
+    return target
+
+
+def candidates(study: optuna.Study, rule: str, target: float | None = None, n: int | None = None) -> list[TrialRecord]:
+    """The trials a rule would pick, in its order of preference: 'best' by validation accuracy,
+    'smallest' (those meeting the target) by parameters then accuracy, 'trial=N' that one.
+    Without a target, the study's own (from its spec) is used."""
+    target = _checked(study_target(study) if target is None else target)
     complete = complete_records(study)
     if match := re.fullmatch(r"trial=(\d+)", rule):
         number = int(match.group(1))
         found = [r for r in complete if r.number == number]
         if not found:
             raise TinynasError(f"trial {number} of study {study.study_name} is not a complete trial within budget")
-        return found[0]
+        return found
     if rule not in ("smallest", "best"):
         raise TinynasError(f"unknown rule {rule!r}; use smallest, best or trial=N")
     if not complete:
         raise TinynasError(f"study {study.study_name} has no complete trials yet; run `tinynas search` first")
     best = max(complete, key=lambda r: r.value)
     if rule == "best":
-        return best
-    meeting = [r for r in complete if r.value >= target]
-    if not meeting:
-        raise TinynasError(
-            f"no complete trial of {study.study_name} reaches {target:.2f}% validation accuracy; the best is "
-            f"{_describe(best)}: lower --target or use --rule best"
-        )
-    return min(meeting, key=lambda r: (r.params, -r.value))
+        ordered = sorted(complete, key=lambda r: -r.value)
+    else:
+        ordered = sorted((r for r in complete if r.value >= target), key=lambda r: (r.params, -r.value))
+        if not ordered:
+            raise TinynasError(
+                f"no complete trial of {study.study_name} reaches {target:.2f}% validation accuracy; the best is "
+                f"{_describe(best)}: lower --target or use --rule best"
+            )
+    return ordered[:n] if n else ordered
 
 
-def experiment_for(study: optuna.Study, chosen: TrialRecord) -> Experiment:
+def pick(study: optuna.Study, rule: str, target: float | None = None) -> TrialRecord:
+    """'smallest' meeting the target (ties: more accurate), 'best' accuracy, or 'trial=N'."""
+    return candidates(study, rule, target, 1)[0]
+
+
+def pick_confirmed(
+    study: optuna.Study, rule: str, confirmed: dict[int, Confirmation], target: float | None = None
+) -> TrialRecord:
+    """The rule applied to the confirmed means of the confirmed trials."""
+    target = _checked(study_target(study) if target is None else target)
+    pool = [r for r in complete_records(study) if r.number in confirmed]
+    mean = {r.number: confirmed[r.number].mean for r in pool}
+    if rule == "smallest":
+        meeting = [r for r in pool if mean[r.number] >= target]
+        if not meeting:
+            top = max(pool, key=lambda r: mean[r.number])
+            raise TinynasError(
+                f"none of the {len(pool)} confirmed trials holds {target:.2f}% on fresh seeds; the best is trial "
+                f"{top.number} at {mean[top.number]:.2f}% (searched {top.value:.2f}%): lower --target, use "
+                "--rule best, or confirm more trials"
+            )
+        return min(meeting, key=lambda r: (r.params, -mean[r.number]))
+    return max(pool, key=lambda r: mean[r.number])
+
+
+def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confirmation | None = None) -> Experiment:
     exp = chosen.experiment()
+    confirmed = {}
+    if confirmation is not None:
+        confirmed = {"confirmed_val_acc": confirmation.mean, "confirmed_per_seed": confirmation.per_seed,
+                     "confirm_seeds": confirmation.seeds}  # fmt: skip
     provenance = Provenance(
         study=study.study_name,
         trial=chosen.number,
@@ -66,6 +102,8 @@ def experiment_for(study: optuna.Study, chosen: TrialRecord) -> Experiment:
         date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         val_curve=list(chosen.val_curve),
         objective=StudyRecord.of(study).objective,
+        seeds=list(chosen.seeds) or [exp.train.seed],
+        **confirmed,
     )
     model = exp.model.model_copy(update={"name": f"{study.study_name}-t{chosen.number}"})
     return exp.model_copy(update={"model": model, "provenance": provenance})

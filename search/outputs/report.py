@@ -112,6 +112,21 @@ def top_table(frame: pd.DataFrame) -> str:
     return complete[[c for c in cols if c in complete]].to_html(float_format=lambda v: f"{v:.4g}", border=0)
 
 
+def confirmation_table(study: optuna.Study) -> str:
+    """Searched vs confirmed validation accuracy of the trials `export --confirm` retrained:
+    the winner's curse, measured."""
+    confirmed = StudyRecord.of(study).confirmed
+    if not confirmed:
+        return "<p>No trial confirmed yet (<code>tinynas export --confirm N</code> retrains the top N with fresh seeds).</p>"
+    rows = []
+    for r in complete_records(study):
+        if (c := confirmed.get(r.number)) is not None:
+            rows.append({"trial": r.number, "params": r.params, "searched val_acc": r.value, "confirmed mean": c.mean,
+                         "difference": c.mean - r.value, "confirmed per seed": ", ".join(f"{v:.2f}" for v in c.per_seed),
+                         "seeds": ", ".join(map(str, c.seeds))})  # fmt: skip
+    return pd.DataFrame(rows).to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
+
+
 def retrain_table(runs: list[dict]) -> str:
     if not runs:
         return "<p>No retrain results recorded for this study yet (<code>tinynas retrain</code> records them).</p>"
@@ -135,6 +150,7 @@ def render(study: optuna.Study, results_url: str, target: float | None = None) -
         if note:
             sections.append(("More figures", f"<p>{html.escape(note)}</p>"))
         sections.append((f"Top {TOP_N} complete trials", top_table(frame)))
+        sections.append(("Confirmation: searched vs fresh seeds (validation)", confirmation_table(study)))
     sections.append(("Retrain results (test set)", retrain_table(retrain_records.load(results_url, study.study_name))))
     counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
     summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no trials"

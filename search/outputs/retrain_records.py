@@ -79,7 +79,9 @@ def load(url: str, study: str | None = None) -> list[dict]:
     """All recorded runs (of one study, if given), oldest first; none if the table (or the
     SQLite file) is absent. Reading never creates a database."""
     parsed = sa.engine.make_url(url) if "://" in url else None
-    local = parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    local = (
+        parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    )
     if local and not Path(parsed.database).is_file():
         return []
     try:

@@ -206,6 +206,7 @@ def train_replicas(
     on_epoch: Callable[[list[EpochResult]], None] | None = None,
     reporter: Reporter | None = None,
     on_step: StepCallback | None = None,
+    memory_format: torch.memory_format | None = None,
 ) -> tuple[list[nn.Module], list[History]]:
     """Train one replica per recipe (recipes differ only in their seed) as one fused network
     (`models.fuse`); evaluate each on eval_split after every epoch.
@@ -223,8 +224,9 @@ def train_replicas(
     for c in cfgs:
         torch.manual_seed(c.seed)
         replicas.append(build(model_config))
-    # channels_last runs these tiny convs about 1.3x faster on CPU (measured on seed-8k).
-    fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    # channels_last on CPU: the fused (grouped) convs need it (benchmarks/fused.py); kept for
+    # single runs too, so their numbers stay those of every earlier result.
+    fmt = memory_format or (torch.channels_last if device.type == "cpu" else torch.contiguous_format)
     model = (replicas[0] if k == 1 else fuse(model_config, replicas)).to(device=device, memory_format=fmt)
     train_split, eval_split = train_split.to(device), eval_split.to(device)
     opt = _optimizer(cfg, model.parameters())

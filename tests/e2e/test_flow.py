@@ -64,3 +64,28 @@ def test_the_quick_study_shows_what_tinynas_is_for(tmp_path: Path, mnist_root: P
     assert exported.returncode == 0, exported.stderr
     best = json.loads((tmp_path / "best.json").read_text())["provenance"]
     assert best["val_acc"] >= 97.0, best
+
+
+def test_seeds_per_trial_then_confirm_then_fused_retrain(tmp_path: Path, mnist_root: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    common = ["--data-dir", str(mnist_root), "--threads", "2"]
+    searched = run_cli("search", "studies/tiny.toml", "--trials", "3", "--subset", "3000", "--seeds-per-trial", "2",
+                       "--storage", url, *common)  # fmt: skip
+    assert searched.returncode == 0, searched.stderr
+    best = tmp_path / "best.json"
+    exported = run_cli("export", "tiny", "--storage", url, "--rule", "best", "--confirm", "2", "--confirm-seeds", "2",
+                       "--out", str(best), *common)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.count("confirmed") >= 2
+    provenance = json.loads(best.read_text())["provenance"]
+    assert provenance["seeds"] == [0, 1] and provenance["confirm_seeds"] == [1000, 1001]
+    assert len(provenance["confirmed_per_seed"]) == 2 and 10 < provenance["confirmed_val_acc"] <= 100
+    page = tmp_path / "report.html"
+    assert run_cli("report", "tiny", "--storage", url, "--out", str(page)).returncode == 0
+    assert "Confirmation: searched vs fresh seeds" in page.read_text() and "confirmed mean" in page.read_text()
+    retrained = run_cli("retrain", str(best), "--seeds", "2", "--epochs", "2", "--subset", "4000", "--out",
+                        str(tmp_path / "rt"), "--results", f"sqlite:///{tmp_path / 'r.db'}", "--quiet", *common)  # fmt: skip
+    assert retrained.returncode == 0, retrained.stderr
+    assert "seeds 0, 1 (fused)" in retrained.stdout
+    summary = json.loads((tmp_path / "rt" / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and all(30 < a <= 100 for a in summary["final_acc"]), summary["final_acc"]

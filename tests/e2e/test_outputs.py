@@ -69,7 +69,7 @@ def test_dashboard_serves_the_study_and_stops_cleanly(study_db: Path) -> None:
         detail = _get(f"http://127.0.0.1:{port}/api/studies/{entry['study_id']}?after=0")
         assert len(detail["trials"]) == len(optuna.load_study(study_name="synthetic",
                                                               storage=f"sqlite:///{study_db}").trials)  # fmt: skip
-        assert detail.get("metric_names") == ["val_acc"]
+        assert detail.get("objective_names") == ["val_acc"]  # not "Objective 0"
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)

@@ -101,5 +101,5 @@ def test_no_command_shows_the_storage_password(postgres_url: str, mnist_root: Pa
     for path in tmp_path.iterdir():
         assert SECRET not in path.read_text()
     study = optuna.load_study(study_name="tiny", storage=url)
-    assert SECRET not in json.dumps([study.user_attrs, study.system_attrs], default=str)
+    assert SECRET not in json.dumps(study.user_attrs, default=str)
     assert all(SECRET not in json.dumps(t.user_attrs, default=str) for t in study.trials)

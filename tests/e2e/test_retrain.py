@@ -45,3 +45,22 @@ def test_retrain_refuses_20_epochs(tmp_path: Path) -> None:
     result = run_cli("retrain", "seed-8k", "--epochs", "20", "--out", str(tmp_path))
     assert result.returncode == 2
     assert "fewer than 20" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_fused_and_sequential_retrains_agree_within_seed_noise(tmp_path: Path, mnist_root: Path) -> None:
+    """compact-4k has dropout, whose masks differ between the two; everything else is the same.
+    A one-cycle recipe anneals to zero, so the final epochs are stable enough to compare."""
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"model": preset("compact-4k").to_dict(),
+                                  "train": {"scheduler": "onecycle", "lr": 0.02, "epochs": 3}}))  # fmt: skip
+    finals = {}
+    for mode in ("fused", "sequential"):
+        result = run_cli(
+            "retrain", str(config), "--seeds", "2", "--subset", "10000", "--out", str(tmp_path / mode),
+            "--results", f"sqlite:///{tmp_path / 'r.db'}", "--data-dir", str(mnist_root), "--threads", "2", "--quiet",
+            *(["--sequential"] if mode == "sequential" else []),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        finals[mode] = json.loads((tmp_path / mode / "summary.json").read_text())["final_acc"]
+    for fused, alone in zip(finals["fused"], finals["sequential"], strict=True):
+        assert fused > 95 and abs(fused - alone) < 1.0, finals

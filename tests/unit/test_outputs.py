@@ -87,3 +87,25 @@ def test_report_is_self_contained(study_db: Path, tmp_path: Path) -> None:
     assert "98.70" in text  # the recorded retrain's last-3 minimum
     assert "val_acc (%)" in text  # the study's metric name, not "Objective 0"
     assert isinstance(TrialRecord.of(study.trials[0]).number, int)
+
+
+def test_the_rule_applies_to_confirmed_means() -> None:
+    from search.outputs.export import candidates, pick_confirmed
+    from search.study.record import Confirmation, record_confirmation
+
+    study = optuna.create_study()
+    for value, params in [(99.6, 4800), (99.5, 3000), (99.45, 2500), (99.0, 1000)]:
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs=user_attrs(params=params)))
+    assert [r.number for r in candidates(study, "smallest", 99.4, 2)] == [2, 1]
+    assert [r.number for r in candidates(study, "best", 99.4, 3)] == [0, 1, 2]
+    for number, mean in [(0, 99.48), (1, 99.31), (2, 99.42)]:
+        record_confirmation(study, number, Confirmation(seeds=[1000, 1001], per_seed=[mean, mean], mean=mean))
+    from search.study import StudyRecord
+
+    confirmed = StudyRecord.of(study).confirmed
+    assert pick_confirmed(study, "best", confirmed).number == 0
+    assert pick_confirmed(study, "smallest", confirmed, 99.4).number == 2
+    with pytest.raises(
+        TinynasError, match=r"none of the 3 confirmed trials holds 99\.50% .* best is trial 0 at 99\.48%"
+    ):
+        pick_confirmed(study, "smallest", confirmed, 99.5)

@@ -116,3 +116,14 @@ def test_specs_refuse_non_finite_numbers() -> None:
         make_spec(**{"space.train.lr": {"low": float("nan"), "high": 0.1}})
     with pytest.raises(ValueError, match="finite number"):
         make_spec(**{"space.model.dropout": float("inf")})
+
+
+def test_a_trial_with_several_seeds_scores_their_mean(tmp_path: Path) -> None:
+    spec = make_spec(**{"run.seeds_per_trial": 3, "budget.max_params": 400})
+    study = run(spec, tmp_path / "s.db", trials=2)
+    complete = [TrialRecord.of(t) for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))]
+    assert complete
+    for r in complete:
+        assert r.seeds == (0, 1, 2) and len(r.val_curves) == 3
+        assert list(r.val_curve) == pytest.approx([sum(c[i] for c in r.val_curves) / 3 for i in range(3)])
+        assert r.value == pytest.approx(sum(sum(c[-2:]) / 2 for c in r.val_curves) / 3)

@@ -1,0 +1,60 @@
+"""Confirmation: the top trials retrained with fresh seeds on the validation split.
+
+The best of many noisy trials is biased upward (the winner's curse); retraining the few
+candidates a rule would pick, with seeds the search never used, measures the
+configurations rather than their luckiest seed. The results are recorded on the study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+
+from search.data import dataset_info, search_splits
+from search.errors import TinynasError
+from search.limits import CONFIRM_SEED_OFFSET, SCORE_EPOCHS
+from search.study.record import Confirmation, StudyRecord, TrialRecord, record_confirmation
+from search.study.spec import StudySpec
+from search.training import train_replicas
+
+
+def confirm_seeds(record: TrialRecord, k: int) -> list[int]:
+    base = record.experiment().train.seed + CONFIRM_SEED_OFFSET
+    return [base + i for i in range(k)]
+
+
+def confirm(
+    study: optuna.Study,
+    candidates: list[TrialRecord],
+    seeds: int,
+    data_root: Path,
+    *,
+    device: str = "cpu",
+    on_trial: Callable[[TrialRecord, Confirmation], None] | None = None,
+) -> dict[int, Confirmation]:
+    """Retrain each candidate with `seeds` fresh seeds (fused) on the study's own training and
+    validation split; its score per seed is the search's (mean of the last epochs). A trial
+    already confirmed with the same seeds is not trained again."""
+    about = StudyRecord.of(study)
+    if about.spec is None:
+        raise TinynasError(f"study {study.study_name} stored no spec (made by an older tinynas?); cannot confirm")
+    spec = StudySpec.model_validate(about.spec)
+    train_split, val_split = search_splits(dataset_info(spec.dataset), data_root, spec.run.val_size, spec.seed,
+                                           about.subset)  # fmt: skip
+    done: dict[int, Confirmation] = {}
+    for record in candidates:
+        wanted = confirm_seeds(record, seeds)
+        known = about.confirmed.get(record.number)
+        if known is None or known.seeds != wanted:
+            exp = record.experiment()
+            cfgs = [exp.train.model_copy(update={"seed": s}) for s in wanted]
+            _, histories = train_replicas(exp.model, cfgs, train_split, val_split, device=device)
+            per_seed = [h.last_mean(SCORE_EPOCHS) for h in histories]
+            known = Confirmation(seeds=wanted, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
+            record_confirmation(study, record.number, known)
+        done[record.number] = known
+        if on_trial:
+            on_trial(record, known)
+    return done
