@@ -27,8 +27,10 @@ def save_seed(folder: Path, exp: Experiment, run: SeedRun, results_url: str, dev
     seed_dir = make_user_folder(folder / f"seed{run.seed}", "seed folder")
     config = exp.model_copy(update={"train": run.config})
     try:
-        torch.save({"state_dict": run.model.state_dict(), "experiment": config.model_dump(mode="json")},
-                   seed_dir / "checkpoint.pt")  # fmt: skip
+        checkpoint = {"state_dict": run.model.state_dict(), "experiment": config.model_dump(mode="json")}
+        if run.raw is not run.model:  # EMA: the average is the model, the raw weights beside it
+            checkpoint["raw_state_dict"] = run.raw.state_dict()
+        torch.save(checkpoint, seed_dir / "checkpoint.pt")
     except OSError as exc:
         raise TinynasError(f"cannot write {seed_dir / 'checkpoint.pt'}: {exc.strerror}") from None
     rows = run.history.as_records()

@@ -50,7 +50,7 @@ def confirm(
         if known is None or known.seeds != wanted:
             exp = record.experiment()
             cfgs = [exp.train.model_copy(update={"seed": s}) for s in wanted]
-            _, histories = train_replicas(exp.model, cfgs, train_split, val_split, device=device)
+            histories = train_replicas(exp.model, cfgs, train_split, val_split, device=device).histories
             per_seed = [h.last_mean(SCORE_EPOCHS) for h in histories]
             known = Confirmation(seeds=wanted, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
             record_confirmation(study, record.number, known)

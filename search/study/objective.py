@@ -71,7 +71,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
             raise optuna.TrialPruned(f"stopped after epoch {epoch}")
 
     replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
-    _, histories = train_replicas(model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch)
+    histories = train_replicas(model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch).histories
     score = sum(h.last_mean(SCORE_EPOCHS) for h in histories) / len(histories)
     return (score, float(stats.params)) if ctx.spec.multi_objective else score
 

@@ -98,11 +98,11 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
 
 
 CONDITIONAL = {
-    "momentum": ("optimizer", "sgd"),
-    "nesterov": ("optimizer", "sgd"),
-    "step_size": ("scheduler", "step"),
-    "gamma": ("scheduler", "step"),
-    "pct_start": ("scheduler", "onecycle"),
+    "momentum": ("optimizer", ("sgd",)),
+    "nesterov": ("optimizer", ("sgd",)),
+    "step_size": ("scheduler", ("step",)),
+    "gamma": ("scheduler", ("step",)),
+    "pct_start": ("scheduler", ("onecycle", "linear")),
 }
 """Settings that only matter under one choice are only sampled then, so the sampler does
 not spend its model on dimensions that change nothing."""
@@ -112,7 +112,7 @@ def sample_train(s: Suggest, space: TrainSpace, seed: int) -> TrainConfig:
     values: dict[str, Any] = {}
     for name, param in space:
         parent = CONDITIONAL.get(name)
-        if parent is None or values[parent[0]] == parent[1]:
+        if parent is None or values[parent[0]] in parent[1]:
             values[name] = draw(s, name, param)
     return TrainConfig.model_validate(values | {"seed": seed})
 

@@ -134,12 +134,16 @@ class TrainSpace(_Frozen):
     nesterov: BoolParam = False
     weight_decay: FloatParam = 0.0
     batch_size: IntParam = [32, 64, 128]
-    scheduler: _str_param("none", "step", "onecycle", "cosine") = ["none", "onecycle", "cosine"]
+    scheduler: _str_param("none", "step", "onecycle", "cosine", "linear") = ["none", "onecycle", "cosine"]
     step_size: IntParam = 4
     gamma: FloatParam = 0.2
     pct_start: FloatParam = 0.25
     label_smoothing: FloatParam = 0.0
     augment: FloatParam = 0.0
+    rotate: FloatParam = 0.0
+    translate: FloatParam = 0.0
+    scale: FloatParam = 0.0
+    ema: FloatParam = 0.0
     epochs: IntParam = 8
 
 

@@ -10,6 +10,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from models import ModelConfig, build, fuse, unfuse
 from search.data.augment import augment
@@ -69,22 +70,59 @@ EpochCallback = Callable[[EpochResult], None]
 """Called after each epoch's evaluation; it may raise (e.g. optuna.TrialPruned) to stop."""
 
 
-def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on conv and linear weights only, never on BN parameters or biases (as
+    nanoGPT's configure_optimizers): decaying a BN scale or a bias only fights the
+    normalisation. Tensors of 2+ dimensions are the conv and linear weights."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if weight_decay == 0:
+        return [{"params": params, "weight_decay": 0.0}]
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]  # fmt: skip
+
+
+def ema_decay(decay: float, updates: int) -> float:
+    """The decay used at an EMA update after `updates` earlier ones: warmed up as
+    (1 + n) / (10 + n) up to `decay`, so a short run's average is not stuck at the initial
+    weights (0.999 would otherwise need thousands of steps to forget them)."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+def _ema_update(decay: float):
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
+        d = ema_decay(decay, int(updates))
+        for a, c in zip(averaged, current, strict=True):
+            if a.is_floating_point():
+                a.lerp_(c, 1 - d)
+            else:  # BN's batch counter
+                a.copy_(c)
+
+    return update
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    groups = param_groups(model, cfg.weight_decay)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
-        )
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return cls(groups, lr=cfg.lr)
 
 
 def _scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: int):
-    """Returns (scheduler, steps per batch?): onecycle and cosine step every batch."""
+    """Returns (scheduler, steps per batch?): onecycle, cosine and linear step every batch."""
     total = cfg.epochs * steps_per_epoch
     if cfg.scheduler == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=total, pct_start=cfg.pct_start), True
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), True
+    if cfg.scheduler == "linear":
+        warm = max(1, round(cfg.pct_start * total))
+
+        def factor(step: int) -> float:  # the lr of step `step` (0-based): up, then down to 0 after the last
+            return (step + 1) / warm if step < warm else max(0.0, (total - step) / (total - warm + 1))
+
+        return torch.optim.lr_scheduler.LambdaLR(opt, factor), True
     if cfg.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(opt, cfg.step_size, cfg.gamma), False
     return None, False
@@ -109,8 +147,9 @@ def evaluate(
     return [(a / n, 100.0 * c / n) for a, c in zip(loss.tolist(), correct.tolist(), strict=True)]
 
 
-StepCallback = Callable[[int, torch.Tensor], None]
-"""Told (step, each replica's training loss) after every optimiser step (diagnostics, tests)."""
+StepCallback = Callable[[int, torch.Tensor, nn.Module], None]
+"""Told (step, each replica's training loss, the raw model) after every optimiser step
+(diagnostics, tests)."""
 
 
 @dataclass
@@ -128,6 +167,7 @@ class _Loop:
     fmt: torch.memory_format
     background: float
     on_step: StepCallback | None = None
+    ema: AveragedModel | None = None
     steps_done: int = 0
 
     def _batch(self, idx: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,9 +175,9 @@ class _Loop:
         gathered and laid out channels-last in one copy; labels (N, K)."""
         split, cfg = self.split, self.cfg
         if len(idx) == 1:
-            x = augment(split.x[idx[0]], cfg.augment, self.gens[0], self.background)
+            x = augment(split.x[idx[0]], *cfg.affine(), self.gens[0], self.background)
             return x.contiguous(memory_format=self.fmt), split.y[idx[0]][:, None]
-        xs = [augment(split.x[i], cfg.augment, g, self.background) for i, g in zip(idx, self.gens, strict=True)]
+        xs = [augment(split.x[i], *cfg.affine(), g, self.background) for i, g in zip(idx, self.gens, strict=True)]
         stacked = torch.stack(xs, dim=1)  # (N, K, C, H, W)
         x = stacked.flatten(1, 2)  # (N, K*C, H, W): replica-major channel blocks, as the grouped convs expect
         return x.contiguous(memory_format=self.fmt), torch.stack([split.y[i] for i in idx], dim=1)
@@ -162,11 +202,13 @@ class _Loop:
             self.opt.zero_grad(set_to_none=True)
             (losses[0] if k == 1 else losses.sum()).backward()  # replica r's weights see only its own loss
             self.opt.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
             if self.sched is not None and self.sched_per_batch:
                 self.sched.step()
             self.steps_done += 1
             if self.on_step:
-                self.on_step(self.steps_done, losses.detach())
+                self.on_step(self.steps_done, losses.detach(), self.model)
             loss_sum += losses.detach() * len(y)  # summed on the device: no sync per batch
             correct += (logits.detach().argmax(2) == y).sum(0)
             if reporter and (b % 50 == 49 or b == steps - 1):
@@ -196,6 +238,17 @@ def mean_result(results: list[EpochResult]) -> EpochResult:
     return replace(results[0], **means)
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What a run of K replicas gives back, per replica (standalone modules)."""
+
+    models: list[nn.Module]
+    """The evaluated weights: the EMA models when the recipe has ema > 0, else the raw ones."""
+    histories: list[History]
+    raw: list[nn.Module]
+    """The optimiser's own weights (the same modules as `models` without EMA)."""
+
+
 def train_replicas(
     model_config: ModelConfig,
     cfgs: list[TrainConfig],
@@ -207,13 +260,15 @@ def train_replicas(
     reporter: Reporter | None = None,
     on_step: StepCallback | None = None,
     memory_format: torch.memory_format | None = None,
-) -> tuple[list[nn.Module], list[History]]:
+) -> Trained:
     """Train one replica per recipe (recipes differ only in their seed) as one fused network
     (`models.fuse`); evaluate each on eval_split after every epoch.
 
     Replica k starts from the weights a standalone run with seed k builds, and draws its data
     order and augmentation from its own generator seeded k, so with dropout 0 it follows the
-    standalone run step by step (Adam, AdamW and SGD update elementwise). The splits live on
+    standalone run step by step (Adam, AdamW and SGD update elementwise). With cfg.ema, an
+    exponential moving average of the weights and BN buffers is what each epoch evaluates and
+    what `Trained.models` holds (the raw weights in `Trained.raw`). The splits live on
     the device as whole tensors and batches are seeded permutations of them: no per-sample
     Python on the hot path, and the same seeds give the same runs.
     """
@@ -229,10 +284,12 @@ def train_replicas(
     fmt = memory_format or (torch.channels_last if device.type == "cpu" else torch.contiguous_format)
     model = (replicas[0] if k == 1 else fuse(model_config, replicas)).to(device=device, memory_format=fmt)
     train_split, eval_split = train_split.to(device), eval_split.to(device)
-    opt = _optimizer(cfg, model.parameters())
+    opt = _optimizer(cfg, model)
     sched, per_batch = _scheduler(cfg, opt, -(-len(train_split) // cfg.batch_size))
     gens = [torch.Generator(device=device).manual_seed(c.seed) for c in cfgs]
-    loop = _Loop(cfg, train_split, model, opt, sched, per_batch, gens, fmt, float(train_split.x.min()), on_step)
+    ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True) if cfg.ema else None
+    evaluated_model = ema.module if ema is not None else model
+    loop = _Loop(cfg, train_split, model, opt, sched, per_batch, gens, fmt, float(train_split.x.min()), on_step, ema)
     histories = [History() for _ in cfgs]
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
@@ -240,7 +297,7 @@ def train_replicas(
             reporter.start_epoch(epoch, cfg.epochs, -(-len(train_split) // cfg.batch_size))
         lr = opt.param_groups[0]["lr"]
         trained = loop.epoch(reporter)
-        evaluated = evaluate(model, eval_split, fmt, k)
+        evaluated = evaluate(evaluated_model, eval_split, fmt, k)
         seconds = (time.perf_counter() - start) / k  # each replica's share: seconds add up to the wall time
         results = [EpochResult(epoch, *t, *e, lr, seconds) for t, e in zip(trained, evaluated, strict=True)]
         for history, result in zip(histories, results, strict=True):
@@ -249,8 +306,12 @@ def train_replicas(
             reporter.end_epoch(mean_result(results), cfg.epochs)
         if on_epoch:
             on_epoch(results)
-    models = [model] if k == 1 else [unfuse(model_config, model, r) for r in range(k)]
-    return models, histories
+
+    def split_up(net: nn.Module) -> list[nn.Module]:
+        return [net] if k == 1 else [unfuse(model_config, net, r) for r in range(k)]
+
+    raw = split_up(model)
+    return Trained(split_up(evaluated_model) if ema is not None else raw, histories, raw)
 
 
 def train(
@@ -264,8 +325,8 @@ def train(
     reporter: Reporter | None = None,
 ) -> tuple[nn.Module, History]:
     """One run from scratch with cfg.seed: `train_replicas` with a single replica."""
-    models, histories = train_replicas(
+    trained = train_replicas(
         model_config, [cfg], train_split, eval_split, device=device, reporter=reporter,
         on_epoch=(lambda results: on_epoch(results[0])) if on_epoch else None,
     )  # fmt: skip
-    return models[0], histories[0]
+    return trained.models[0], trained.histories[0]

@@ -39,6 +39,9 @@ class SeedRun:
     config: TrainConfig
     history: History
     model: nn.Module
+    """The evaluated weights (the EMA average when the recipe has ema > 0)."""
+    raw: nn.Module
+    """The optimiser's weights (the same module as `model` without EMA)."""
 
     @property
     def seed(self) -> int:
@@ -100,10 +103,9 @@ def retrain(
     for group in groups:
         if on_seed_start:
             on_seed_start(group, len(train_split), len(test_split))
-        models, histories = train_replicas(exp.model, group, train_split, test_split, device=opts.device,
-                                           reporter=reporter)  # fmt: skip
-        for cfg, model, history in zip(group, models, histories, strict=True):
-            run = SeedRun(cfg, history, model)
+        trained = train_replicas(exp.model, group, train_split, test_split, device=opts.device, reporter=reporter)
+        for cfg, model, history, raw in zip(group, trained.models, trained.histories, trained.raw, strict=True):
+            run = SeedRun(cfg, history, model, raw)
             if on_seed_end:
                 on_seed_end(run)
             runs.append(run)

@@ -64,3 +64,19 @@ def test_fused_and_sequential_retrains_agree_within_seed_noise(tmp_path: Path, m
         finals[mode] = json.loads((tmp_path / mode / "summary.json").read_text())["final_acc"]
     for fused, alone in zip(finals["fused"], finals["sequential"], strict=True):
         assert fused > 95 and abs(fused - alone) < 1.0, finals
+
+
+def test_retrain_takes_ema_linear_schedule_and_scale_augmentation(tmp_path: Path, mnist_root: Path) -> None:
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({"model": preset("compact-4k").to_dict(), "train": {
+        "ema": 0.999, "scheduler": "linear", "rotate": 7.0, "translate": 0.1, "scale": 0.09, "epochs": 2}}))  # fmt: skip
+    result = run_cli("retrain", str(config), "--seeds", "1", "--subset", "3000", "--out", str(tmp_path / "out"),
+                     "--results", f"sqlite:///{tmp_path / 'r.db'}", "--data-dir", str(mnist_root), "--threads", "2",
+                     "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    checkpoint = torch.load(tmp_path / "out" / "seed0" / "checkpoint.pt", weights_only=False)
+    train = checkpoint["experiment"]["train"]
+    assert (train["ema"], train["scheduler"], train["scale"]) == (0.999, "linear", 0.09)
+    assert set(checkpoint["state_dict"]) == set(checkpoint["raw_state_dict"])  # the average, and the raw beside it
+    metrics = json.loads((tmp_path / "out" / "seed0" / "metrics.json").read_text())
+    assert len(metrics) == 2 and metrics[-1]["eval_acc"] > 50

@@ -40,9 +40,9 @@ def test_fuse_then_unfuse_gives_back_each_replica() -> None:
 def run_steps(config: ModelConfig, cfgs: list[TrainConfig]) -> tuple[list, torch.Tensor]:
     losses: list[torch.Tensor] = []
     split = synthetic_split(STEPS * cfgs[0].batch_size, seed=1)
-    models, _ = train_replicas(config, cfgs, split, synthetic_split(64, seed=2),
-                               on_step=lambda step, loss: losses.append(loss.clone()))  # fmt: skip
-    return models, torch.stack(losses)
+    trained = train_replicas(config, cfgs, split, synthetic_split(64, seed=2),
+                             on_step=lambda step, loss, model: losses.append(loss.clone()))  # fmt: skip
+    return trained.models, torch.stack(losses)
 
 
 @pytest.mark.parametrize(

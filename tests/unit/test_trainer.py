@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from search.data import augment
 from search.limits import EPOCH_CEILING, MAX_EPOCHS
-from search.training import TrainConfig, train
+from search.training import TrainConfig, train, train_replicas
 
 
 def test_same_config_and_seed_give_identical_metrics(tiny_model, tiny_data) -> None:
@@ -63,8 +65,73 @@ def test_epochs_are_capped_below_20() -> None:
 def test_augmentation_keeps_shape_and_background() -> None:
     x = torch.full((16, 1, 28, 28), -0.42)
     x[:, :, 10:18, 10:18] = 2.0
-    out = augment(x, 1.0, torch.Generator().manual_seed(0), background=-0.42)
+    out = augment(x, 15.0, 0.1, 0.09, torch.Generator().manual_seed(0), background=-0.42)
     assert out.shape == x.shape
     assert torch.allclose(out[:, :, 0, 0], torch.full((16, 1), -0.42), atol=1e-5)
     assert not torch.allclose(out, x)
-    assert torch.equal(augment(x, 0.0, torch.Generator(), background=-0.42), x)
+    assert torch.equal(augment(x, 0.0, 0.0, 0.0, torch.Generator(), background=-0.42), x)
+
+
+@pytest.mark.parametrize("scheduler", ["onecycle", "cosine", "linear"])
+def test_annealing_schedules_end_near_zero(tiny_model, tiny_data, scheduler: str) -> None:
+    from search.training.loop import _optimizer, _scheduler
+
+    cfg = TrainConfig(scheduler=scheduler, lr=0.1, epochs=3, pct_start=0.3)
+    model = torch.nn.Linear(2, 2)
+    opt = _optimizer(cfg, model)
+    sched, per_batch = _scheduler(cfg, opt, steps_per_epoch=10)
+    assert per_batch
+    lrs = []
+    for _ in range(30):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert max(lrs) == pytest.approx(0.1, rel=0.05)
+    assert lrs[-1] < 0.1 * 0.06  # the last step runs at (near) zero
+    if scheduler == "linear":
+        assert lrs[:9] == sorted(lrs[:9]) and lrs[9:] == sorted(lrs[9:], reverse=True)
+
+
+def test_weight_decay_spares_norms_and_biases() -> None:
+    from models import build, preset
+    from search.training.loop import param_groups
+
+    model = build(preset("seed-8k"))
+    decayed, spared = param_groups(model, 0.01)
+    assert decayed["weight_decay"] == 0.01 and spared["weight_decay"] == 0.0
+    assert all(p.dim() == 4 for p in decayed["params"])  # conv weights only
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)].split(".")[-1] for p in spared["params"]} == {"weight", "bias"}  # BN scales, biases
+    assert all(p.dim() == 1 for p in spared["params"])
+    assert len(param_groups(model, 0.0)) == 1
+
+
+def test_ema_is_the_exponential_average_of_the_weights(tiny_model, tiny_data) -> None:
+    decay, raw = 0.8, []
+    cfg = TrainConfig(epochs=1, batch_size=64, ema=decay)
+    trained = train_replicas(tiny_model, [cfg], *tiny_data,
+                             on_step=lambda step, loss, model: raw.append(copy.deepcopy(model.state_dict())))  # fmt: skip
+    assert len(raw) == 4  # 256 images, batch 64
+    expected = {name: value.clone().float() for name, value in raw[0].items()}  # the first update copies
+    for n, state in enumerate(raw[1:], start=1):
+        d = min(decay, (1 + n) / (10 + n))  # warmed up, so a short run does not keep its initial weights
+        for name, value in state.items():
+            expected[name] = d * expected[name] + (1 - d) * value.float()
+    averaged = trained.models[0].state_dict()
+    for name, value in expected.items():
+        if not name.endswith("num_batches_tracked"):
+            assert torch.allclose(averaged[name].float(), value, atol=1e-6), name
+    final_raw = trained.raw[0].state_dict()
+    assert not torch.equal(averaged["0.weight"], final_raw["0.weight"])  # the raw weights are kept beside it
+    assert torch.equal(final_raw["0.weight"], raw[-1]["0.weight"])
+
+
+def test_augmentation_settings_are_validated() -> None:
+    assert TrainConfig(rotate=10, translate=0.1, scale=0.09).affine() == (10, 0.1, 0.09)
+    assert TrainConfig(augment=0.5).affine() == (7.5, 0.05, 0.0)
+    with pytest.raises(ValueError, match="either augment"):
+        TrainConfig(augment=0.5, scale=0.1)
+    with pytest.raises(ValueError, match=r"less than or equal to 0\.3"):
+        TrainConfig(scale=0.5)
+    with pytest.raises(ValueError, match="less than 1"):
+        TrainConfig(ema=1.0)
