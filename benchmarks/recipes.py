@@ -62,7 +62,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", help="run only this model (a key of the table)")
     parser.add_argument("--test", action="store_true", help="then test each model's best variant (60k train)")
+    parser.add_argument("--table", nargs="+", type=Path, help="only print the table of these result files")
     args = parser.parse_args()
+    if args.table:
+        for path in args.table:
+            print_table(json.loads(path.read_text()))
+        return
     torch.set_num_threads(args.threads)
     info = dataset_info("mnist")
     train_split, val_split = search_splits(info, args.data_dir, 10_000, SPLIT_SEED)
@@ -95,11 +100,15 @@ def main() -> None:
 
 
 def print_table(results: dict) -> None:
+    """Markdown rows: model, variant, mean +- std, per seed, change from the model's own recipe."""
     print(f"\nfinal-epoch validation accuracy (%), {len(SEEDS)} seeds, {EPOCHS} epochs ({results['machine']})")
     for model_name in models():
-        for name, row in results.get(model_name, {}).items():
+        table = results.get(model_name, {})
+        base = table.get("own recipe", {}).get("mean")
+        for name, row in table.items():
+            delta = f"{row['mean'] - base:+.2f}" if base is not None and name != "own recipe" else ""
             print(f"| {model_name} | {name} | {row['mean']:.2f} ± {row['std']:.2f} | "
-                  f"{', '.join(f'{v:.2f}' for v in row['val_final'])} |")  # fmt: skip
+                  f"{', '.join(f'{v:.2f}' for v in row['val_final'])} | {delta} |")  # fmt: skip
 
 
 def test_best(results: dict, args: argparse.Namespace) -> None:
