@@ -22,8 +22,7 @@ import torch
 
 from models import ModelConfig, preset
 from search.data import Split, dataset_info, retrain_splits
-from search.training import TrainConfig, load_experiment
-from search.training.loop import train_replicas
+from search.training import TrainConfig, load_experiment, train_replicas
 
 TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-best.json"
 

@@ -24,11 +24,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from models import build, preset
-from search.data.idx import read_idx
-from search.data.registry import dataset_info
-from search.data.splits import Split, retrain_splits
-from search.training.loop import train
-from search.training.recipe import TrainConfig
+from search.data import Split, dataset_info, read_idx, retrain_splits
+from search.training import TrainConfig, train
 
 
 class ClassicMNIST(Dataset):
