@@ -14,7 +14,8 @@ import optuna
 
 from search.data import dataset_info, search_splits
 from search.errors import TinynasError
-from search.limits import CONFIRM_SEED_OFFSET, SCORE_EPOCHS
+from search.limits import CONFIRM_SEED_OFFSET
+from search.study.objective import seed_score
 from search.study.record import Confirmation, StudyRecord, TrialRecord, record_confirmation
 from search.study.spec import StudySpec
 from search.training import train_replicas
@@ -51,7 +52,7 @@ def confirm(
             exp = record.experiment()
             cfgs = [exp.train.model_copy(update={"seed": s}) for s in wanted]
             histories = train_replicas(exp.model, cfgs, train_split, val_split, device=device).histories
-            per_seed = [h.last_mean(SCORE_EPOCHS) for h in histories]
+            per_seed = [seed_score(h) for h in histories]
             known = Confirmation(seeds=wanted, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
             record_confirmation(study, record.number, known)
         done[record.number] = known

@@ -21,11 +21,16 @@ from search.study.record import (
 )  # fmt: skip
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
-from search.training import EpochResult, Experiment, train_replicas
+from search.training import EpochResult, Experiment, History, train_replicas
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
 METRIC_NAMES = {"accuracy": ["val_acc"], "accuracy+params": ["val_acc", "params"]}
 """What optuna-dashboard and the report call each objective (`Study.set_metric_names`)."""
+
+
+def seed_score(history: History) -> float:
+    """One seed's score, the search's rule: mean validation accuracy of the last epochs."""
+    return history.last_mean(SCORE_EPOCHS)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
 
     replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
     histories = train_replicas(model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch).histories
-    score = sum(h.last_mean(SCORE_EPOCHS) for h in histories) / len(histories)
+    score = sum(map(seed_score, histories)) / len(histories)
     return (score, float(stats.params)) if ctx.spec.multi_objective else score
 
 
