@@ -10,11 +10,22 @@ from models.build import build
 from models.config import SCHEMA_VERSION, ConfigError, ModelConfig, explain
 from models.family import cnn, conv_block
 from models.fused import Fused, fuse, unfuse
-from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Layer, Linear, MaxPool, ReLU
+from models.layers import (
+    MAX_SHARED_REPEATS,
+    BatchNorm,
+    Conv,
+    Dropout,
+    GlobalAvgPool,
+    Layer,
+    Linear,
+    MaxPool,
+    ReLU,
+    SharedConv,
+)
 from models.presets import PRESETS, preset, register
 
 __all__ = [
-    "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "Dropout", "Fused", "GlobalAvgPool",
-    "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "analyse", "arch_string", "build",
+    "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "Dropout", "Fused", "GlobalAvgPool",
+    "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "SharedConv", "analyse", "arch_string", "build",
     "cnn", "conv_block", "count_params", "explain", "fuse", "preset", "register", "unfuse",
 ]  # fmt: skip

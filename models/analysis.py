@@ -63,10 +63,12 @@ def count_params(config: ModelConfig) -> int:
 
 def arch_string(config: ModelConfig) -> str:
     """A compact one-line architecture for tables: 3x3 convs by width ('8', or '8v' when
-    unpadded), 1x1 convs as 't8', 'P' for max-pool, 'G' for global pooling, 'L10' linear."""
+    unpadded), a shared-weight conv applied 3 times as '8x3s', 1x1 convs as 't8', 'P' for max-pool, 'G' for global pooling, 'L10' linear."""
     tokens = []
-    for layer in config.layers:
-        if layer.type == "conv":
+    for layer, shape in zip(config.layers, config.shapes(), strict=False):
+        if layer.type == "shared":
+            tokens.append(f"{shape[0]}x{layer.repeats}s")
+        elif layer.type == "conv":
             tokens.append(f"t{layer.out}" if layer.kernel == 1 else f"{layer.out}{'' if layer.padding else 'v'}")
         elif layer.type in ("maxpool", "gap"):
             tokens.append("P" if layer.type == "maxpool" else "G")

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from functools import singledispatch
 
+import torch
 from torch import nn
 
 from models.config import ModelConfig
-from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Linear, MaxPool, ReLU, Shape
+from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Linear, MaxPool, ReLU, Shape, SharedConv
+
+
+class SharedConv2d(nn.Module):
+    """`conv` applied once per entry of `norms`, each application followed by its own
+    BatchNorm and ReLU (BN first when `bn_first`)."""
+
+    def __init__(self, conv: nn.Conv2d, norms: list[nn.BatchNorm2d], bn_first: bool) -> None:
+        super().__init__()
+        self.conv, self.norms, self.bn_first = conv, nn.ModuleList(norms), bn_first
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for norm in self.norms:
+            x = self.conv(x)
+            x = torch.relu(norm(x)) if self.bn_first else norm(torch.relu(x))
+        return x
 
 
 @singledispatch
@@ -18,6 +34,13 @@ def _module(layer: object, shape: Shape) -> nn.Module:
 @_module.register
 def _(layer: Conv, shape: Shape) -> nn.Module:
     return nn.Conv2d(shape[0], layer.out, layer.kernel, padding=layer.padding, bias=layer.bias)
+
+
+@_module.register
+def _(layer: SharedConv, shape: Shape) -> nn.Module:
+    c = shape[0]
+    conv = nn.Conv2d(c, c, 3, padding=1, bias=layer.bias)
+    return SharedConv2d(conv, [nn.BatchNorm2d(c) for _ in range(layer.repeats)], layer.order == "bn-relu")
 
 
 @_module.register

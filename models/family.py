@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from models.config import ModelConfig
-from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Linear, MaxPool, ReLU
+from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Linear, MaxPool, ReLU, SharedConv
 
 Head = Literal["gap", "conv1x1", "linear"]
 Order = Literal["bn-relu", "relu-bn"]
@@ -24,12 +24,16 @@ def conv_block(out: int, *, padding: int, bias: bool, order: Order) -> list:
     return [Conv(out=out, padding=padding, bias=bias), *act]
 
 
-def _per_pool(value: float | int | Sequence | None, pools: int, what: str) -> list:
+def _per_pool(value: float | int | Sequence | None, pools: int, what: str, where: str = "pools") -> list:
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != pools:
-            raise ValueError(f"{what} has {len(value)} entries but the model has {pools} pools")
+            raise ValueError(f"{what} has {len(value)} entries but the model has {pools} {where}")
         return list(value)
     return [value] * pools
+
+
+def _per_stage(value: int | Sequence[int], stages: int) -> list:
+    return _per_pool(value, stages, "shared", "stages")
 
 
 def cnn(
@@ -38,6 +42,7 @@ def cnn(
     tail: Sequence[int] = (),
     head: Head = "conv1x1",
     transitions: int | Sequence[int | None] | None = None,
+    shared: int | Sequence[int] = 0,
     dropout: float | Sequence[float] = 0.0,
     head_dropout: float = 0.0,
     bias: bool = False,
@@ -54,16 +59,23 @@ def cnn(
     head: "gap" (the last conv has num_classes channels, then global pooling), "conv1x1" or
         "linear" (a classifier after global pooling).
     transitions: channels of a 1x1 conv after each pool (None: no transition there).
+    shared: per stage (or one value for all), how many times a width-keeping 3x3 conv with
+        shared weights is applied at the end of the stage, each time with its own BN (0: none).
     dropout: after each pool (one value for all, or one per pool); 0 adds no layer.
     head_dropout: after global pooling (the hand-made reference drops out its logits).
     """
     pools = max(len(stages) - 1, 0)
     drops = _per_pool(dropout, pools, "dropout")
     trans = _per_pool(transitions, pools, "transitions")
+    repeats = _per_stage(shared, len(stages))
     layers: list = []
     for i, stage in enumerate(stages):
         for out in stage:
             layers += conv_block(out, padding=1, bias=bias, order=order)
+        if repeats[i] == 1:
+            raise ValueError(f"shared[{i}] is 1: a conv applied once is a plain conv, add it to the stage instead")
+        if repeats[i]:
+            layers.append(SharedConv(repeats=repeats[i], bias=bias, order=order))
         if i < pools:
             layers.append(MaxPool())
             if drops[i] > 0:

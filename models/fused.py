@@ -14,7 +14,7 @@ from functools import singledispatch
 import torch
 from torch import nn
 
-from models.build import build
+from models.build import SharedConv2d, build
 from models.config import ModelConfig
 
 
@@ -59,6 +59,12 @@ def _(module: nn.Linear, replicas: list[nn.Module]) -> nn.Module:
         if module.bias is not None:
             fused.bias.copy_(torch.cat([r.bias for r in replicas]))
     return fused
+
+
+@_fused.register
+def _(module: SharedConv2d, replicas: list[nn.Module]) -> nn.Module:
+    norms = [_fused(norm, [r.norms[i] for r in replicas]) for i, norm in enumerate(module.norms)]
+    return SharedConv2d(_fused(module.conv, [r.conv for r in replicas]), norms, module.bn_first)
 
 
 def _fuse_tree(modules: list[nn.Module]) -> nn.Module:

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 Shape = tuple[int, ...]
 """(C, H, W) for feature maps, (F,) after a flatten."""
 
+MAX_SHARED_REPEATS = 8
+"""Applications of one shared-weight conv: past a handful the BN steps cost more than the depth buys."""
+
 
 class _Layer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -72,6 +75,39 @@ class Conv(_Layer):
         b = "" if self.bias else ", no bias"
         k = self.kernel
         return f"Conv2d {shape[0]}->{self.out}, {k}x{k}, pad {self.padding}{b}"
+
+
+class SharedConv(_Layer):
+    """One padded 3x3 conv (C -> C) applied `repeats` times with the same weights, each
+    application followed by its own BatchNorm and ReLU (in `order`).
+
+    Depth and receptive field without parameters: the conv's weights are paid once, only
+    the per-application BatchNorm scale and shift are paid per step (the shared-weight
+    convs of the public sub-5K searches). MACs are paid per application.
+    """
+
+    type: Literal["shared"] = "shared"
+    repeats: int = Field(ge=2, le=MAX_SHARED_REPEATS, description="applications; 1 is a plain conv block")
+    bias: bool = False
+    order: Literal["bn-relu", "relu-bn"] = "bn-relu"
+
+    def out_shape(self, shape: Shape) -> Shape:
+        return _spatial(shape, "shared conv")
+
+    def params(self, shape: Shape) -> int:
+        c = shape[0]
+        return c * c * 9 + (c if self.bias else 0) + self.repeats * 2 * c
+
+    def macs(self, shape: Shape) -> int:
+        c, h, w = shape
+        return self.repeats * c * c * 9 * h * w
+
+    def window(self, shape: Shape) -> tuple[int, int]:
+        return 1 + 2 * self.repeats, 1  # each padded 3x3 application widens the field by 2 steps
+
+    def label(self, shape: Shape) -> str:
+        b = "" if self.bias else ", no bias"
+        return f"Conv2d {shape[0]}->{shape[0]}, 3x3, pad 1{b}, shared x{self.repeats} (own BN each)"
 
 
 class BatchNorm(_Layer):
@@ -154,6 +190,6 @@ class Linear(_Layer):
 
 
 Layer = Annotated[
-    Conv | BatchNorm | ReLU | MaxPool | Dropout | GlobalAvgPool | Linear,
+    Conv | SharedConv | BatchNorm | ReLU | MaxPool | Dropout | GlobalAvgPool | Linear,
     Field(discriminator="type"),
 ]

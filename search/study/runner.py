@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from pydantic import ValidationError
 
-from models import count_params
+from models import count_params, explain
 from search.data import data_root, dataset_info, search_splits
 from search.errors import TinynasError
 from search.limits import MAX_SEEDS_PER_TRIAL
@@ -27,7 +28,7 @@ from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, 
 from search.study.owners import fail_dead_local_trials
 from search.study.pruning import make_pruner
 from search.study.record import Kind, TrialRecord, record_study
-from search.study.space import RandomSuggest, sample_model, smallest_model
+from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import open_storage, resolve_url
 from search.training import resolve_device, set_threads
@@ -155,6 +156,15 @@ def check_space(spec: StudySpec) -> None:
     if fraction == 0:
         raise TinynasError(f"none of {PROBE_DRAWS:,} random draws from this space gives a trainable model "
                            f"(e.g. {why}): {NARROW}")  # fmt: skip
+    for i, values in enumerate(spec.start):
+        try:
+            problems = start_problems(spec.space.model, spec.space.train, dataset_info(spec.dataset), values)
+        except ValueError as exc:
+            why = explain(exc, "model") if isinstance(exc, ValidationError) else str(exc)
+            problems = [f"it does not describe a model ({why})"]
+        if problems:
+            raise TinynasError(f"start[{i}]: {'; '.join(problems)}: use the names and ranges of the space "
+                               "(`tinynas trials` shows a study's parameter names)")  # fmt: skip
 
 
 def _sampler(spec: StudySpec, n_existing: int, worker: int) -> optuna.samplers.BaseSampler:
@@ -187,6 +197,8 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     )  # fmt: skip
     study.set_metric_names(METRIC_NAMES[spec.objectives])
     record_study(study, spec, OBJECTIVE_TEXT, opts.subset)
+    for values in spec.start:  # once: a start already queued or tried is not queued again
+        study.enqueue_trial(values, skip_if_exists=True)
     return study
 
 

@@ -70,8 +70,9 @@ def draw(s: Suggest, name: str, param: Any) -> Any:
 
 
 def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfig:
-    """Chooses the arguments of the CNN family (`models.cnn`): stages of padded 3x3 convs
-    separated by max-pools (each optionally followed by a 1x1 transition), then unpadded
+    """Chooses the arguments of the CNN family (`models.cnn`): stages of padded 3x3 convs,
+    each optionally ending in a shared-weight conv applied several times, separated by
+    max-pools (each optionally followed by a 1x1 transition), then unpadded
     3x3 tail convs, then the head. With the 'gap' head the last conv outputs one channel
     per class, as in the reference model, so its width is not drawn."""
     order, bias, head = draw(s, "order", space.order), draw(s, "bias", space.bias), draw(s, "head", space.head)
@@ -87,14 +88,16 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
 
     stages: list[list[int]] = []
     transitions: list[int | None] = []
+    shared: list[int] = []
     for i in range(n_stages):  # drawn in the order the layers come, pools' transitions included
         stages.append([width(f"s{i}_c{j}", (i, j)) for j in range(convs[i])])
+        shared.append(draw(s, f"s{i}_shared", space.shared))
         if i < n_stages - 1:
             wanted = draw(s, f"pool{i}_transition", space.transition)
             transitions.append(draw(s, f"pool{i}_tc", space.transition_channels) if wanted else None)
     tail = [width(f"tail{t}_c", ("tail", t)) for t in range(n_tail)]
-    return cnn(stages=stages, tail=tail, head=head, transitions=transitions, dropout=dropout, bias=bias, order=order,
-               num_classes=info.classes, input_shape=info.shape)  # fmt: skip
+    return cnn(stages=stages, tail=tail, head=head, transitions=transitions, shared=shared, dropout=dropout,
+               bias=bias, order=order, num_classes=info.classes, input_shape=info.shape)  # fmt: skip
 
 
 CONDITIONAL = {
@@ -115,6 +118,43 @@ def sample_train(s: Suggest, space: TrainSpace, seed: int) -> TrainConfig:
         if parent is None or values[parent[0]] in parent[1]:
             values[name] = draw(s, name, param)
     return TrainConfig.model_validate(values | {"seed": seed})
+
+
+class _Given:
+    """Suggests the given values (the low end or the first choice elsewhere), noting every
+    name asked for and every given value outside its range."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values, self.asked, self.problems = values, set(), []
+
+    def _take(self, name: str, default: Any, fits: bool) -> Any:
+        self.asked.add(name)
+        if name in self.values and not fits:
+            self.problems.append(f"{name} = {self.values[name]!r} is outside the space")
+            return default  # so the rest of the configuration is still read
+        return self.values.get(name, default)
+
+    def int(self, name: str, low: int, high: int, step: int, log: bool) -> int:
+        v = self.values.get(name, low)
+        return self._take(name, low, isinstance(v, int) and low <= v <= high and (v - low) % step == 0)
+
+    def float(self, name: str, low: float, high: float, log: bool) -> float:
+        v = self.values.get(name, low)
+        return self._take(name, low, isinstance(v, (int, float)) and low <= v <= high)
+
+    def choice(self, name: str, choices: Sequence[Any]) -> Any:
+        return self._take(name, choices[0], self.values.get(name, choices[0]) in list(choices))
+
+
+def start_problems(model: ModelSpace, train: TrainSpace, info: DatasetInfo, values: dict[str, Any]) -> list[str]:
+    """What is wrong with a configuration to try first: names the space never asks for
+    (given the other values) and values outside their ranges; empty when it is a point of
+    the space."""
+    given = _Given(values)
+    sample_model(given, model, info)
+    sample_train(given, train, seed=0)
+    unknown = [f"{name} is not a parameter of this space" for name in sorted(set(values) - given.asked)]
+    return given.problems + unknown
 
 
 class _Corner:

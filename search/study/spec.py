@@ -22,7 +22,7 @@ from pydantic import (
 )  # fmt: skip
 from pydantic import model_validator as after
 
-from models import explain
+from models import MAX_SHARED_REPEATS, explain
 from search.errors import TinynasError, read_user_text
 from search.limits import (
     DEFAULT_TARGET,
@@ -120,11 +120,21 @@ class ModelSpace(_Frozen):
     channels: IntParam = IntRange(low=4, high=16, step=2)
     transition: BoolParam = [False, True]
     transition_channels: IntParam = IntRange(low=4, high=12, step=2)
+    shared: _param(StrictInt) = 0  # per stage, applications of a shared-weight 3x3 conv at its end; 0: none
     tail_convs: IntParam = IntRange(low=0, high=2)
     head: _str_param("gap", "conv1x1", "linear") = ["gap", "conv1x1", "linear"]
     bias: BoolParam = [False, True]
     order: _str_param("bn-relu", "relu-bn") = ["bn-relu", "relu-bn"]
     dropout: FloatParam = FloatRange(low=0.0, high=0.15)
+
+    @field_validator("shared")
+    @classmethod
+    def _repeats(cls, value: int | list[int]) -> int | list[int]:
+        for n in value if isinstance(value, list) else [value]:
+            if n == 1 or not 0 <= n <= MAX_SHARED_REPEATS:
+                raise ValueError(f"{n} is not a number of shared applications: use 0 (none) or 2 to "
+                                 f"{MAX_SHARED_REPEATS} (one application is a plain conv: raise convs_per_stage)")  # fmt: skip
+        return value
 
 
 class TrainSpace(_Frozen):
@@ -218,6 +228,9 @@ class StudySpec(_Frozen):
     sampler: SamplerSpec = SamplerSpec()
     pruner: PrunerSpec = PrunerSpec()
     run: RunSpec = RunSpec()
+    start: list[dict[str, StrictBool | StrictInt | Finite | str]] = Field(
+        default=[], description="configurations tried first (Optuna's enqueue_trial), by the search's parameter names"
+    )
 
     @after(mode="after")
     def _fits_the_budget(self) -> StudySpec:

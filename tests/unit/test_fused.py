@@ -18,7 +18,7 @@ def small(head: str) -> ModelConfig:
     """Conv biases only where ReLU comes before BN (as in seed-8k): a bias right before BN has
     no effect on the output, so Adam drives it by float noise alone, fused or not."""
     return cnn(stages=[[4, 6], [6]], tail=[4] if head != "gap" else [2], head=head, bias=head == "gap",
-               order="relu-bn" if head == "gap" else "bn-relu", transitions=[4], num_classes=2,
+               order="relu-bn" if head == "gap" else "bn-relu", transitions=[4], shared=[0, 2], num_classes=2,
                input_shape=(1, 8, 8))  # fmt: skip
 
 

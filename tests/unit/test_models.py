@@ -19,8 +19,10 @@ from models import (
     MaxPool,
     ModelConfig,
     ReLU,
+    SharedConv,
     analyse,
     build,
+    cnn,
     preset,
 )  # fmt: skip
 
@@ -60,6 +62,42 @@ def test_receptive_field_follows_the_standard_recurrence() -> None:
     assert [(r.rf, r.jump) for r in rows if r.layer.startswith(("Conv", "MaxPool"))] == [
         (3, 1), (5, 1), (6, 2), (10, 2), (14, 2), (16, 4), (24, 4), (32, 4),
     ]  # fmt: skip
+
+
+def test_a_shared_conv_pays_its_weights_once_and_its_steps_per_application() -> None:
+    plain = cnn(stages=[[4], [8, 8, 8, 8]], head="conv1x1")
+    shared = cnn(stages=[[4], [8]], shared=[0, 3], head="conv1x1")
+    a, b = analyse(plain), analyse(shared)
+    assert a.macs == b.macs and a.rf == b.rf  # the same computation graph shape...
+    assert a.params - b.params == 2 * (8 * 8 * 9)  # ...with two 8->8 convs' weights saved
+    assert b.params == sum(p.numel() for p in build(shared).parameters())
+    with pytest.raises(ValueError, match=r"shared\[1\] is 1"):
+        cnn(stages=[[4], [8]], shared=[0, 1])
+
+
+def _measured_rf(module: torch.nn.Module, size: int = 31) -> int:
+    """Rows of the input that move the centre output pixel, with every weight positive (so no
+    ReLU hides a path) and max-pools read as average pools (the same window, but every input
+    of it gets a gradient)."""
+    module = torch.nn.Sequential(*[torch.nn.AvgPool2d(2) if isinstance(m, torch.nn.MaxPool2d) else m for m in module])
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(p.abs() + 0.1)
+    x = torch.ones(1, 1, size, size, requires_grad=True)
+    out = module.eval()(x)
+    out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
+    return int((x.grad[0, 0].abs().sum(dim=1) > 0).sum())
+
+
+@pytest.mark.parametrize("shared", [[2, 0], [3, 2]])
+def test_receptive_field_of_shared_convs_is_what_the_input_sees(shared: list[int]) -> None:
+    config = cnn(stages=[[4], [4]], shared=shared, head="conv1x1", input_shape=(1, 31, 31))
+    rows = analyse(config).rows
+    last_conv = max(
+        i for i, layer in enumerate(config.layers) if layer.type == "shared" or getattr(layer, "kernel", 1) == 3
+    )
+    prefix = torch.nn.Sequential(*list(build(config))[: last_conv + 1])
+    assert _measured_rf(prefix) == rows[last_conv].rf
 
 
 def test_compact_preset_is_under_5k() -> None:
@@ -106,13 +144,16 @@ def valid_configs(draw: st.DrawFn) -> ModelConfig:
     classes, size = draw(st.integers(2, 12)), in_size
     layers: list = []
     for _ in range(draw(st.integers(0, 8))):
-        kind = draw(st.sampled_from(["conv", "bn", "relu", "pool", "dropout"]))
+        kind = draw(st.sampled_from(["conv", "shared", "bn", "relu", "pool", "dropout"]))
         if kind == "conv":
             kernel = draw(st.sampled_from([1, 3]))
             padding = draw(st.sampled_from([0, 1])) if size > 2 or kernel == 1 else 1
             out = draw(st.integers(1, 12))
             layers.append(Conv(out=out, kernel=kernel, padding=padding, bias=draw(st.booleans())))
             size = size + 2 * padding - kernel + 1
+        elif kind == "shared" and layers:
+            order = draw(st.sampled_from(["bn-relu", "relu-bn"]))
+            layers.append(SharedConv(repeats=draw(st.integers(2, 3)), bias=draw(st.booleans()), order=order))
         elif kind == "pool" and size >= 2:
             layers.append(MaxPool())
             size //= 2

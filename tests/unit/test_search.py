@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import optuna
 import pytest
 
+from models import build, count_params
+from search.data import dataset_info
 from search.errors import TinynasError
 from search.study import TrialRecord, check_space, finished, trials_frame
 from search.study.pruning import dominated
 from search.study.record import user_attrs
+from search.study.space import RandomSuggest, sample_model
+from search.study.spec import IntRange, ModelSpace
 from tests.helpers import make_spec, run_synthetic
 
 run = run_synthetic
@@ -83,6 +88,41 @@ def test_dominated_rule_compares_with_no_bigger_peers() -> None:
     assert dominated(study, 1, params=2000, acc=89.0)  # below the median of 3 no-bigger peers
     assert not dominated(study, 1, params=2000, acc=93.0)
     assert not dominated(study, 1, params=1200, acc=50.0)  # only 2 peers are no bigger: not enough evidence
+
+
+def test_shared_convs_are_drawn_per_stage_and_counted_exactly() -> None:
+    space = ModelSpace(stages=3, convs_per_stage=IntRange(low=0, high=3), shared=[0, 2, 3], channels=[4, 8])
+    info = dataset_info("mnist")
+    repeats = set()
+    for seed in range(40):
+        model = sample_model(RandomSuggest(seed), space, info)
+        repeats |= {layer.repeats for layer in model.layers if layer.type == "shared"}
+        assert count_params(model) == sum(p.numel() for p in build(model).parameters())
+    assert repeats == {2, 3}
+
+
+def test_start_configurations_are_tried_first_and_only_once(tmp_path: Path) -> None:
+    start = {"head": "conv1x1", "s0_c0": 6, "s1_c0": 4, "pool0_transition": False}
+    spec = make_spec(start=[start], **{"sampler.kind": "tpe"})
+    check_space(spec)
+    run(spec, tmp_path / "s.db", trials=2)
+    study = run(spec, tmp_path / "s.db", trials=4)  # resumed: the start is not queued again
+    first, *rest = study.trials
+    assert first.params.items() >= start.items()
+    assert not any(t.params.items() >= start.items() for t in rest)
+
+
+@pytest.mark.parametrize(
+    ("start", "problem"),
+    [
+        ({"head": "gap", "tail_convs": 0, "s1_c0": 4}, "start[0]: s1_c0 is not a parameter of this space"),
+        ({"s0_c0": 5}, "start[0]: s0_c0 = 5 is outside the space"),
+        ({"head": "mlp"}, "head = 'mlp' is outside the space"),
+    ],
+)
+def test_a_start_outside_the_space_is_refused_naming_the_key(start: dict, problem: str) -> None:
+    with pytest.raises(TinynasError, match=re.escape(problem)):
+        check_space(make_spec(start=[start]))
 
 
 def test_a_space_whose_smallest_model_is_over_budget_is_refused() -> None:

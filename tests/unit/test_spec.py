@@ -40,6 +40,8 @@ def test_shipped_specs_load(name: str) -> None:
         (GOOD + "[space.train]\nepochs = {low = 5, high = 12}\n", "epochs reaches 12 but budget.max_epochs is 10"),
         (GOOD + "[space.train]\nlr = {low = 0.0, high = 0.1, log = true}\n", "a log range needs low > 0"),
         (GOOD + "[sampler]\nkind = 'grid'\n", "sampler.kind"),
+        (GOOD + "[space.model]\nshared = [0, 1]\n", "1 is not a number of shared applications: use 0 (none) or 2"),
+        (GOOD + "[space.model]\nshared = 9\n", "9 is not a number of shared applications"),
         ("[budget]\nmax_params = 5000\nmax_epochs = 10\n", "name: Field required"),
         ("name = 'a b'\n[budget]\nmax_params = 1\nmax_epochs = 1\n", "name: String should match pattern"),
     ],
