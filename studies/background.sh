@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A search of hours, across sessions that may each lose their machine.
+#
+#   studies/background.sh SPEC.toml SNAPSHOT.db [MINUTES] [-- extra `tinynas search` options]
+#
+# Resumes the study from SNAPSHOT.db when its live database (studies/<name>.db, the default
+# storage) is missing, e.g. on a fresh clone; runs `tinynas search SPEC` in the background
+# (log: studies/<name>.log); every MINUTES (20) copies the live database to SNAPSHOT.db with
+# SQLite's online backup (a consistent copy, never a half-written file) and commits that
+# one file. Stop it with Ctrl-C, or `kill -TERM PID` when it was started with & or nohup
+# (a background shell ignores SIGINT): the search records its running trial and stops, no
+# trial is left RUNNING, and a last snapshot is committed. Run it again, same command, to
+# go on.
+set -euo pipefail
+spec=$1 snap=$2 minutes=${3:-20}
+shift $(($# < 3 ? $# : 3)); [ "${1:-}" = "--" ] && shift
+name=$(python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["name"])' "$spec")
+live=studies/$name.db
+mkdir -p "$(dirname "$snap")"
+if [ ! -e "$live" ] && [ -e "$snap" ]; then cp "$snap" "$live"; echo "resumed $live from $snap"; fi
+
+snapshot() {
+    [ -e "$live" ] || return 0
+    python -c 'import sqlite3, sys; src, dst = (sqlite3.connect(p) for p in sys.argv[1:]); src.backup(dst); dst.close()' "$live" "$snap"
+    git add -f "$snap" && git commit -q -m "$name: study snapshot $(date -u +%FT%TZ)" -- "$snap" \
+        || echo "snapshot written, commit skipped (nothing new or git busy)"
+}
+
+tinynas search "$spec" "$@" >> "studies/$name.log" 2>&1 &
+pid=$!
+trap 'kill -INT $pid 2>/dev/null; wait $pid || true; snapshot; exit 130' INT TERM
+echo "search pid $pid, log studies/$name.log, snapshot every $minutes min to $snap"
+while kill -0 $pid 2>/dev/null; do
+    for _ in $(seq $((minutes * 6))); do sleep 10; kill -0 $pid 2>/dev/null || break; done
+    kill -0 $pid 2>/dev/null && snapshot
+done
+wait $pid || echo "search exited with $?"
+snapshot
