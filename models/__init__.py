@@ -9,6 +9,7 @@ from models.analysis import Analysis, LayerRow, analyse, arch_string, count_para
 from models.build import build
 from models.config import SCHEMA_VERSION, ConfigError, ModelConfig, explain
 from models.family import cnn, conv_block
+from models.fold import fold_batchnorm
 from models.fused import Fused, fuse, unfuse
 from models.layers import (
     MAX_SHARED_REPEATS,
@@ -27,5 +28,5 @@ from models.presets import PRESETS, preset, register
 __all__ = [
     "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "Dropout", "Fused", "GlobalAvgPool",
     "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "SharedConv", "analyse", "arch_string", "build",
-    "cnn", "conv_block", "count_params", "explain", "fuse", "preset", "register", "unfuse",
+    "cnn", "conv_block", "count_params", "explain", "fold_batchnorm", "fuse", "preset", "register", "unfuse",
 ]  # fmt: skip

@@ -25,6 +25,7 @@ from search.data import data_root
 from search.errors import TinynasError, check_writable, write_user_file
 from search.limits import DEFAULT_RESULTS_URL
 from search.outputs import experiment_for, pick, run_folder, write_report
+from search.outputs.deploy import DeployCard, deploy_checkpoint
 from search.outputs.export import candidates, pick_confirmed
 from search.study import StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
 from search.study import load_spec as _load_spec
@@ -131,6 +132,15 @@ def report(
 ) -> Path:
     """The self-contained HTML report of a study."""
     return write_report(study, results, Path(out), target)
+
+
+def deploy(
+    checkpoint: str | Path, out: str | Path = "model.onnx", *, int8: bool = False, data_dir: str | Path | None = None
+) -> DeployCard:
+    """A `retrain` checkpoint as ONNX (BatchNorm folded, dynamic batch), and as int8 ONNX with
+    `int8`, each checked with onnxruntime on the test images; writes a JSON card beside them.
+    Needs the `deploy` extra."""
+    return deploy_checkpoint(Path(checkpoint), Path(out), data_root(Path(data_dir) if data_dir else None), int8=int8)
 
 
 def default_run_folder(exp: Experiment) -> Path:

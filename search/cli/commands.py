@@ -332,6 +332,28 @@ def export(
 
 
 @app.command()
+def deploy(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint.pt written by `tinynas retrain` (OUT/seedN/).")],
+    out: Annotated[Path, typer.Option(help="The ONNX file; the card goes beside it as .card.json.")] = Path(
+        "model.onnx"
+    ),
+    int8: Annotated[bool, typer.Option("--int8", help="Also write the int8 model (.int8.onnx).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Ship a retrained model: ONNX with BatchNorm folded (and int8), checked on the test set."""
+    from search import api
+    from search.cli.display import deploy_table
+    from search.outputs.deploy import INT8_DROP_WARNING, card_path
+
+    card = api.deploy(checkpoint, out, int8=int8, data_dir=data_dir)
+    console.print(deploy_table(card))
+    if card.int8_drop is not None and card.int8_drop > INT8_DROP_WARNING:
+        say(f"int8 loses {card.int8_drop:.2f} points of test accuracy (more than {INT8_DROP_WARNING}): "
+            "ship the fp32 file where accuracy matters")  # fmt: skip
+    say(f"card -> {card_path(out)}")
+
+
+@app.command()
 def dashboard(
     study: Annotated[str | None, typer.Argument(help="Study name (its default storage is used).")] = None,
     storage: Storage = None,

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from models import Analysis
+from search.outputs.deploy import DeployCard
 from search.study import Kind, StudyRecord, TrialRecord
 from search.training import RetrainResult
 
@@ -105,4 +106,17 @@ def retrain_table(result: RetrainResult) -> Table:
         f"min of last 3 over all seeds {min(r.last3_min for r in result.runs):.2f}; "
         f"wall {sum(r.history.seconds for r in result.runs):.0f}s"
     )
+    return table
+
+
+def deploy_table(card: DeployCard) -> Table:
+    table = Table(title=f"{card.model}: {card.params:,} params ({card.params_deployed:,} deployed), {card.macs:,} MACs")
+    for col in ("file", "bytes", "weight bytes", "test acc (%)", "agrees with PyTorch (%)", "latency (µs, batch 1)"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for checked in (c for c in (card.fp32, card.int8) if c is not None):
+        table.add_row(checked.path, f"{checked.file_bytes:,}", f"{checked.weight_bytes:,}", f"{checked.test_acc:.2f}",
+                      f"{checked.agreement:.2f}", f"{checked.latency_us:.1f}")  # fmt: skip
+    drop = f"; int8 drop {card.int8_drop:+.2f} points" if card.int8_drop is not None else ""
+    table.caption = (f"PyTorch test accuracy {card.pytorch_test_acc:.2f}; BatchNorm folded {card.bn_folded}, "
+                     f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}")  # fmt: skip
     return table

@@ -20,7 +20,7 @@ from search.limits import DEFAULT_VAL_SIZE
 
 @dataclass(frozen=True)
 class Split:
-    """Images (N, C, H, W) float32, already normalised; labels (N,) int64."""
+    """Images (N, C, H, W) float32, normalised (but in a `pixel_split`); labels (N,) int64."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -48,6 +48,13 @@ def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, 
 def _normalise(info: DatasetInfo, images: torch.Tensor, labels: torch.Tensor) -> Split:
     x = (images.float().div_(255.0).sub_(info.mean).div_(info.std)).unsqueeze(1)
     return Split(x.contiguous(), labels.long())
+
+
+def pixel_split(info: DatasetInfo, root: Path, part: str) -> Split:
+    """A whole part ("train" or "test") as pixels in [0, 1], not normalised: what a deployed
+    model, which normalises inside, is fed."""
+    images, labels = _load_pair(info, root, part)
+    return Split(images.float().div_(255.0).unsqueeze(1).contiguous(), labels.long())
 
 
 def stratified_pick(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import platform
+from pathlib import Path
+
 import torch
 
 from search.errors import TinynasError
@@ -23,3 +27,15 @@ def set_threads(threads: int | None) -> None:
         if threads < 1:
             raise TinynasError(f"--threads must be at least 1, got {threads}")
         torch.set_num_threads(threads)
+
+
+def cpu_name() -> str:
+    """The CPU's model name and core count, as results name the machine they ran on."""
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{name} ({os.cpu_count()} cores)"

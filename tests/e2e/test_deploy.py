@@ -1,0 +1,61 @@
+"""`tinynas deploy`: a retrained checkpoint as ONNX and int8 ONNX, run by onnxruntime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from models import cnn
+from tests.helpers import run_cli
+
+
+def test_retrain_then_deploy_then_onnxruntime(tmp_path: Path, mnist_root: Path) -> None:
+    # relu-bn with a shared conv: BNs that fold (into the unpadded tail and the head) and BNs
+    # that cannot (before a pool and a padded conv; inside the shared conv)
+    model = cnn(stages=[[6], [8], [8]], tail=[8], shared=[0, 2, 0], order="relu-bn", dropout=0.05)
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"model": model.to_dict(), "train": {"scheduler": "onecycle", "lr": 0.02,
+                                                                      "epochs": 1}}))  # fmt: skip
+    data = ("--data-dir", str(mnist_root))
+    trained = run_cli("retrain", str(config), "--subset", "3000", "--out", str(tmp_path / "run"), "--quiet",
+                      "--results", f"sqlite:///{tmp_path / 'r.db'}", "--threads", "2", *data)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    final = json.loads((tmp_path / "run" / "summary.json").read_text())["final_acc"][0]
+
+    out = tmp_path / "ship" / "m.onnx"
+    out.parent.mkdir()
+    result = run_cli("deploy", str(tmp_path / "run" / "seed0" / "checkpoint.pt"), "--out", str(out), "--int8", *data)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and "torchvision" not in result.stdout  # the exporter's chatter stays quiet
+    card = json.loads((tmp_path / "ship" / "m.card.json").read_text())
+    assert card["params"] == 2_396 and card["bn_folded"] == 2 and card["bn_kept"] == 4
+    assert abs(card["pytorch_test_acc"] - final) <= 0.02  # the retrain's own final test accuracy
+    assert card["fp32"]["agreement"] >= 99.9 and abs(card["fp32"]["test_acc"] - card["pytorch_test_acc"]) <= 0.05
+    assert card["int8"]["agreement"] >= 95.0 and card["int8"]["test_acc"] >= card["fp32"]["test_acc"] - 3.0
+    assert card["int8_drop"] == round(card["fp32"]["test_acc"] - card["int8"]["test_acc"], 2)
+    assert card["int8"]["weight_bytes"] < card["fp32"]["weight_bytes"]
+    assert card["provenance"]["seed"] == 0 and "training images" in card["calibration"]
+    assert card["onnx"]["opset"] == 18
+
+    images = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    for path in (out, tmp_path / "ship" / "m.int8.onnx"):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert session.run(None, {"image": images})[0].shape == (3, 10)  # the batch dimension is dynamic
+        assert session.run(None, {"image": images[:1]})[0].shape == (1, 10)
+
+
+def test_deploy_refuses_what_is_not_a_checkpoint(tmp_path: Path) -> None:
+    for args, message in [
+        (["deploy", str(tmp_path / "none.pt")], "no such checkpoint"),
+        (
+            ["deploy", "README.md", "--out", str(tmp_path / "m.onnx")],
+            "is not a checkpoint written by `tinynas retrain`",
+        ),
+        (["deploy", "README.md", "--out", str(tmp_path / "m.txt")], "name the file *.onnx"),
+    ]:
+        result = run_cli(*args)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
