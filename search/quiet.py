@@ -11,3 +11,6 @@ def quiet_libraries() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # a retried trial (Optuna's retry callback) carries its first attempt's constraint, which
+    # the objective then sets again to the same value: nothing is ignored that matters
+    warnings.filterwarnings("ignore", message="The constraint value is ignored")

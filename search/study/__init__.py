@@ -1,7 +1,9 @@
 """The study layer: specs, the search space, the objective, pruning, storage, the trial
 record and running a study. Imports the training and data layers; never outputs or CLI."""
 
+from search.study.confirm import confirm_experiment
 from search.study.frames import studies_frame, trials_frame
+from search.study.objective import seed_score
 from search.study.record import Kind, StudyRecord, TrialRecord, complete_records, records
 from search.study.runner import (
     SearchOptions,
@@ -14,12 +16,13 @@ from search.study.runner import (
     resolve_options,
     run,
 )  # fmt: skip
+from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec, load_spec, parse_duration
 from search.study.storage import load_study, open_storage, redact, resolve_url
 
 __all__ = [
-    "Kind", "SearchOptions", "StudyRecord", "StudySpec", "TrialRecord", "Watcher", "check_space",
-    "complete_records", "finished", "load_spec", "load_study", "open_storage", "open_study", "optimize",
-    "parse_duration", "prepare", "records", "redact", "resolve_options", "resolve_url", "run", "studies_frame",
-    "trials_frame",
+    "Kind", "SearchOptions", "StudyRecord", "StudySpec", "TrialRecord", "TrialSuggest", "Watcher", "check_space",
+    "complete_records", "confirm_experiment", "finished", "load_spec", "load_study", "open_storage", "open_study", "optimize",
+    "parse_duration", "prepare", "records", "redact", "resolve_options", "resolve_url", "run", "sample_model",
+    "sample_train", "seed_score", "studies_frame", "trials_frame",
 ]  # fmt: skip

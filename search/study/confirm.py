@@ -12,18 +12,28 @@ from pathlib import Path
 
 import optuna
 
-from search.data import dataset_info, search_splits
+from search.data import Split, dataset_info, search_splits
 from search.errors import TinynasError
 from search.limits import CONFIRM_SEED_OFFSET
 from search.study.objective import seed_score
 from search.study.record import Confirmation, StudyRecord, TrialRecord, record_confirmation
 from search.study.spec import StudySpec
-from search.training import train_replicas
+from search.training import Experiment, train_replicas
 
 
 def confirm_seeds(record: TrialRecord, k: int) -> list[int]:
     base = record.experiment().train.seed + CONFIRM_SEED_OFFSET
     return [base + i for i in range(k)]
+
+
+def confirm_experiment(
+    exp: Experiment, seeds: list[int], train: Split, val: Split, device: str = "cpu"
+) -> Confirmation:
+    """One configuration trained with the given seeds (fused), scored per seed as the search scores."""
+    cfgs = [exp.train.model_copy(update={"seed": s}) for s in seeds]
+    histories = train_replicas(exp.model, cfgs, train, val, device=device).histories
+    per_seed = [seed_score(h) for h in histories]
+    return Confirmation(seeds=seeds, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
 
 
 def confirm(
@@ -49,11 +59,7 @@ def confirm(
         wanted = confirm_seeds(record, seeds)
         known = about.confirmed.get(record.number)
         if known is None or known.seeds != wanted:
-            exp = record.experiment()
-            cfgs = [exp.train.model_copy(update={"seed": s}) for s in wanted]
-            histories = train_replicas(exp.model, cfgs, train_split, val_split, device=device).histories
-            per_seed = [seed_score(h) for h in histories]
-            known = Confirmation(seeds=wanted, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
+            known = confirm_experiment(record.experiment(), wanted, train_split, val_split, device)
             record_confirmation(study, record.number, known)
         done[record.number] = known
         if on_trial:
