@@ -229,8 +229,6 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
         _quantize(out, int8_path(out), train.x[picked].numpy())
         checked8 = _check(int8_path(out), test, pytorch_pred.numpy())
         calibration = f"{CALIBRATION_IMAGES:,} training images (stratified, seed 0); the test set is never read for it"
-    import onnxruntime
-
     stats = analyse(exp.model)
     card = DeployCard(
         model=arch_string(exp.model), params=stats.params, params_deployed=sum(p.numel() for p in folded.parameters()),
@@ -240,7 +238,7 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
               "output": f"logits: float32 [batch, {info.classes}]", "quantization": "static QDQ, per-channel int8 weights, "
               "uint8 activations" if int8 else None},
         calibration=calibration,
-        machine=f"{cpu_name()}, onnxruntime {onnxruntime.__version__} "
+        machine=f"{cpu_name()}, onnxruntime {_onnx_modules()[1].__version__} "
                 f"(1 thread), torch {torch.__version__}, tinynas {__version__}",
         provenance={**exp.provenance.model_dump(mode="json", exclude_none=True), "seed": exp.train.seed,
                     "epochs": exp.train.epochs, "checkpoint": str(checkpoint)},

@@ -19,7 +19,7 @@ max_epochs = 10
 """
 
 
-@pytest.mark.parametrize("name", ["tiny", "seed", "sub5k"])
+@pytest.mark.parametrize("name", ["tiny", "seed", "sub5k", "sub4k", "sub3k"])
 def test_shipped_specs_load(name: str) -> None:
     spec = load_spec(REPO / "studies" / f"{name}.toml")
     assert spec.name == name and spec.budget.max_params < PARAM_CEILING and spec.budget.max_epochs < EPOCH_CEILING
