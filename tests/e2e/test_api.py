@@ -30,3 +30,6 @@ def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path) -> Non
     summary = json.loads((tmp_path / "runs" / "best" / "summary.json").read_text())
     assert exported["provenance"]["study"] == "tiny" and summary["seeds"] == [0, 1]
     assert (tmp_path / "notebook.db").is_file() and (tmp_path / "retrains.db").is_file()
+    card = json.loads((tmp_path / "best.card.json").read_text())
+    assert (tmp_path / "best.int8.onnx").is_file() and card["provenance"]["seed"] == 0
+    assert f"{card['fp32']['test_acc']} {card['int8']['test_acc']} {card['fp32']['agreement']}" in result.stdout
