@@ -28,6 +28,10 @@ script says so); when tinynas never reaches it, the speedup is 0. The last line 
 median over search seeds.
 
 Results go to --out as each (arm, seed) finishes; a rerun skips those already there.
+With --incumbents, every incumbent of every run (each trial that was the arm's best so far
+when it ended) is also re-measured with the same fresh seeds, and the script prints when
+each arm's incumbent, so measured, first reached the target: the same race judged by one
+yardstick for both arms instead of by each arm's own searched score.
 
     python benchmarks/search_race.py --data-dir ../shared/data --threads 1 --minutes 10 \\
         --out studies/results/search-race.json --figure studies/results/search-race.png
@@ -147,14 +151,28 @@ def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
     return next((t for t, best in curve if best >= target), None)
 
 
-def confirm_pick(spec: StudySpec, points: list[dict], root: Path) -> dict:
-    pick = max((p for p in points if p["experiment"]), key=lambda p: p["score"])
-    exp = Experiment.model_validate(pick["experiment"])
+def confirm_point(spec: StudySpec, point: dict, root: Path) -> dict:
+    """A trial's configuration re-measured with CONFIRM_SEEDS fresh seeds on the validation split."""
+    exp = Experiment.model_validate(point["experiment"])
     train, val = search_splits(dataset_info(spec.dataset), root, spec.run.val_size, spec.seed, spec.run.subset)
     seeds = [spec.seed + CONFIRM_SEED_OFFSET + i for i in range(CONFIRM_SEEDS)]
     confirmed = confirm_experiment(exp, seeds, train, val)
-    return {"searched": pick["score"], "params": count_params(exp.model), "confirmed": confirmed.mean,
-            "per_seed": confirmed.per_seed, "seeds": seeds}  # fmt: skip
+    return {"seconds": point["seconds"], "searched": point["score"], "params": count_params(exp.model),
+            "confirmed": confirmed.mean, "per_seed": confirmed.per_seed, "seeds": seeds}  # fmt: skip
+
+
+def confirm_pick(spec: StudySpec, points: list[dict], root: Path) -> dict:
+    return confirm_point(spec, max((p for p in points if p["experiment"]), key=lambda p: p["score"]), root)
+
+
+def incumbents(points: list[dict]) -> list[dict]:
+    """The trials that were the arm's best so far when they ended (what it would have exported then)."""
+    out, best = [], 0.0  # a score of 0 is an over-budget or impossible model: never an incumbent
+    for p in sorted(points, key=lambda p: p["seconds"]):
+        if p["experiment"] and p["score"] > best:
+            best = p["score"]
+            out.append(p)
+    return out
 
 
 def summarise(results: dict) -> tuple[list[dict], list[float], bool]:
@@ -177,6 +195,20 @@ def summarise(results: dict) -> tuple[list[dict], list[float], bool]:
             t_plain, lower_bound = budget_s, True
         speedups.append(0.0 if times["tinynas"] is None else t_plain / times["tinynas"])
     return rows, speedups, lower_bound
+
+
+def confirmed_speedups(results: dict) -> list[tuple[int, float | None, float | None]]:
+    """Per search seed: when each arm's incumbent, re-measured with fresh seeds, first reached
+    the plain arm's final confirmed accuracy (None: never within the budget)."""
+    out = []
+    for seed in results["seeds"]:
+        runs = [results["runs"].get(f"{arm}/{seed}") for arm in ("plain", "tinynas")]
+        if any(r is None or "incumbents" not in r for r in runs):
+            continue
+        target = runs[0]["pick"]["confirmed"]
+        times = [next((c["seconds"] for c in r["incumbents"] if c["confirmed"] >= target - 1e-9), None) for r in runs]
+        out.append((seed, *times))
+    return out
 
 
 def figure(results: dict, path: Path) -> None:
@@ -219,6 +251,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("search-race.json"))
     parser.add_argument("--figure", type=Path, default=None, help="a PNG of the Plotly figure (its HTML beside it)")
     parser.add_argument("--table", action="store_true", help="only print the table of --out")
+    parser.add_argument(
+        "--incumbents",
+        action="store_true",
+        help="also re-measure every incumbent with the fresh seeds (time to target as confirmed)",
+    )
     args = parser.parse_args()
     quiet_libraries()
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -246,6 +283,14 @@ def main() -> None:
                 args.out.write_text(json.dumps(results, indent=1))
                 print(f"{key}: pick {pick['params']:,} params, searched {pick['searched']:.2f}, "
                       f"confirmed {pick['confirmed']:.2f}", flush=True)  # fmt: skip
+    if args.incumbents and not args.table:
+        for key, run in sorted(results["runs"].items()):
+            if "incumbents" not in run:
+                spec = spec_for(int(key.split("/")[1]))
+                run["incumbents"] = [
+                    confirm_point(spec, p, args.data_dir) for p in incumbents(within(run["points"], budget_s))
+                ]
+                args.out.write_text(json.dumps(results, indent=1))
     rows, speedups, lower_bound = summarise(results)
     print(f"\n{results['problem']}; {results['minutes']:g} min per arm and seed; {results['machine']}")
     print(f"{'arm':<8} {'seed':>4} {'trials':>6} {'params':>6} {'searched':>8} {'confirmed':>9} {'target':>7} "
@@ -254,6 +299,14 @@ def main() -> None:
         t = "not reached" if r["time_to_target"] is None else f"{r['time_to_target'] / 60:.1f} min"
         print(f"{r['arm']:<8} {r['seed']:>4} {r['trials']:>6} {r['params']:>6,} {r['searched']:>8.2f} "
               f"{r['confirmed']:>9.2f} {r['target']:>7.2f} {t:>15}")  # fmt: skip
+    judged = confirmed_speedups(results)
+    for seed, t_plain, t_ours in judged:
+        show = ["not reached" if t is None else f"{t / 60:.1f} min" for t in (t_plain, t_ours)]
+        print(f"seed {seed}, incumbents re-measured with fresh seeds: plain reaches the target at {show[0]}, "
+              f"tinynas at {show[1]}")  # fmt: skip
+    if judged:
+        ratios = [0.0 if ours is None else (plain or budget_s) / ours for _, plain, ours in judged]
+        print(f"speedup judged on re-measured incumbents (median): {statistics.median(ratios):.2f}x")
     if args.figure:
         html = args.figure.with_suffix(".html")
         figure(results, html)
