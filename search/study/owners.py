@@ -1,6 +1,5 @@
 """Who runs a trial, so that a run can tell a trial left RUNNING by a dead process on this
-host (fail it and run its configuration again, now) from one a live process still runs,
-and a run that is asked to stop can queue again the trial it interrupted.
+host (fail it and run its configuration again, now) from one a live process still runs.
 
 Optuna's heartbeat only notices a dead worker after its grace period, and only while
 some run is looking; a rerun started at once would otherwise leave the killed trial
@@ -71,19 +70,3 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
         retry(study, next(x for x in study.get_trials(deepcopy=False) if x.number == t.number))
         reaped.append(t.number)
     return reaped
-
-
-def requeue_interrupted(study: optuna.Study) -> list[int]:
-    """FAIL trials this very process owned, i.e. the trial a stop request interrupted: their
-    configurations queued again, so the next run trains them first instead of losing them
-    (at most TRIAL_RETRIES times, as for a killed run). Returns their numbers."""
-    me = Owner.current()
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(TRIAL_RETRIES)
-    trials = study.get_trials(deepcopy=False)
-    retried = {optuna.storages.RetryFailedTrialCallback.retried_trial_number(t) for t in trials}
-    queued = []
-    for t in trials:
-        if t.state == TrialState.FAIL and t.number not in retried and Owner.from_dict(TrialRecord.of(t).owner) == me:
-            retry(study, t)
-            queued.append(t.number)
-    return queued

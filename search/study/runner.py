@@ -25,7 +25,7 @@ from search.errors import TinynasError
 from search.limits import MAX_SEEDS_PER_TRIAL
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
-from search.study.owners import fail_dead_local_trials, requeue_interrupted
+from search.study.owners import fail_dead_local_trials
 from search.study.pruning import make_pruner
 from search.study.record import Kind, TrialRecord, record_study
 from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
@@ -265,8 +265,6 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
     finally:
         optuna.storages.fail_stale_trials(study)  # another host's dead worker: the heartbeat rule
         fail_dead_local_trials(study)  # this host's: at once
-        if guard.requested:
-            requeue_interrupted(study)  # the trial a stop cut short runs first next time
     if streak.tripped:
         raise streak.error()
 
