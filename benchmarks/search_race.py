@@ -40,6 +40,7 @@ yardstick for both arms instead of by each arm's own searched score.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import tempfile
@@ -151,10 +152,17 @@ def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
     return next((t for t, best in curve if best >= target), None)
 
 
+@functools.cache
+def _splits(seed: int, root: Path) -> tuple:
+    """The race's (train, validation) split of a search seed, loaded once for all confirmations."""
+    spec = spec_for(seed)
+    return search_splits(dataset_info(spec.dataset), root, spec.run.val_size, spec.seed, spec.run.subset)
+
+
 def confirm_point(spec: StudySpec, point: dict, root: Path) -> dict:
     """A trial's configuration re-measured with CONFIRM_SEEDS fresh seeds on the validation split."""
     exp = Experiment.model_validate(point["experiment"])
-    train, val = search_splits(dataset_info(spec.dataset), root, spec.run.val_size, spec.seed, spec.run.subset)
+    train, val = _splits(spec.seed, root)
     seeds = [spec.seed + CONFIRM_SEED_OFFSET + i for i in range(CONFIRM_SEEDS)]
     confirmed = confirm_experiment(exp, seeds, train, val)
     return {"seconds": point["seconds"], "searched": point["score"], "params": count_params(exp.model),

@@ -45,16 +45,20 @@ def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, 
     return images, labels
 
 
+def _pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W) -> float32 (N, 1, H, W) in [0, 1]."""
+    return images.float().div_(255.0).unsqueeze(1)
+
+
 def _normalise(info: DatasetInfo, images: torch.Tensor, labels: torch.Tensor) -> Split:
-    x = (images.float().div_(255.0).sub_(info.mean).div_(info.std)).unsqueeze(1)
-    return Split(x.contiguous(), labels.long())
+    return Split(_pixels(images).sub_(info.mean).div_(info.std).contiguous(), labels.long())
 
 
 def pixel_split(info: DatasetInfo, root: Path, part: str) -> Split:
     """A whole part ("train" or "test") as pixels in [0, 1], not normalised: what a deployed
     model, which normalises inside, is fed."""
     images, labels = _load_pair(info, root, part)
-    return Split(images.float().div_(255.0).unsqueeze(1).contiguous(), labels.long())
+    return Split(_pixels(images).contiguous(), labels.long())
 
 
 def stratified_pick(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

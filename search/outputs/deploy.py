@@ -134,18 +134,20 @@ def _quiet():
             logger.setLevel(level)
 
 
-def _predict_onnx(path: Path, images: np.ndarray) -> np.ndarray:
+def _session(path: Path) -> Any:
+    """One onnxruntime session per file, on one thread: the latency it measures is per core."""
     _, ort, _ = _onnx_modules()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _predict(session: Any, images: np.ndarray) -> np.ndarray:
     return np.concatenate([session.run(None, {"image": images[i : i + 1000]})[0].argmax(1)
                            for i in range(0, len(images), 1000)])  # fmt: skip
 
 
-def _latency_us(path: Path, image: np.ndarray) -> float:
-    _, ort, _ = _onnx_modules()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def _latency_us(session: Any, image: np.ndarray) -> float:
     feed = {"image": image[None]}
     for _ in range(100):
         session.run(None, feed)
@@ -165,12 +167,13 @@ def _weight_bytes(path: Path) -> int:
 
 def _check(path: Path, test: Split, reference: np.ndarray) -> Checked:
     images, labels = test.x.numpy(), test.y.numpy()
-    predicted = _predict_onnx(path, images)
+    session = _session(path)
+    predicted = _predict(session, images)
     return Checked(
         path=str(path), file_bytes=path.stat().st_size, weight_bytes=_weight_bytes(path),
         test_acc=round(100.0 * float((predicted == labels).mean()), 2),
         agreement=round(100.0 * float((predicted == reference).mean()), 2),
-        latency_us=_latency_us(path, images[0]),
+        latency_us=_latency_us(session, images[0]),
     )  # fmt: skip
 
 
