@@ -8,7 +8,7 @@ import pytest
 
 from search.errors import TinynasError
 from search.limits import EPOCH_CEILING, PARAM_CEILING
-from search.study import load_spec, parse_duration
+from search.study import check_space, load_spec, parse_duration
 from tests.helpers import REPO
 
 GOOD = """
@@ -23,6 +23,7 @@ max_epochs = 10
 def test_shipped_specs_load(name: str) -> None:
     spec = load_spec(REPO / "studies" / f"{name}.toml")
     assert spec.name == name and spec.budget.max_params < PARAM_CEILING and spec.budget.max_epochs < EPOCH_CEILING
+    check_space(spec)  # every [[start]] configuration names only its space's parameters, within range
 
 
 @pytest.mark.parametrize(
