@@ -3,7 +3,7 @@
 One model (the sub5k trial-54 configuration by default), one epoch of real MNIST training
 images per batch size, same threads, best of `--repeats` alternating runs after a warm-up.
 
-    python benchmarks/batch_size.py --data-dir ../shared/data --threads 2
+    python benchmarks/batch_size.py --data-dir data --threads 2
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from search.data import Split, dataset_info, retrain_splits
+from search.data import Split, data_root, dataset_info, retrain_splits
 from search.training import TrainConfig, load_experiment, train
 
 TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-best.json"
@@ -22,7 +22,7 @@ TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=data_root(None))
     parser.add_argument("--config", default=str(TRIAL_54))
     parser.add_argument("--images", type=int, default=6400)
     parser.add_argument("--threads", type=int, default=2)

@@ -8,7 +8,7 @@ printed is the K=4 ratio for the sub5k trial-54 configuration (fused vs tinynas'
 sequential runs, both channels-last); a column also shows single runs in the contiguous
 layout, which on some CPUs is faster for a lone tiny model.
 
-    python benchmarks/fused.py --data-dir ../shared/data --threads 2
+    python benchmarks/fused.py --data-dir data --threads 2
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from models import ModelConfig, preset
-from search.data import Split, dataset_info, retrain_splits
+from search.data import Split, data_root, dataset_info, retrain_splits
 from search.training import TrainConfig, load_experiment, train_replicas
 
 TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-best.json"
@@ -80,7 +80,7 @@ def profile(config: ModelConfig, split: Split, eval_split: Split, device: str) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=data_root(None))
     parser.add_argument("--images", type=int, default=6400, help="training images per replica and epoch")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)

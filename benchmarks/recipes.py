@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from search.data import dataset_info, retrain_splits, search_splits
+from search.data import data_root, dataset_info, retrain_splits, search_splits
 from search.training import Experiment, TrainConfig, load_experiment, train_replicas
 
 TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-best.json"
@@ -57,7 +57,7 @@ def models() -> dict[str, Experiment]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=data_root(None))
     parser.add_argument("--out", type=Path, default=Path("studies/results/recipes.json"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", help="run only this model (a key of the table)")

@@ -33,7 +33,7 @@ when it ended) is also re-measured with the same fresh seeds, and the script pri
 each arm's incumbent, so measured, first reached the target: the same race judged by one
 yardstick for both arms instead of by each arm's own searched score.
 
-    python benchmarks/search_race.py --data-dir ../shared/data --threads 1 --minutes 10 \\
+    python benchmarks/search_race.py --data-dir data --threads 1 --minutes 10 \\
         --out studies/results/search-race.json --figure studies/results/search-race.png
 """
 
@@ -53,7 +53,7 @@ import plotly.graph_objects as go
 
 import search as tinynas
 from models import count_params
-from search.data import dataset_info, search_splits
+from search.data import data_root, dataset_info, search_splits
 from search.limits import CONFIRM_SEED_OFFSET
 from search.outputs import screenshot
 from search.quiet import quiet_libraries
@@ -252,7 +252,7 @@ def figure(results: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=data_root(None))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget per arm and search seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="search seeds")

@@ -8,7 +8,7 @@ DataLoader (num_workers=0 on CPU) collates batches. torchvision does not import 
 CPU torch here, so those per-sample steps are reproduced with Pillow and torch exactly as
 torchvision performs them. Prints images/second for both and the ratio.
 
-    python benchmarks/throughput.py --data-dir ../shared/data --images 12800 --threads 2
+    python benchmarks/throughput.py --data-dir data --images 12800 --threads 2
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from models import build, preset
-from search.data import Split, dataset_info, read_idx, retrain_splits
+from search.data import Split, data_root, dataset_info, read_idx, retrain_splits
 from search.training import TrainConfig, train
 
 
@@ -76,7 +76,7 @@ def ours(model_name: str, cfg: TrainConfig, split: Split, eval_split: Split) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--data-dir", type=Path, default=data_root(None))
     parser.add_argument("--model", default="seed-8k")
     parser.add_argument("--images", type=int, default=12800, help="training images per measured epoch")
     parser.add_argument("--batch-size", type=int, default=64)

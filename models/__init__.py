@@ -5,7 +5,7 @@ every tinynas model belongs to; `build(config)` is the one build entry point (pu
 `analyse(config)` gives parameters, MACs and receptive field from the config alone.
 """
 
-from models.analysis import Analysis, LayerRow, analyse, arch_string, count_params
+from models.analysis import ARCH_NOTATION, Analysis, LayerRow, analyse, arch_string, count_params
 from models.build import build
 from models.config import SCHEMA_VERSION, ConfigError, ModelConfig, explain
 from models.family import cnn, conv_block
@@ -27,6 +27,6 @@ from models.presets import PRESETS, preset, register
 
 __all__ = [
     "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "Dropout", "Fused", "GlobalAvgPool",
-    "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "SharedConv", "analyse", "arch_string", "build",
+    "ARCH_NOTATION", "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "SharedConv", "analyse", "arch_string", "build",
     "cnn", "conv_block", "count_params", "explain", "fold_batchnorm", "fuse", "preset", "register", "unfuse",
 ]  # fmt: skip

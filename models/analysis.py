@@ -61,9 +61,16 @@ def count_params(config: ModelConfig) -> int:
     return analyse(config).params
 
 
+ARCH_NOTATION = (
+    "arch, left to right: 8 = 3x3 conv to 8 channels (padded), 8v = unpadded 3x3 conv, 8x3s = one 3x3 conv "
+    "applied 3 times with shared weights, t8 = 1x1 conv to 8 channels, P = 2x2 max-pool, G = global average "
+    "pool, L10 = linear layer to 10 outputs; BatchNorm, ReLU and dropout are not written"
+)
+"""How to read `arch_string`, for every table that shows it."""
+
+
 def arch_string(config: ModelConfig) -> str:
-    """A compact one-line architecture for tables: 3x3 convs by width ('8', or '8v' when
-    unpadded), a shared-weight conv applied 3 times as '8x3s', 1x1 convs as 't8', 'P' for max-pool, 'G' for global pooling, 'L10' linear."""
+    """A compact one-line architecture for tables (see `ARCH_NOTATION`)."""
     tokens = []
     for layer, shape in zip(config.layers, config.shapes(), strict=False):
         if layer.type == "shared":

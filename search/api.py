@@ -3,12 +3,13 @@
     import search as tinynas
 
     spec = tinynas.load_spec("studies/tiny.toml")
-    study = tinynas.search(spec, trials=3, data_dir="../shared/data")
+    study = tinynas.search(spec, trials=3, data_dir="data")
     frame = tinynas.trials(study)                     # a pandas DataFrame
     best = tinynas.export(study, rule="best", out="best.json")
     result = tinynas.retrain(best, seeds=2, epochs=2)  # RetrainResult: per-seed test accuracy
 
-Every function returns values and prints nothing; the CLI is these functions plus display.
+Every function returns values and prints nothing (Optuna's logging and warnings are silenced
+during a call and restored after); the CLI is these functions plus display.
 Errors are `TinynasError`, whose message says what is wrong and how to fix it.
 """
 
@@ -22,11 +23,12 @@ import optuna
 import pandas as pd
 
 from search.data import data_root
-from search.errors import TinynasError, check_writable, write_user_file
-from search.limits import DEFAULT_RESULTS_URL
+from search.errors import check_range, check_writable, write_user_file
+from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
 from search.outputs import experiment_for, pick, run_folder, write_report
 from search.outputs.deploy import DeployCard, deploy_checkpoint
 from search.outputs.export import candidates, pick_confirmed
+from search.quiet import quiet
 from search.study import StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
 from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
@@ -52,6 +54,7 @@ def load_spec(path: str | Path) -> StudySpec:
     return _load_spec(Path(path))
 
 
+@quiet()
 def search(
     spec: StudySpec | str | Path,
     *,
@@ -80,16 +83,19 @@ def search(
     return study
 
 
+@quiet()
 def load_study(name: str, storage: str | None = None) -> optuna.Study:
     """An existing study (default storage: studies/<name>.db); never creates a database."""
     return _load_study(name, open_storage(resolve_url(storage, name), create=False))
 
 
+@quiet()
 def trials(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: state, accuracy, size, sampled parameters, the config flattened."""
     return trials_frame(study)
 
 
+@quiet()
 def export(
     study: optuna.Study,
     *,
@@ -109,8 +115,8 @@ def export(
     seeds (fused) on the validation split, the results recorded on the study, and the rule is
     applied to the confirmed means; the exported provenance carries searched and confirmed.
     """
-    if confirm < 0 or confirm_seeds < 1:
-        raise TinynasError(f"--confirm must be >= 0 and --confirm-seeds >= 1, got {confirm} and {confirm_seeds}")
+    check_range("--confirm", confirm, 0, MAX_CONFIRM)
+    check_range("--confirm-seeds", confirm_seeds, 1, MAX_SEEDS)
     if out is not None:
         check_writable(Path(out), "exported config")  # before any retraining
     if confirm:
@@ -127,6 +133,7 @@ def export(
     return exp
 
 
+@quiet()
 def report(
     study: optuna.Study, out: str | Path, *, results: str = DEFAULT_RESULTS_URL, target: float | None = None
 ) -> Path:
@@ -134,12 +141,20 @@ def report(
     return write_report(study, results, Path(out), target)
 
 
+@quiet()
 def deploy(
-    checkpoint: str | Path, out: str | Path = "model.onnx", *, int8: bool = False, data_dir: str | Path | None = None
+    checkpoint: str | Path,
+    out: str | Path = "model.onnx",
+    *,
+    int8: bool = False,
+    data_dir: str | Path | None = None,
+    threads: int | None = None,
 ) -> DeployCard:
     """A `retrain` checkpoint as ONNX (BatchNorm folded, dynamic batch), and as int8 ONNX with
-    `int8`, each checked with onnxruntime on the test images; writes a JSON card beside them.
-    Needs the `deploy` extra."""
+    `int8`, each one self-contained file checked with onnxruntime on the test images; writes a
+    JSON card beside them. `threads` sets PyTorch's (export, reference predictions); the
+    onnxruntime checks time one thread. Needs the `deploy` extra."""
+    set_threads(threads)
     return deploy_checkpoint(Path(checkpoint), Path(out), data_root(Path(data_dir) if data_dir else None), int8=int8)
 
 
@@ -147,6 +162,7 @@ def default_run_folder(exp: Experiment) -> Path:
     return Path("runs") / f"{exp.model.name or 'model'}-{exp.config_hash()[:8]}"
 
 
+@quiet()
 def retrain(
     experiment: Experiment | str | Path,
     *,
@@ -166,14 +182,24 @@ def retrain(
     network unless `sequential`); writes the run folder (`out`, default runs/<name>-<hash>) and
     records each seed in `results`."""
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    check_range("--seeds", seeds, 1, MAX_SEEDS)
     if epochs is not None:
         check_epochs(epochs)
     set_threads(threads)
     folder = Path(out) if out is not None else default_run_folder(exp)
     opts = RetrainOptions(seeds=seeds, data_root=data_root(Path(data_dir) if data_dir else None), epochs=epochs,
                           device=resolve_device(device), subset=subset, fused=not sequential)  # fmt: skip
-    run_folder.start(folder, exp)
-    result = _retrain(exp, opts, reporter=reporter, on_seed_start=on_seed_start,
+
+    started: list[bool] = []
+
+    def start(cfgs, n_train: int, n_test: int) -> None:  # the data is loaded: only now is the folder made
+        if not started:
+            run_folder.start(folder, exp)
+            started.append(True)
+        if on_seed_start:
+            on_seed_start(cfgs, n_train, n_test)
+
+    result = _retrain(exp, opts, reporter=reporter, on_seed_start=start,
                       on_seed_end=lambda r: run_folder.save_seed(folder, exp, r, results, opts.device))  # fmt: skip
     run_folder.finish(folder, result)
     return result

@@ -17,6 +17,18 @@ class TinynasError(Exception):
     exit_code = 2
 
 
+def check_range(flag: str, value: int, low: int, high: int) -> int:
+    """A count from the user (seeds, trials, threads...), refused before anything is allocated."""
+    if not low <= value <= high:
+        raise TinynasError(f"{flag} must be {low} to {high:,}, got {value}")
+    return value
+
+
+def cores() -> int:
+    """The CPU cores this machine has: the most threads or worker processes worth asking for."""
+    return os.cpu_count() or 1
+
+
 def _why(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
 

@@ -7,15 +7,16 @@ these numbers out.
 from __future__ import annotations
 
 PARAM_CEILING = 20_000
-"""The mission: every trained model has fewer than this many parameters."""
+"""The hard ceiling: every trained model has fewer than this many parameters; a study may set a
+tighter budget, never a looser one."""
 MAX_PARAMS = PARAM_CEILING - 1
 
 EPOCH_CEILING = 20
-"""The mission: every model trains for fewer than this many epochs."""
+"""The hard ceiling: every model trains for fewer than this many epochs."""
 MAX_EPOCHS = EPOCH_CEILING - 1
 
 DEFAULT_TARGET = 99.4
-"""Validation accuracy (%) `export --rule smallest` asks for: the mission's test-set goal,
+"""Validation accuracy (%) `export --rule smallest` asks for: tinynas's test-set goal,
 asked of validation too, since a model below it on validation rarely holds it on test."""
 
 SCORE_EPOCHS = 2
@@ -66,5 +67,24 @@ TRIAL_RETRIES = 3
 """A configuration whose worker died (killed, or silent past the heartbeat) is queued again
 at most this many times."""
 
-MAX_SEEDS_PER_TRIAL = 16
-"""Replicas a trial may train fused (seeds_per_trial); beyond this the fused net stops fitting the cache."""
+MAX_SEEDS = 16
+"""Seeds one command trains for one configuration (a trial's seeds_per_trial, retrain --seeds,
+export --confirm-seeds); fused, beyond this the net stops fitting the cache."""
+
+MAX_TRIALS = 100_000
+"""--trials and a spec's run.trials: more trials of even the smallest model than a CPU
+trains in a year, so a larger number is a typo."""
+
+MAX_JOBS_PER_CORE = 4
+"""--jobs: worker processes per CPU core at most. Beyond one per core they only share the cores
+(each takes cores / jobs threads, at least 1), so a larger number is a typo, not a plan."""
+
+MAX_CONFIRM = 100
+"""export --confirm: trials retrained on fresh seeds before the pick (each costs a full run)."""
+
+MAX_TIMEOUT_S = 30 * 24 * 3600
+"""--timeout and a spec's run.timeout: 30 days; anything longer is a typo, not a plan."""
+
+STUDY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+"""A study's name becomes file names (studies/<name>.db, studies/<name>-report.html): letters,
+digits, '_', '.', '-', no path separators, so it never names a file outside its folder."""

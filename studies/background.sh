@@ -14,7 +14,7 @@
 set -euo pipefail
 spec=$1 snap=$2 minutes=${3:-20}
 shift $(($# < 3 ? $# : 3)); [ "${1:-}" = "--" ] && shift
-name=$(python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["name"])' "$spec")
+name=$(python -c 'import sys; from search.study.spec import load_spec; from pathlib import Path; print(load_spec(Path(sys.argv[1])).name)' "$spec")
 live=studies/$name.db
 mkdir -p "$(dirname "$snap")"
 if [ ! -e "$live" ] && [ -e "$snap" ]; then cp "$snap" "$live"; echo "resumed $live from $snap"; fi

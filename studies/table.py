@@ -1,6 +1,6 @@
 """The README's results table, from retrain run folders (their summary.json and experiment.json).
 
-    python studies/table.py studies/results/issue15/*/
+    python studies/table.py studies/results/retrains/*/
 
 One Markdown row per folder: model, parameters, MACs, epochs, seeds, test accuracy at the
 final epoch per seed, mean +- sample std, the lowest test accuracy over any seed's last 3

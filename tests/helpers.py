@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import optuna
@@ -65,13 +69,48 @@ def run_synthetic(spec: StudySpec, db: Path, trials: int) -> optuna.Study:
     return study
 
 
+CLI_ENV = {"COLUMNS": "200"}
+"""What every test command sees besides the test's environment: a wide terminal for tables."""
+
+
+class _WarmCli:
+    """One `tests/cli_server.py` per test session (started on first use)."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.lock = threading.Lock()
+
+    def _server(self) -> subprocess.Popen:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "cli_server.py")], cwd=REPO,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                         env={**os.environ, **CLI_ENV, "PYTHONPATH": str(REPO)})  # fmt: skip
+        return self.proc
+
+    def run(self, args: list[str], cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:
+        with self.lock, tempfile.TemporaryDirectory() as folder:
+            out, err = Path(folder) / "out", Path(folder) / "err"
+            server = self._server()
+            request = {"args": args, "cwd": str(cwd), "env": env, "out": str(out), "err": str(err)}
+            server.stdin.write(json.dumps(request) + "\n")
+            server.stdin.flush()
+            pid = json.loads(server.stdout.readline())["pid"]
+            timer = threading.Timer(timeout, lambda: os.kill(pid, signal.SIGKILL))
+            timer.start()
+            try:
+                rc = json.loads(server.stdout.readline())["rc"]
+            finally:
+                timer.cancel()
+            if rc == -signal.SIGKILL:
+                raise subprocess.TimeoutExpired(args, timeout)
+            return subprocess.CompletedProcess(args, rc, out.read_text(), err.read_text())
+
+
+_WARM = _WarmCli()
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
-    """The real `tinynas` command in a subprocess, as a user would run it."""
-    return subprocess.run(
-        [sys.executable, "-m", "search", *args],
-        cwd=cwd or REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )
+    """The real `tinynas` command in its own process, as a user would run it: exit code,
+    stdout and stderr as `python -m search ARGS` gives them (forked from a warm server that
+    has imported the CLI once: `tests/cli_server.py`)."""
+    return _WARM.run(list(args), cwd or REPO, {**os.environ, **CLI_ENV, **(env or {})}, timeout)

@@ -21,14 +21,30 @@ def main() -> None:
     except (TinynasError, ConfigError) as exc:
         _fail(str(exc))
     except Exception as exc:
-        from optuna.exceptions import StorageInternalError
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if not isinstance(exc, SQLAlchemyError | StorageInternalError):
+        cause = _storage_cause(exc)
+        if cause is None:
             raise
-        cause = getattr(exc, "orig", None) or exc.__cause__ or exc  # e.g. a locked database or a full disk mid-run
         _fail(f"storage error: {str(cause).strip().splitlines()[0]}; the study stays consistent: fix the storage "
-              "(free disk space, stop the process holding the lock) and run the same command again")  # fmt: skip
+              "(make its folder writable, free disk space, restart the database server, stop the process holding "
+              "the lock) and run the same command again")  # fmt: skip
+
+
+def _storage_cause(exc: BaseException) -> BaseException | None:
+    """The database's own error behind `exc`, if a storage failure is what raised it: directly,
+    or wrapped by Optuna (which can re-raise a failed write as another exception)."""
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SQLAlchemyError):
+            return getattr(current, "orig", None) or current  # e.g. a locked database or a full disk mid-run
+        if isinstance(current, StorageInternalError):
+            return _storage_cause(current.__cause__) if current.__cause__ is not None else current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _fail(message: str) -> None:

@@ -113,7 +113,7 @@ def retrain(
     """
     from models import count_params
     from search import api
-    from search.cli.display import retrain_table
+    from search.cli.display import plural, retrain_table
     from search.cli.progress import EpochBars
     from search.study import redact
     from search.training import load_experiment
@@ -124,7 +124,7 @@ def retrain(
 
     def announce(cfgs, n_train: int, n_test: int) -> None:
         which = f"seed {cfgs[0].seed}" if len(cfgs) == 1 else f"seeds {', '.join(str(c.seed) for c in cfgs)} (fused)"
-        say(f"[bold]{which}[/]: {params:,} params, {cfgs[0].epochs} epochs on {n_train:,} training images, "
+        say(f"[bold]{which}[/]: {params:,} params, {plural(cfgs[0].epochs, 'epoch')} on {n_train:,} training images, "
             f"testing on {n_test:,} after every epoch")  # fmt: skip
 
     result = api.retrain(exp, seeds=seeds, epochs=epochs, out=folder, results=results, subset=subset,
@@ -241,8 +241,12 @@ def trials(
     storage: Storage = None,
     csv: Annotated[Path | None, typer.Option(help="Write the table as CSV.")] = None,
     parquet: Annotated[Path | None, typer.Option(help="Write the table as Parquet.")] = None,
+    params: Annotated[
+        bool, typer.Option("--params", help="Show the sampled parameters (param.NAME) instead of the size columns.")
+    ] = False,
 ) -> None:
     """The trials table: state, params, MACs, accuracy, sampled parameters, flattened config."""
+    from models import ARCH_NOTATION
     from search.errors import write_user_file
     from search.study import trials_frame
 
@@ -254,8 +258,15 @@ def trials(
     if csv or parquet:
         say(f"{len(frame)} trials written to {csv or parquet}")
         return
+    if frame.empty:
+        typer.echo("no trials")
+        return
     cols = ["state", "val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch"]
-    typer.echo(frame[cols].to_string(float_format=lambda v: f"{v:.2f}") if not frame.empty else "no trials")
+    if params:  # the names a spec's [[start]] takes
+        cols = ["state", "val_acc", "params", *sorted(c for c in frame if c.startswith("param."))]
+    typer.echo(frame[cols].to_string(float_format=lambda v: f"{v:.4g}" if abs(v) < 1 else f"{v:.2f}"))
+    if not params:
+        typer.echo(f"\n{ARCH_NOTATION}; --params shows the sampled parameters (the names a [[start]] takes)")
 
 
 @app.command()
@@ -289,11 +300,13 @@ def report(
     if screenshot:
         from search.outputs import browser
 
-        drawn, total = browser.drawn_figures(path)
-        if drawn < total:
-            raise TinynasError(f"only {drawn} of {total} figures drew in Chromium; the report is broken")
+        check = browser.check_figures(path)
+        if not check.ok:
+            raise TinynasError(f"the report is broken in Chromium: {check.drawn} of {check.total} figures drew; "
+                               f"legend entries drawing nothing: {check.silent or 'none'}; "
+                               f"points outside the axes: {check.outside or 'none'}")  # fmt: skip
         browser.screenshot(path, screenshot)
-        say(f"all {total} figures drew in headless Chromium; screenshot {screenshot}")
+        say(f"all {check.total} figures drew in headless Chromium, every point inside its axes; screenshot {screenshot}")
 
 
 @app.command()
@@ -339,13 +352,14 @@ def deploy(
     ),
     int8: Annotated[bool, typer.Option("--int8", help="Also write the int8 model (.int8.onnx).")] = False,
     data_dir: DataDir = None,
+    threads: Threads = None,
 ) -> None:
     """Ship a retrained model: ONNX with BatchNorm folded (and int8), checked on the test set."""
     from search import api
     from search.cli.display import deploy_table
     from search.outputs.deploy import INT8_DROP_WARNING, card_path
 
-    card = api.deploy(checkpoint, out, int8=int8, data_dir=data_dir)
+    card = api.deploy(checkpoint, out, int8=int8, data_dir=data_dir, threads=threads)
     console.print(deploy_table(card))
     if card.int8_drop is not None and card.int8_drop > INT8_DROP_WARNING:
         say(f"int8 loses {card.int8_drop:.2f} points of test accuracy (more than {INT8_DROP_WARNING}): "

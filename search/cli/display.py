@@ -17,12 +17,17 @@ from search.study import Kind, StudyRecord, TrialRecord
 from search.training import RetrainResult
 
 
+def plural(n: int, word: str) -> str:
+    """'1 epoch', '2 epochs'."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def trial_line(r: TrialRecord, max_params: int | None) -> str:
     size = f"{r.params:>7,} params" if r.params is not None else " " * 14
     if r.kind is Kind.INFEASIBLE:
         detail = f"over budget {max_params:,}" if r.infeasible and max_params else "invalid shape"
     elif r.kind is Kind.COMPLETE:
-        detail = f"val {r.value:6.2f}%  ({len(r.val_curve)} epochs)"
+        detail = f"val {r.value:6.2f}%  ({plural(len(r.val_curve), 'epoch')})"
     elif r.kind is Kind.PRUNED:
         detail = f"val {r.last_val_acc:6.2f}%  stopped after epoch {len(r.val_curve)}" if r.val_curve else "stopped"
     else:
@@ -101,8 +106,10 @@ def retrain_table(result: RetrainResult) -> Table:
     for run in result.runs:
         table.add_row(str(run.seed), f"{run.final:.2f}", f"{run.last3_min:.2f}", f"{run.history.seconds:.0f}")
     mean, std = result.mean_std
+    spread = f"mean {mean:.2f} ± {std:.2f} over {plural(len(result.runs), 'seed')}" if len(result.runs) > 1 else (
+        f"{mean:.2f} (1 seed)")  # fmt: skip
     table.caption = (
-        f"final epoch: mean {mean:.2f} ± {std:.2f} over {len(result.runs)} seed(s); "
+        f"final epoch: {spread}; "
         f"min of last 3 over all seeds {min(r.last3_min for r in result.runs):.2f}; "
         f"wall {sum(r.history.seconds for r in result.runs):.0f}s"
     )
@@ -118,5 +125,5 @@ def deploy_table(card: DeployCard) -> Table:
                       f"{checked.agreement:.2f}", f"{checked.latency_us:.1f}")  # fmt: skip
     drop = f"; int8 drop {card.int8_drop:+.2f} points" if card.int8_drop is not None else ""
     table.caption = (f"PyTorch test accuracy {card.pytorch_test_acc:.2f}; BatchNorm folded {card.bn_folded}, "
-                     f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}")  # fmt: skip
+                     f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}; each file stands alone")  # fmt: skip
     return table

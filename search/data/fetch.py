@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pooch
@@ -13,6 +15,8 @@ from search.data.registry import DatasetInfo, RemoteFile
 from search.errors import TinynasError
 
 MIRROR_ENV = "TINYNAS_MIRROR"
+OFFLINE_ENV = "TINYNAS_OFFLINE"
+"""Set (to anything but empty or 0) to never download: a missing dataset is then an error at once."""
 
 
 def _candidates(remote: RemoteFile) -> list[tuple[str, str]]:
@@ -24,11 +28,11 @@ def _present(path: Path, md5: str) -> bool:
     return path.is_file() and pooch.file_hash(str(path), alg="md5") == md5
 
 
-def _retrieve(url: str, md5: str, target: Path) -> None:
-    pooch.retrieve(url, known_hash=f"md5:{md5}", fname=target.name, path=target.parent, progressbar=False)
+def _retrieve(url: str, md5: str, target: Path, progress: bool) -> None:
+    pooch.retrieve(url, known_hash=f"md5:{md5}", fname=target.name, path=target.parent, progressbar=progress)
 
 
-def fetch_file(remote: RemoteFile, base_url: str, folder: Path) -> Path:
+def fetch_file(remote: RemoteFile, base_url: str, folder: Path, progress: bool = False) -> Path:
     """The published .gz, or the uncompressed file where the mirror has only that."""
     for name, md5 in _candidates(remote):
         if _present(folder / name, md5):
@@ -37,7 +41,7 @@ def fetch_file(remote: RemoteFile, base_url: str, folder: Path) -> Path:
     for name, md5 in _candidates(remote):
         url = base_url.rstrip("/") + "/" + name
         try:
-            _retrieve(url, md5, folder / name)
+            _retrieve(url, md5, folder / name, progress)
             return folder / name
         except requests.HTTPError as exc:
             last_error = f"{url}: HTTP {exc.response.status_code if exc.response is not None else '?'}"
@@ -52,13 +56,44 @@ def fetch_file(remote: RemoteFile, base_url: str, folder: Path) -> Path:
     raise TinynasError(f"no mirror file for {remote.name}: {last_error}")
 
 
-def fetch(info: DatasetInfo, root: Path, mirror: str | None = None) -> list[Path]:
-    """Download what is missing into <root>/<Dir>/raw, checking every file's MD5."""
+def fetch(info: DatasetInfo, root: Path, mirror: str | None = None, progress: bool = False) -> list[Path]:
+    """Download what is missing into <root>/<Dir>/raw, checking every file's MD5. A failed
+    fetch leaves no folder behind that it created."""
     pooch.get_logger().setLevel(logging.WARNING)
     base = mirror or os.environ.get(MIRROR_ENV) or info.mirror
     folder = info.raw_dir(root)
+    created = [p for p in (root, root / info.directory, folder) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TinynasError(f"cannot create {folder}: {exc.strerror}; choose another --data-dir") from None
-    return [fetch_file(remote, base, folder) for remote in info.files.values()]
+    try:
+        return [fetch_file(remote, base, folder, progress) for remote in info.files.values()]
+    except BaseException:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if empty: a file that did arrive is kept
+        raise
+
+
+def offline() -> bool:
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
+
+
+def ensure(info: DatasetInfo, root: Path) -> None:
+    """Data on first use: a dataset not under `root` is fetched there (verified, with a
+    progress bar on stderr), unless offline; then a missing dataset is one line saying what to do."""
+    if info.present(root):
+        return
+    if offline():
+        info.locate(root, "train_images")  # raises the not-found error with its fix
+        return
+    interactive = sys.stderr.isatty()  # a person watching: say what is happening; a pipe gets only errors
+    if interactive:
+        print(f"{info.name} not found under {root}: fetching the published files (MD5-checked)", file=sys.stderr)
+    try:
+        fetch(info, root, progress=interactive)
+    except TinynasError as exc:
+        raise TinynasError(f"{info.name} data not found under {root} and the download failed ({exc}). Put the "
+                           f"files in {info.raw_dir(root)}, point --data-dir / TINYNAS_DATA at a folder holding "
+                           f"{info.directory}/raw, or run `tinynas data fetch {info.name} --mirror URL`") from None  # fmt: skip

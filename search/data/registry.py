@@ -37,6 +37,11 @@ class DatasetInfo:
     def raw_dir(self, root: Path) -> Path:
         return root / self.directory / "raw"
 
+    def present(self, root: Path) -> bool:
+        """Every file there (plain or .gz); their contents are checked when read."""
+        raw = self.raw_dir(root)
+        return all((raw / f.name).is_file() or (raw / f.name).with_suffix("").is_file() for f in self.files.values())
+
     def locate(self, root: Path, role: str) -> Path:
         """The plain IDX file if present, else the published .gz next to it."""
         gz = self.raw_dir(root) / self.files[role].name

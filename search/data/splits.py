@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from search.data.fetch import ensure
 from search.data.idx import read_idx
 from search.data.registry import DatasetInfo
 from search.errors import TinynasError
@@ -33,6 +34,7 @@ class Split:
 
 
 def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+    ensure(info, root)
     images = read_idx(info.locate(root, f"{part}_images"), ndim=3)
     labels = read_idx(info.locate(root, f"{part}_labels"), ndim=1)
     if len(images) != len(labels) or tuple(images.shape[1:]) != info.shape[1:]:
@@ -75,12 +77,19 @@ def stratified_pick(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, 
     return chosen, np.setdiff1d(np.arange(len(labels)), chosen)
 
 
+def _check_subset(subset: int | None, available: int) -> None:
+    if subset is not None and subset > available:
+        raise TinynasError(f"--subset {subset:,}: the training split holds {available:,} images; "
+                           f"pass at most {available} or leave --subset out to use them all")  # fmt: skip
+
+
 def search_splits(
     info: DatasetInfo, root: Path, val_size: int = DEFAULT_VAL_SIZE, seed: int = 0, subset: int | None = None
 ) -> tuple[Split, Split]:
     """(train, validation) from the training images; the test images are never read."""
     images, labels = _load_pair(info, root, "train")
     val_idx, train_idx = stratified_pick(labels.numpy(), val_size, seed)
+    _check_subset(subset, len(train_idx))
     if subset is not None and subset < len(train_idx):
         keep, _ = stratified_pick(labels.numpy()[train_idx], subset, seed + 1)
         train_idx = train_idx[keep]
@@ -91,6 +100,7 @@ def search_splits(
 def retrain_splits(info: DatasetInfo, root: Path, subset: int | None = None, seed: int = 0) -> tuple[Split, Split]:
     """(all training images, test images): only retrain/evaluation calls this."""
     train = _normalise(info, *_load_pair(info, root, "train"))
+    _check_subset(subset, len(train))
     if subset is not None and subset < len(train):
         keep, _ = stratified_pick(train.y.numpy(), subset, seed)
         train = Split(train.x[keep], train.y[keep])

@@ -1,11 +1,14 @@
-"""Open a report in headless Chromium: count the Plotly figures that drew, take a screenshot."""
+"""Open a report in headless Chromium: check that every Plotly figure drew what it says, take a screenshot."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
 from search.errors import TinynasError
@@ -37,12 +40,59 @@ def _run(html: Path, *extra: str) -> str:
     return result.stdout
 
 
-def drawn_figures(html: Path) -> tuple[int, int]:
-    """(figures Plotly drew, figures on the page): Plotly adds its plot container and SVG
-    to a figure's div only when its script actually ran in the browser."""
-    dom = _run(html, "--dump-dom")
-    figures = re.findall(r'<div [^>]*class="plotly-graph-div[^"]*"[^>]*>(<div class="plot-container plotly")?', dom)
-    return sum(1 for inner in figures if inner), len(figures)
+_CHECK = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const report = [...document.querySelectorAll(".plotly-graph-div")].map((gd) => {
+    const layout = gd._fullLayout, found = {drawn: !!(layout && gd.querySelector(".main-svg")), silent: [], outside: []};
+    (gd._fullData || []).filter((t) => t.visible === true && t.type === "scatter").forEach((t, i) => {
+      const name = t.name || `trace ${i}`, mode = t.mode || "";
+      if (t.showlegend && !/markers|text/.test(mode) && (t.x || []).length < 2) found.silent.push(name);
+      for (const [values, axis] of [[t.x, layout[(t.xaxis || "x").replace("x", "xaxis")]],
+                                    [t.y, layout[(t.yaxis || "y").replace("y", "yaxis")]]]) {
+        if (!values || !axis || !axis.range || !["linear", "log"].includes(axis.type)) continue;
+        const [lo, hi] = [Math.min(...axis.range), Math.max(...axis.range)];
+        const off = [...values].some((v) => typeof v === "number" && isFinite(v) &&
+                                            ((w) => w < lo || w > hi)(axis.type === "log" ? Math.log10(v) : v));
+        if (off) { found.outside.push(name); break; }
+      }
+    });
+    return found;
+  });
+  const out = document.createElement("pre");
+  out.id = "tinynas-check";
+  out.textContent = JSON.stringify(report);
+  document.body.appendChild(out);
+}, 1000));
+</script>"""
+"""Run in the page after Plotly: per figure, whether it drew, the legend entries that draw
+nothing (a line of fewer than two points), and the traces with a point outside the axes."""
+
+
+@dataclass(frozen=True)
+class FigureCheck:
+    drawn: int
+    total: int
+    silent: list[str]  # traces in a legend that draw nothing
+    outside: list[str]  # traces with a point the axes cut off
+
+    @property
+    def ok(self) -> bool:
+        return self.drawn == self.total and not self.silent and not self.outside
+
+
+def check_figures(html: Path) -> FigureCheck:
+    """Open the report in Chromium with `_CHECK` added (on a copy) and read back what it found:
+    Plotly fills a figure's div and its `_fullLayout` only when its script really ran."""
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / html.name
+        copy.write_text(html.read_text(encoding="utf-8").replace("</body>", _CHECK + "</body>"), encoding="utf-8")
+        dom = _run(copy, "--dump-dom")
+    found = re.search(r'<pre id="tinynas-check">(.*?)</pre>', dom, re.S)
+    figures = json.loads(unescape(found.group(1))) if found else []
+    total = len(re.findall(r'<div [^>]*class="plotly-graph-div', dom))
+    return FigureCheck(drawn=sum(f["drawn"] for f in figures), total=total,
+                       silent=[n for f in figures for n in f["silent"]],
+                       outside=[n for f in figures for n in f["outside"]])  # fmt: skip
 
 
 def screenshot(html: Path, png: Path, width: int = 1280, height: int = 2400) -> Path:

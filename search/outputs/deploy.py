@@ -1,10 +1,12 @@
 """A retrained checkpoint as a file another runtime runs: ONNX (and int8 ONNX), checked.
 
 The deployed graph takes pixels in [0, 1] (N, 1, 28, 28) and normalises inside, so the
-file is all a caller needs. BatchNorm is folded where that is exact (`models.fold`). Every
-file is checked with onnxruntime on the 10,000 test images: accuracy and agreement with
-the PyTorch model's predictions. int8 is onnxruntime's static post-training quantization
-(QDQ, per-channel weights), calibrated on training images only.
+file is all a caller needs: each variant is one self-contained .onnx file, weights embedded.
+BatchNorm is folded where that is exact (`models.fold`). Every file is checked with
+onnxruntime on the 10,000 test images: accuracy and agreement with the PyTorch model's
+predictions. int8 is onnxruntime's static post-training quantization (QDQ, per-channel
+weights), calibrated on training images only, with 7-bit weights so that it computes the
+same on every x86 CPU (see `INT8_WEIGHT_LIMIT`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from torch import nn
 
-from models import analyse, arch_string, build, fold_batchnorm
+from models import analyse, arch_string, build, explain, fold_batchnorm
 from search.data import DatasetInfo, Split, dataset_info, pixel_split, stratified_pick
 from search.errors import TinynasError, check_writable, write_user_file
-from search.training import Experiment, cpu_name
+from search.training import Experiment, cpu_features, cpu_name
 from search.version import __version__
 
 OPSET = 18
@@ -38,6 +41,13 @@ LATENCY_RUNS = 1000
 """Single-image inferences timed per file (after 100 warm-up runs); the median is reported."""
 INT8_DROP_WARNING = 0.1
 """Points of test accuracy int8 may lose before the card and the CLI say so plainly."""
+INT8_WEIGHT_LIMIT = 64
+"""The largest |int8 weight| the quantizer writes (onnxruntime's `reduce_range`: 7-bit weights).
+x86 CPUs without VNNI (AVX2, early AVX-512) multiply u8 activations by s8 weights with
+vpmaddubsw, which adds two products into a saturating int16: 2 x 255 x 128 = 65,280 overflows
+32,767 and the model's answers change with the CPU. With |w| <= 64 the pair sum is at most
+2 x 255 x 64 = 32,640, so no pairing of products can saturate on any CPU."""
+QUANTIZATION = "static QDQ, per-channel 7-bit int8 weights (reduce_range), uint8 activations"
 EXTRA = "pip install 'tinynas[deploy]'  (onnx, onnxruntime, onnxscript)"
 
 
@@ -46,7 +56,7 @@ class Checked:
     """One ONNX file, measured."""
 
     path: str
-    file_bytes: int
+    file_bytes: int  # the whole file: graph and weights (one self-contained file per variant)
     weight_bytes: int  # the bytes of every initializer in the file (weights, biases, scales)
     test_acc: float
     agreement: float  # % of test images where its prediction equals PyTorch's
@@ -68,6 +78,7 @@ class DeployCard:
     onnx: dict[str, Any]
     calibration: str | None
     machine: str
+    cpu_features: list[str]  # the SIMD features of the CPU the checks ran on (int8 kernels differ by them)
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,12 +109,14 @@ def load_checkpoint(path: Path) -> tuple[Experiment, nn.Module]:
     """The experiment and the trained model of a `checkpoint.pt` that `retrain` wrote."""
     if not path.is_file():
         raise TinynasError(f"{path}: no such checkpoint; `tinynas retrain` writes OUT/seedN/checkpoint.pt")
-    try:
+    try:  # weights_only: the file is read as tensors and plain containers, never as code
         blob = torch.load(path, map_location="cpu", weights_only=True)
         exp = Experiment.model_validate(blob["experiment"])
         model = build(exp.model)
         model.load_state_dict(blob["state_dict"])
-    except Exception as exc:  # any way a file can fail to be one of our checkpoints
+    except ValidationError as exc:  # a checkpoint's experiment, hand-edited: the ceilings hold here too
+        raise TinynasError(f"{path}: {explain(exc, 'experiment in the checkpoint')}") from None
+    except Exception as exc:  # any other way a file can fail to be one of our checkpoints
         raise TinynasError(f"{path} is not a checkpoint written by `tinynas retrain` ({type(exc).__name__}); "
                            "pass OUT/seedN/checkpoint.pt of a retrain") from None  # fmt: skip
     return exp, model.eval()
@@ -115,6 +128,7 @@ def _export(module: nn.Module, shape: tuple[int, ...], out: Path) -> None:
         torch.onnx.export(
             module, (example,), str(out), dynamo=True, opset_version=OPSET, input_names=["image"],
             output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+            external_data=False,  # weights inside the .onnx: the file stands alone
         )  # fmt: skip
 
 
@@ -193,9 +207,17 @@ def _quantize(fp32: Path, int8: Path, calibration: np.ndarray) -> None:
         try:
             q.quant_pre_process(str(fp32), str(prepared))
             q.quantize_static(str(prepared), str(int8), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
-                              activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8)  # fmt: skip
+                              reduce_range=True, activation_type=q.QuantType.QUInt8,
+                              weight_type=q.QuantType.QInt8)  # fmt: skip
         finally:
             prepared.unlink(missing_ok=True)
+
+
+def int8_weight_peak(path: Path) -> int:
+    """The largest |value| of the int8 weight tensors in a quantized file (0 if none)."""
+    onnx, _, _ = _onnx_modules()
+    arrays = [onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer]
+    return max((int(np.abs(a.astype(np.int32)).max()) for a in arrays if a.dtype == np.int8 and a.size), default=0)
 
 
 def int8_path(out: Path) -> Path:
@@ -230,6 +252,9 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
         train = pixel_split(info, root, "train")
         picked, _ = stratified_pick(train.y.numpy(), CALIBRATION_IMAGES, seed=0)
         _quantize(out, int8_path(out), train.x[picked].numpy())
+        if (peak := int8_weight_peak(int8_path(out))) > INT8_WEIGHT_LIMIT:  # the quantizer's contract, kept
+            raise TinynasError(f"the int8 model has weights up to {peak} (> {INT8_WEIGHT_LIMIT}), which saturate "
+                               "on CPUs without VNNI; upgrade onnxruntime or ship the fp32 file")  # fmt: skip
         checked8 = _check(int8_path(out), test, pytorch_pred.numpy())
         calibration = f"{CALIBRATION_IMAGES:,} training images (stratified, seed 0); the test set is never read for it"
     stats = analyse(exp.model)
@@ -238,11 +263,11 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
         bn_folded=n_folded, bn_kept=n_kept, macs=stats.macs, pytorch_test_acc=pytorch_acc, fp32=fp32, int8=checked8,
         int8_drop=round(fp32.test_acc - checked8.test_acc, 2) if checked8 else None,
         onnx={"opset": OPSET, "input": f"image: float32 [batch, {', '.join(map(str, info.shape))}], pixels in [0, 1]",
-              "output": f"logits: float32 [batch, {info.classes}]", "quantization": "static QDQ, per-channel int8 weights, "
-              "uint8 activations" if int8 else None},
+              "output": f"logits: float32 [batch, {info.classes}]", "quantization": QUANTIZATION if int8 else None},
         calibration=calibration,
         machine=f"{cpu_name()}, onnxruntime {_onnx_modules()[1].__version__} "
                 f"(1 thread), torch {torch.__version__}, tinynas {__version__}",
+        cpu_features=cpu_features(),
         provenance={**exp.provenance.model_dump(mode="json", exclude_none=True), "seed": exp.train.seed,
                     "epochs": exp.train.epochs, "checkpoint": str(checkpoint)},
     )  # fmt: skip

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from optuna.trial import FrozenTrial
 from plotly.offline import get_plotlyjs
 
+from models import ARCH_NOTATION
 from search.errors import write_user_file
 from search.outputs import retrain_records
 from search.outputs.export import study_target
@@ -49,9 +50,9 @@ def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.
                         text=[f"trial {n}<br>{a}" for n, a in zip(part.index, part["arch"], strict=True)])  # fmt: skip
     complete = frame[frame["state"] == "COMPLETE"].sort_values(["params", "val_acc"], ascending=[True, False])
     front = complete[complete["val_acc"] > complete["val_acc"].cummax().shift(fill_value=-1.0)]
-    if not front.empty:
-        fig.add_scatter(x=front["params"], y=front["val_acc"], mode="lines", name="Pareto front",
-                        line={"shape": "hv", "color": "#2ca02c"})  # fmt: skip
+    if not front.empty:  # markers too: a front of one trial is a point, which a line alone would not draw
+        fig.add_scatter(x=front["params"], y=front["val_acc"], mode="lines+markers", name="Pareto front",
+                        line={"shape": "hv", "color": "#2ca02c"}, marker={"size": 4})  # fmt: skip
     fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.2f}%")
     if budget:
         fig.add_vline(x=budget, line_dash="dot", annotation_text=f"budget {budget:,} params")
@@ -72,8 +73,9 @@ def curves_figure(frame: pd.DataFrame) -> go.Figure:
                         line={"color": STYLE[row["state"]][0], "dash": "dot" if pruned else "solid"})  # fmt: skip
     fig.update_layout(title="Learning curves (pruned trials dotted, cut short)", xaxis_title="epoch",
                       yaxis_title="validation accuracy (%)")  # fmt: skip
-    if points:  # zoom on where the decisions are; a few first-epoch collapses stay off-scale
-        fig.update_yaxes(range=[max(min(points), float(pd.Series(points).quantile(0.1))) - 0.5, 100])
+    if points:  # every plotted point inside the axes, epoch-1 points included
+        fig.update_yaxes(range=[min(points) - 0.5, min(100.0, max(points)) + 0.5])
+    fig.update_xaxes(dtick=1)  # epochs are whole numbers
     return fig
 
 
@@ -87,7 +89,9 @@ def optuna_figures(study: optuna.Study) -> tuple[list[tuple[str, go.Figure]], st
     """History, importances, parallel coordinates and slices; needs a few complete trials."""
     complete = complete_records(study)
     kw = {"target": _accuracy, "target_name": _metric_name(study)}
-    figures = [("Optimisation history", optuna.visualization.plot_optimization_history(study, **kw))]
+    history = optuna.visualization.plot_optimization_history(study, **kw)
+    history.update_xaxes(tick0=0, dtick=max(1, -(-len(study.trials) // 10)))  # trial numbers are whole
+    figures = [("Optimisation history", history)]
     if len(complete) < 3:
         return figures, "Importances, parallel coordinates and slices need at least 3 complete trials."
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()  # no scikit-learn needed
@@ -109,7 +113,8 @@ def top_table(frame: pd.DataFrame) -> str:
     complete = frame[frame["state"] == "COMPLETE"].sort_values("val_acc", ascending=False).head(TOP_N)
     cols = ["val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch", "train.optimizer",
             "train.lr", "train.batch_size", "train.scheduler", "train.augment"]  # fmt: skip
-    return complete[[c for c in cols if c in complete]].to_html(float_format=lambda v: f"{v:.4g}", border=0)
+    table = complete[[c for c in cols if c in complete]].to_html(float_format=lambda v: f"{v:.4g}", border=0)
+    return f'<div style="overflow-x:auto">{table}</div><p class="note">{html.escape(ARCH_NOTATION)}</p>'
 
 
 def confirmation_table(study: optuna.Study) -> str:
@@ -134,6 +139,12 @@ def retrain_table(runs: list[dict]) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
 
 
+def _drawn(trace) -> None:
+    """A line of one point draws nothing: give it a marker, so no legend entry is empty."""
+    if trace.type == "scatter" and trace.mode == "lines" and trace.x is not None and len(trace.x) < 2:
+        trace.mode = "lines+markers"
+
+
 def render(study: optuna.Study, results_url: str, target: float | None = None) -> str:
     frame = trials_frame(study)
     about = StudyRecord.of(study)
@@ -146,6 +157,7 @@ def render(study: optuna.Study, results_url: str, target: float | None = None) -
         figures = [("Pareto front", pareto_figure(frame, budget, target)), ("Learning curves", curves_figure(frame))]
         more, note = optuna_figures(study)
         for title, fig in figures + more:
+            fig.for_each_trace(_drawn)
             sections.append((title, fig.to_html(full_html=False, include_plotlyjs=False)))
         if note:
             sections.append(("More figures", f"<p>{html.escape(note)}</p>"))
@@ -158,7 +170,8 @@ def render(study: optuna.Study, results_url: str, target: float | None = None) -
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tinynas: {html.escape(study.study_name)}</title>
 <script>{get_plotlyjs()}</script>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} table{{border-collapse:collapse;font-size:13px}}
-td,th{{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd}} section{{margin-bottom:2em}}</style></head>
+td,th{{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd;white-space:nowrap}} section{{margin-bottom:2em}}
+.note{{font-size:13px;color:#555}}</style></head>
 <body><h1>Study {html.escape(study.study_name)}</h1>
 <p>{len(frame)} trials: {summary}. Budget: {budget or "?"} parameters, {about.max_epochs or "?"} epochs.
 Objective: {html.escape(about.objective or "validation accuracy")}, on a validation split carved

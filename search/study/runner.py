@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from models import count_params, explain
 from search.data import data_root, dataset_info, search_splits
-from search.errors import TinynasError
-from search.limits import MAX_SEEDS_PER_TRIAL
+from search.errors import TinynasError, check_range, cores
+from search.limits import MAX_JOBS_PER_CORE, MAX_SEEDS, MAX_TRIALS
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
 from search.study.owners import fail_dead_local_trials
@@ -30,7 +30,7 @@ from search.study.pruning import make_pruner
 from search.study.record import Kind, TrialRecord, record_study
 from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
-from search.study.storage import open_storage, resolve_url
+from search.study.storage import is_tinynas_study, open_storage, resolve_url
 from search.training import resolve_device, set_threads
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -67,14 +67,15 @@ def resolve_options(
     seeds_per_trial: int | None = None,
 ) -> SearchOptions:
     """The one place where a flag overrides the spec: a flag given wins, else the spec's value."""
-    if trials is not None and trials < 1:
-        raise TinynasError(f"--trials must be at least 1, got {trials}")
-    if jobs < 1:
-        raise TinynasError(f"--jobs must be at least 1, got {jobs}")
-    if subset is not None and subset < 1:
+    if trials is not None:
+        check_range("--trials", trials, 1, MAX_TRIALS)
+    check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
+    if threads is not None:
+        check_range("--threads", threads, 1, cores())
+    if subset is not None and subset < 1:  # its upper bound is the split's size, checked where the data loads
         raise TinynasError(f"--subset must be at least 1, got {subset}")
-    if seeds_per_trial is not None and not 1 <= seeds_per_trial <= MAX_SEEDS_PER_TRIAL:
-        raise TinynasError(f"--seeds-per-trial must be 1 to {MAX_SEEDS_PER_TRIAL}, got {seeds_per_trial}")
+    if seeds_per_trial is not None:
+        check_range("--seeds-per-trial", seeds_per_trial, 1, MAX_SEEDS)
     return SearchOptions(
         storage=resolve_url(storage, spec.name), trials=trials or spec.run.trials, data_root=data_root(data_dir),
         timeout_s=parse_duration(timeout) if timeout else spec.run.timeout_s, subset=subset or spec.run.subset,
@@ -187,6 +188,9 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     directions = ["maximize", "minimize"] if spec.multi_objective else ["maximize"]
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     found = existing.get(spec.name)
+    if found and found.n_trials and not is_tinynas_study(found.user_attrs):
+        raise TinynasError(f"study {spec.name!r} in this storage holds trials tinynas did not make; "
+                           "give the spec another name or use another --storage")  # fmt: skip
     if found and [d.name.lower() for d in found.directions] != directions:
         raise TinynasError(f"study {spec.name!r} already exists in this storage with other objectives; "
                            "give the spec another name or use another --storage")  # fmt: skip

@@ -29,8 +29,11 @@ from search.limits import (
     DEFAULT_VAL_SIZE,
     EPOCH_CEILING,
     INFEASIBLE_STREAK,
-    MAX_SEEDS_PER_TRIAL,
+    MAX_SEEDS,
+    MAX_TIMEOUT_S,
+    MAX_TRIALS,
     PARAM_CEILING,
+    STUDY_NAME_PATTERN,
 )  # fmt: skip
 
 if sys.version_info >= (3, 11):
@@ -51,8 +54,8 @@ def parse_duration(text: str) -> float:
         raise TinynasError(f"cannot read duration {text!r}; write e.g. 90s, 30m, 2h or 1h30m")
     h, m, s = (float(g) if g else 0.0 for g in parts.groups())
     total = 3600 * h + 60 * m + s
-    if total <= 0:
-        raise TinynasError(f"duration {text!r} must be positive")
+    if not 0 < total <= MAX_TIMEOUT_S:
+        raise TinynasError(f"duration {text!r} must be positive and at most {MAX_TIMEOUT_S // 86400} days")
     return total
 
 
@@ -178,28 +181,30 @@ class Budget(_Frozen):
 
 class SamplerSpec(_Frozen):
     kind: Literal["tpe", "random", "nsga2"] = "tpe"
-    startup_trials: int = Field(default=10, ge=0)
+    startup_trials: int = Field(default=10, ge=0, le=MAX_TRIALS)
     multivariate: bool = True
 
 
 class PrunerSpec(_Frozen):
     kind: Literal["none", "median", "sha", "hyperband"] = "hyperband"
     min_epochs: int = Field(default=2, ge=1, description="epochs every trial gets before it can be stopped")
-    reduction_factor: int = Field(default=3, ge=2)
-    startup_trials: int = Field(default=5, ge=0, description="median: trials before pruning starts")
+    reduction_factor: int = Field(default=3, ge=2, le=100)
+    startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS, description="median: trials before pruning starts")
 
 
 class RunSpec(_Frozen):
-    trials: int = Field(default=50, ge=1, description="the study is done when it holds this many finished trials")
+    trials: int = Field(
+        default=50, ge=1, le=MAX_TRIALS, description="the study is done when it holds this many finished trials"
+    )
     timeout: str | None = None
-    val_size: int = Field(default=DEFAULT_VAL_SIZE, ge=100)
+    val_size: int = Field(default=DEFAULT_VAL_SIZE, ge=100, le=30_000, description="at most half the training images")
     seeds_per_trial: int = Field(
-        default=1, ge=1, le=MAX_SEEDS_PER_TRIAL, description="replicas trained fused; the score is their mean"
+        default=1, ge=1, le=MAX_SEEDS, description="replicas trained fused; the score is their mean"
     )
     subset: int | None = Field(default=None, ge=100)
-    heartbeat_seconds: int = Field(default=30, ge=1)
+    heartbeat_seconds: int = Field(default=30, ge=1, le=3600)
     infeasible_streak: int = Field(
-        default=INFEASIBLE_STREAK, ge=1, description="stop after this many untrainable draws in a row"
+        default=INFEASIBLE_STREAK, ge=1, le=1_000_000, description="stop after this many untrainable draws in a row"
     )
 
     @field_validator("timeout")
@@ -218,7 +223,7 @@ class RunSpec(_Frozen):
 
 
 class StudySpec(_Frozen):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    name: str = Field(pattern=STUDY_NAME_PATTERN)
     dataset: str = "mnist"
     objectives: Literal["accuracy", "accuracy+params"] = "accuracy"
     seed: int = Field(default=0, ge=0)

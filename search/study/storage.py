@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import re
 import time
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
 
 from search.errors import TinynasError
-from search.limits import STORAGE_ENV, TRIAL_RETRIES, default_storage_url
+from search.limits import STORAGE_ENV, STUDY_NAME_PATTERN, TRIAL_RETRIES, default_storage_url
+from search.study.record import StudyKey
 
 SQLITE_LOCK_TIMEOUT_S = 60
 SCHEMA_RACE_RETRIES = 5
@@ -27,7 +30,20 @@ def resolve_url(option: str | None, study: str | None) -> str:
         return url
     if study is None:
         raise TinynasError(f"name a STUDY, or pass --storage (or set ${STORAGE_ENV})")
-    return default_storage_url(study)
+    return default_storage_url(check_study_name(study))
+
+
+def check_study_name(name: str) -> str:
+    """A study name is also a file name (studies/<name>.db, <name>-report.html): never a path."""
+    if not re.fullmatch(STUDY_NAME_PATTERN, name):
+        raise TinynasError(f"{name[:100]!r} is not a study name: use letters, digits, '_', '.' and '-' "
+                           "(at most 100, starting with a letter or digit), no '/'")  # fmt: skip
+    return name
+
+
+def is_tinynas_study(user_attrs: dict) -> bool:
+    """A study a tinynas search made records its spec; a plain Optuna study does not."""
+    return StudyKey.SPEC in user_attrs
 
 
 def redact(url: str) -> str:
@@ -86,12 +102,24 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
         raise TinynasError(f"cannot open storage {redact(url)}: {str(reason).strip().splitlines()[0]}") from None
 
 
+class _Storage(optuna.storages.RDBStorage):
+    """Optuna's RDBStorage, with a heartbeat that outlives a database restart: a beat that
+    fails (the server restarting, a dropped connection) is skipped, not raised, so Optuna's
+    heartbeat thread keeps beating once the server is back instead of dying with a traceback.
+    A server down for longer than the grace period makes the trial stale, as any silent worker."""
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        with contextlib.suppress(SQLAlchemyError, optuna.exceptions.StorageInternalError):
+            super().record_heartbeat(trial_id)
+
+
 def _rdb_storage(url: str, engine_kwargs: dict, heartbeat: dict) -> optuna.storages.RDBStorage:
     """Workers that start together on a fresh database race to create Optuna's tables; the
     loser sees a duplicate-object error and simply finds the tables there on a retry."""
     for attempt in range(SCHEMA_RACE_RETRIES):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+            # pool_pre_ping: a pooled connection that a server restart closed is replaced, not used
+            return _Storage(url, engine_kwargs={"pool_pre_ping": True, **engine_kwargs}, **heartbeat)
         except (IntegrityError, ProgrammingError):
             if attempt == SCHEMA_RACE_RETRIES - 1:
                 raise
@@ -100,10 +128,15 @@ def _rdb_storage(url: str, engine_kwargs: dict, heartbeat: dict) -> optuna.stora
 
 
 def load_study(name: str, storage: optuna.storages.BaseStorage) -> optuna.Study:
+    check_study_name(name)
     names = optuna.get_all_study_names(storage)
     if name not in names:
         raise TinynasError(f"no study named {name!r} in this storage (studies there: {', '.join(names) or 'none'})")
-    return optuna.load_study(study_name=name, storage=storage)
+    study = optuna.load_study(study_name=name, storage=storage)
+    if not is_tinynas_study(study.user_attrs):
+        raise TinynasError(f"study {name!r} was not made by `tinynas search` (it records no spec); tinynas reads "
+                           "only its own studies: open this one with Optuna or optuna-dashboard")  # fmt: skip
+    return study
 
 
 def sqlite_integrity(path: Path) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from search.errors import TinynasError
+from search.errors import TinynasError, check_range, cores
 
 
 def resolve_device(name: str) -> str:
@@ -24,9 +24,24 @@ def resolve_device(name: str) -> str:
 def set_threads(threads: int | None) -> None:
     """Intra-op threads for this process; None keeps PyTorch's default (all cores)."""
     if threads is not None:
-        if threads < 1:
-            raise TinynasError(f"--threads must be at least 1, got {threads}")
-        torch.set_num_threads(threads)
+        torch.set_num_threads(check_range("--threads", threads, 1, cores()))
+
+
+SIMD_FEATURES = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                 "amx_int8", "asimd", "asimddp", "sve")  # fmt: skip
+"""The CPU flags that change which kernels PyTorch and onnxruntime run (x86 and Arm)."""
+
+
+def cpu_features() -> list[str]:
+    """Which of `SIMD_FEATURES` this CPU has (from /proc/cpuinfo; empty where there is none)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags: set[str] = set()
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    return [f for f in SIMD_FEATURES if f in flags]
 
 
 def cpu_name() -> str:

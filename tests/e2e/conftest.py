@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from search.limits import DATA_ENV
+from search.data import dataset_info
+from search.limits import DATA_ENV, DEFAULT_DATA_DIR
 from tests.helpers import REPO
 
 
@@ -20,8 +21,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
-    """The real MNIST; missing data is a loud failure, never a silent skip."""
-    root = Path(os.environ.get(DATA_ENV, REPO.parent / "shared" / "data")).resolve()
-    if not (root / "MNIST" / "raw").is_dir():
-        pytest.fail(f"real MNIST not found under {root}/MNIST/raw; set {DATA_ENV} or provide ../shared/data")
-    return root
+    """The real MNIST where the CLI looks for it ($TINYNAS_DATA, else ./data), else a shared
+    folder beside the checkout (../shared/data); missing data is a loud failure, never a skip."""
+    candidates = [Path(os.environ[DATA_ENV])] if os.environ.get(DATA_ENV) else []
+    candidates += [REPO / DEFAULT_DATA_DIR, REPO.parent / "shared" / "data"]
+    for root in candidates:
+        if dataset_info("mnist").present(root):
+            return root.resolve()
+    pytest.fail(f"real MNIST not found under {' or '.join(str(c) for c in candidates)}: run `tinynas data fetch "
+                f"mnist` (into ./data) or set {DATA_ENV}")

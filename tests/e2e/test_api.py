@@ -26,6 +26,7 @@ def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path) -> Non
                             timeout=600, env={DATA_ENV: str(mnist_root), "PATH": ""})  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "COMPLETE" in result.stdout
+    assert "Warning" not in result.stderr and "Trial 0 finished" not in result.stderr, result.stderr  # quiet
     exported = json.loads((tmp_path / "best.json").read_text())
     summary = json.loads((tmp_path / "runs" / "best" / "summary.json").read_text())
     assert exported["provenance"]["study"] == "tiny" and summary["seeds"] == [0, 1]

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 
 from models import preset
-from search.study.record import user_attrs
+from search.study.record import record_study, user_attrs
 from tests.helpers import REPO, make_spec, run_cli, run_synthetic
 
 GOOD_SPEC = (REPO / "studies" / "tiny.toml").read_text()
@@ -23,10 +24,15 @@ GOOD_SPEC = (REPO / "studies" / "tiny.toml").read_text()
 def dbs(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("dbs")
     run_synthetic(make_spec(name="tiny", **{"budget.max_params": 300}), folder / "study.db", trials=3)
-    optuna.create_study(study_name="empty", storage=f"sqlite:///{folder / 'empty.db'}")
+    empty = optuna.create_study(study_name="empty", storage=f"sqlite:///{folder / 'empty.db'}")
+    record_study(empty, make_spec(name="empty"), "accuracy", None)
     unmet = optuna.create_study(study_name="unmet", storage=f"sqlite:///{folder / 'unmet.db'}")
+    record_study(unmet, make_spec(name="unmet"), "accuracy", None)
     unmet.add_trial(optuna.trial.create_trial(value=95.0, user_attrs=user_attrs(params=900)))
-    return {"study": folder / "study.db", "empty": folder / "empty.db", "unmet": folder / "unmet.db"}
+    plain = optuna.create_study(study_name="tiny", storage=f"sqlite:///{folder / 'plain.db'}")  # Optuna's own
+    plain.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    (folder / "text.db").write_text("a text file, not a database\n")
+    return {name: folder / f"{name}.db" for name in ("study", "empty", "unmet", "plain", "text")}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +72,25 @@ def a_file(folder: Path) -> str:
 def json_file(folder: Path, data: object) -> str:
     path = folder / "config.json"
     path.write_text(json.dumps(data))
+    return str(path)
+
+
+def checkpoint(folder: Path, experiment: dict) -> str:
+    """A checkpoint as `retrain` writes it, with a hand-edited experiment."""
+    path = folder / "checkpoint.pt"
+    torch.save({"experiment": experiment, "state_dict": {}}, path)
+    return str(path)
+
+
+class _RunsCode:
+    def __reduce__(self):  # unpickling this would create the file `pwned`
+        return (Path.touch, (Path("pwned"),))
+
+
+def code_checkpoint(folder: Path) -> str:
+    """A pickle that runs code when a careless loader opens it."""
+    path = folder / "checkpoint.pt"
+    torch.save({"experiment": _RunsCode(), "state_dict": {}}, path)
     return str(path)
 
 
@@ -116,7 +141,7 @@ CASES = {
                                    "tinynas trains only models with fewer than 20,000 parameters"),
     "unknown preset": (lambda f, d: ["summary", "seed-9k"], "neither a preset"),
     "negative trials": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--trials", "-3", "--storage", "{study}"],
-                        "--trials must be at least 1"),
+                        "--trials must be 1 to 100,000, got -3"),
     "20 epochs": (lambda f, d: ["retrain", "seed-8k", "--epochs", "20"], "fewer than 20"),
     "bad duration": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--timeout", "soon", "--storage", "{study}"],
                      "cannot read duration"),
@@ -145,6 +170,44 @@ CASES = {
                                                        str(f / "nowhere" / "t.csv")], "does not exist; create it first"),
     "retrain --out is a file": (lambda f, d: ["retrain", "seed-8k", "--epochs", "1", "--out", a_file(f)],
                                 "a file of that name exists"),
+    # files and names from outside are data, never code or paths
+    "a plain Optuna study": (lambda f, d: ["export", "tiny", "--storage", "{plain}", "--out", str(f / "b.json")],
+                             "was not made by `tinynas search`"),
+    "search into a plain Optuna study": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--storage", "{plain}"],
+                                         "holds trials tinynas did not make"),
+    "storage that is not a database": (lambda f, d: ["trials", "tiny", "--storage", "{text}"],
+                                       "file is not a database"),
+    "study name is a path": (lambda f, d: ["report", "../../x", "--storage", "{study}"], "is not a study name"),
+    "study name is a path (default storage)": (lambda f, d: ["trials", "../x"], "is not a study name"),
+    "spec name is a path": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace('name = "tiny"', 'name = "../x"'))],
+                            "name: String should match pattern"),
+    "checkpoint over the parameter ceiling": (lambda f, d: ["deploy", checkpoint(f, {"model": big_model()}),
+                                                            "--out", str(f / "m.onnx")],
+                                              "tinynas trains only models with fewer than 20,000 parameters"),
+    "checkpoint over the epoch ceiling": (lambda f, d: ["deploy", checkpoint(f, {"model": preset("seed-8k").to_dict(),
+                                                                                 "train": {"epochs": 25}}),
+                                                        "--out", str(f / "m.onnx")], "train.epochs"),
+    "checkpoint that runs code": (lambda f, d: ["deploy", code_checkpoint(f), "--out", str(f / "m.onnx")],
+                                  "is not a checkpoint written by `tinynas retrain`"),
+    # every count and duration bounded before anything is allocated or written
+    "a billion seeds": (lambda f, d: ["retrain", "seed-8k", "--seeds", "1000000000", "--out", str(f / "r")],
+                        "--seeds must be 1 to 16"),
+    "more threads than cores": (lambda f, d: ["retrain", "seed-8k", "--threads", "100000", "--out", str(f / "r")],
+                                "--threads must be 1 to"),
+    "more workers than cores": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--jobs", "100000"],
+                                "--jobs must be 1 to"),
+    "10^21 trials": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--trials", "1" + "0" * 21],
+                     "--trials must be 1 to 100,000"),
+    "a timeout of centuries": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--timeout", "99999999h"],
+                               "at most 30 days"),
+    "confirm a billion trials": (lambda f, d: ["export", "tiny", "--storage", "{study}", "--confirm", "1000000000",
+                                               "--out", str(f / "b.json")], "--confirm must be 0 to 100"),
+    "subset beyond the data": (lambda f, d: ["retrain", "seed-8k", "--subset", "1000000000", "--out", str(f / "r")],
+                               "the training split holds 60,000 images"),
+    "spec val_size beyond the data": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("[run]", "[run]\nval_size = 1000000000"))],
+                                      "run.val_size: Input should be less than or equal to 30000"),
+    "spec trials of 10^12": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("trials = 6", "trials = 1000000000000"))],
+                             "run.trials: Input should be less than or equal to 100000"),
 }  # fmt: skip
 
 
@@ -161,7 +224,7 @@ def test_bad_input(case: str, tmp_path: Path, dbs: dict[str, Path], broken_data,
     if args[0] in ("search", "retrain") and "--data-dir" not in args:
         args += ["--data-dir", str(mnist_root)]
     before = {name: digest(path) for name, path in dbs.items()}
-    result = run_cli(*args, cwd=tmp_path)
+    result = run_cli(*args, cwd=tmp_path, env={"TINYNAS_OFFLINE": "1"})  # missing data: never download here
     assert result.returncode != 0, result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -169,6 +232,7 @@ def test_bad_input(case: str, tmp_path: Path, dbs: dict[str, Path], broken_data,
     assert "Traceback" not in result.stderr + result.stdout
     assert {name: digest(path) for name, path in dbs.items()} == before
     assert not (tmp_path / "studies").exists()  # nothing created where the command ran
+    assert not (tmp_path / "r").exists() and not (tmp_path / "pwned").exists()
 
 
 def test_dashboard_port_in_use_is_part_of_the_suite(dbs: dict[str, Path]) -> None:

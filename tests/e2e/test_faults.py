@@ -3,6 +3,7 @@ several workers share one SQLite study; storage trouble is one clear error line.
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -160,3 +161,40 @@ def test_read_only_or_full_storage_is_a_clear_error(tmp_path: Path, mnist_root: 
                          str(mnist_root), "--trials", "1")  # fmt: skip
     assert result.returncode == 2, result.stdout
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+
+def without_root_powers(args: list[str]) -> list[str]:
+    """Root ignores file permissions; run it without that power (CAP_DAC_OVERRIDE), so a folder
+    made read-only is read-only to it as to any user."""
+    drop = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", "--", *args] if os.geteuid() == 0 else args
+
+
+def test_the_folder_turning_read_only_mid_search_loses_nothing(tmp_path: Path, mnist_root: Path) -> None:
+    """The SQLite file's folder becomes read-only while a trial trains: one line and exit 2;
+    once it is writable again, the same command resumes and nothing stays RUNNING."""
+    spec, folder = write_spec(tmp_path, subset=3000), tmp_path / "studies"
+    folder.mkdir()
+    db = folder / "s.db"
+    args = [sys.executable, "-m", "search", "search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir",
+            str(mnist_root), "--threads", "1", "--trials", "4"]  # fmt: skip
+    proc = subprocess.Popen(without_root_powers(args), cwd=REPO, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    wait_mid_trial(db, proc)
+    before = finished_values(db)
+    folder.chmod(0o555)
+    try:
+        out, err = proc.communicate(timeout=300)
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 2, out + err
+    assert "readonly database" in err and "run the same command again" in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    again = run_cli(*args[3:])
+    assert again.returncode == 0, again.stderr
+    after = states(db)
+    assert "RUNNING" not in {s for _, s in after}
+    assert sum(s in ("COMPLETE", "PRUNED") for _, s in after) == 4
+    assert {n: finished_values(db)[n] for n in before} == before
+    assert sqlite_integrity(db) == "ok"

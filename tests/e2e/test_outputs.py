@@ -15,7 +15,8 @@ import optuna
 import pytest
 
 from search.outputs import write_report
-from search.outputs.browser import drawn_figures
+from search.outputs.browser import check_figures
+from search.study.record import record_study
 from tests.helpers import REPO, make_spec, run_cli, run_synthetic
 
 
@@ -29,12 +30,31 @@ def study_db(tmp_path_factory) -> Path:
 def test_report_draws_every_figure_in_chromium(study_db: Path, tmp_path: Path) -> None:
     study = optuna.load_study(study_name="synthetic", storage=f"sqlite:///{study_db}")
     path = write_report(study, f"sqlite:///{tmp_path / 'results.db'}", tmp_path / "report.html")
-    drawn, total = drawn_figures(path)
-    assert total >= 6 and drawn == total
+    check = check_figures(path)
+    assert check.total >= 6 and check.drawn == check.total
+    assert check.silent == [] and check.outside == []  # every legend entry draws; no point off the axes
+    page = path.read_text()
+    assert "8x3s = one 3x3 conv applied 3 times" in page  # the arch notation is explained under the table
+
+
+def test_the_figure_check_catches_what_it_should(tmp_path: Path) -> None:
+    """A one-point line in a legend, a point off the axes and a figure that never draws."""
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
+    fig = go.Figure([go.Scatter(x=[1], y=[2], mode="lines", name="lonely", showlegend=True),
+                     go.Scatter(x=[1, 2, 3], y=[1, 2, 50], mode="markers", name="far")])  # fmt: skip
+    fig.update_yaxes(range=[0, 10])
+    body = fig.to_html(full_html=False, include_plotlyjs=False) + '<div class="plotly-graph-div"></div>'
+    page = tmp_path / "p.html"
+    page.write_text(f"<html><head><script>{get_plotlyjs()}</script></head><body>{body}</body></html>")
+    check = check_figures(page)
+    assert (check.drawn, check.total, check.silent, check.outside) == (1, 2, ["lonely"], ["far"])
 
 
 def test_export_from_an_empty_study_is_a_clear_error(tmp_path: Path) -> None:
-    optuna.create_study(study_name="empty", storage=f"sqlite:///{tmp_path / 'e.db'}")
+    empty = optuna.create_study(study_name="empty", storage=f"sqlite:///{tmp_path / 'e.db'}")
+    record_study(empty, make_spec(name="empty"), "accuracy", None)
     result = run_cli("export", "empty", "--storage", f"sqlite:///{tmp_path / 'e.db'}", "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and "has no complete trials yet" in result.stderr
     assert not (tmp_path / "x").exists()

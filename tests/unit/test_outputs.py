@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -9,6 +10,7 @@ import pytest
 
 from search.errors import TinynasError
 from search.outputs import experiment_for, pick, retrain_records, write_report
+from search.quiet import quiet
 from search.study import TrialRecord, complete_records
 from search.study.record import user_attrs
 from search.training import load_experiment
@@ -109,3 +111,18 @@ def test_the_rule_applies_to_confirmed_means() -> None:
         TinynasError, match=r"none of the 3 confirmed trials holds 99\.50% .* best is trial 0 at 99\.48%"
     ):
         pick_confirmed(study, "smallest", confirmed, 99.5)
+
+
+def test_the_api_silences_optuna_during_a_call_and_restores_it_after() -> None:
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with quiet():
+                assert optuna.logging.get_verbosity() == optuna.logging.ERROR
+                warnings.warn("inside", optuna.exceptions.ExperimentalWarning, stacklevel=1)
+            warnings.warn("after", optuna.exceptions.ExperimentalWarning, stacklevel=1)
+        assert [str(w.message) for w in caught] == ["after"]
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
