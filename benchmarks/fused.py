@@ -74,8 +74,10 @@ def profile(config: ModelConfig, split: Split, eval_split: Split, device: str) -
     for key in top:
         one, four = tables[1].get(key, 0.0), tables[4][key]
         print(f"{key:<36} {one:>12.2f} {four:>12.2f} {four / one if one else float('inf'):>5.1f}x")
-    print(f"{'all ops':<36} {sum(tables[1].values()):>12.2f} {sum(tables[4].values()):>12.2f} "
-          f"{sum(tables[4].values()) / sum(tables[1].values()):>5.1f}x  (4x the images)")  # fmt: skip
+    print(
+        f"{'all ops':<36} {sum(tables[1].values()):>12.2f} {sum(tables[4].values()):>12.2f} "
+        f"{sum(tables[4].values()) / sum(tables[1].values()):>5.1f}x  (4x the images)"
+    )
 
 
 def main() -> None:
@@ -97,14 +99,19 @@ def main() -> None:
         return
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{platform.processor() or 'CPU'}"
     print(f"{where}, {args.threads} threads, torch {torch.__version__}, batch 64, {args.images} images per replica")
-    print(f"{'model':<16} {'K':>2} {'sequential img/s':>17} {'(contiguous)':>13} {'fused img/s':>12} {'speedup':>8} "
-          f"{'(vs contiguous)':>16}")  # fmt: skip
+    print(
+        f"{'model':<16} {'K':>2} {'sequential img/s':>17} {'(contiguous)':>13} {'fused img/s':>12} {'speedup':>8} "
+        f"{'(vs contiguous)':>16}"
+    )
     speedup_54 = None
     for name, config in models.items():
         for k in (int(v) for v in args.ks.split(",")):
             seq, plain, fused = measure(config, k, split, eval_split, args.repeats, args.device)
-            print(f"{name:<16} {k:>2} {seq:>17,.0f} {plain:>13,.0f} {fused:>12,.0f} {fused / seq:>7.2f}x "
-                  f"{fused / plain:>15.2f}x", flush=True)  # fmt: skip
+            print(
+                f"{name:<16} {k:>2} {seq:>17,.0f} {plain:>13,.0f} {fused:>12,.0f} {fused / seq:>7.2f}x "
+                f"{fused / plain:>15.2f}x",
+                flush=True,
+            )
             if name == "sub5k trial 54" and k == 4:
                 speedup_54 = fused / seq
     if speedup_54 is not None:

@@ -84,10 +84,14 @@ def main() -> None:
             cfgs = [cfg.model_copy(update={"seed": s}) for s in SEEDS]
             trained = train_replicas(exp.model, cfgs, train_split, val_split)
             finals = [h.final_acc for h in trained.histories]
-            table[name] = {"recipe": cfg.model_dump(mode="json"), "val_final": finals,
-                           "mean": statistics.fmean(finals), "std": statistics.stdev(finals),
-                           "val_curves": [h.eval_acc for h in trained.histories],
-                           "seconds": time.perf_counter() - start}  # fmt: skip
+            table[name] = {
+                "recipe": cfg.model_dump(mode="json"),
+                "val_final": finals,
+                "mean": statistics.fmean(finals),
+                "std": statistics.stdev(finals),
+                "val_curves": [h.eval_acc for h in trained.histories],
+                "seconds": time.perf_counter() - start,
+            }
             args.out.write_text(json.dumps(results, indent=1))
             print(
                 f"{model_name:<16} {name:<36} {table[name]['mean']:.2f} ± {table[name]['std']:.2f}  "
@@ -107,8 +111,10 @@ def print_table(results: dict) -> None:
         base = table.get("own recipe", {}).get("mean")
         for name, row in table.items():
             delta = f"{row['mean'] - base:+.2f}" if base is not None and name != "own recipe" else ""
-            print(f"| {model_name} | {name} | {row['mean']:.2f} ± {row['std']:.2f} | "
-                  f"{', '.join(f'{v:.2f}' for v in row['val_final'])} | {delta} |")  # fmt: skip
+            print(
+                f"| {model_name} | {name} | {row['mean']:.2f} ± {row['std']:.2f} | "
+                f"{', '.join(f'{v:.2f}' for v in row['val_final'])} | {delta} |"
+            )
 
 
 def test_best(results: dict, args: argparse.Namespace) -> None:
@@ -122,8 +128,11 @@ def test_best(results: dict, args: argparse.Namespace) -> None:
         cfg = TrainConfig.model_validate(table[name]["recipe"])
         trained = train_replicas(exp.model, [cfg.model_copy(update={"seed": s}) for s in SEEDS], train_all, test)
         finals = [h.final_acc for h in trained.histories]
-        results.setdefault("test", {})[model_name] = {"variant": name, "test_final": finals,
-                                                      "mean": statistics.fmean(finals)}  # fmt: skip
+        results.setdefault("test", {})[model_name] = {
+            "variant": name,
+            "test_final": finals,
+            "mean": statistics.fmean(finals),
+        }
         args.out.write_text(json.dumps(results, indent=1))
         print(
             f"TEST {model_name}: chosen on validation: {name}; final-epoch test accuracy "

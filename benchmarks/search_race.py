@@ -108,8 +108,13 @@ def plain_arm(spec: StudySpec, budget_s: float, root: Path) -> tuple[list[dict],
             history = train_replicas(model, [cfg], train, val).histories[0]
             score = history.final_acc if count_params(model) <= spec.budget.max_params else 0.0
             exp = Experiment(dataset=spec.dataset, model=model, train=cfg)
-        points.append({"seconds": time.perf_counter() - start, "score": score,
-                       "experiment": exp.model_dump(mode="json") if exp else None})  # fmt: skip
+        points.append(
+            {
+                "seconds": time.perf_counter() - start,
+                "score": score,
+                "experiment": exp.model_dump(mode="json") if exp else None,
+            }
+        )
         return score
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=spec.seed))
@@ -123,13 +128,23 @@ def tinynas_arm(
     """tinynas.search as shipped: its complete trials as (seconds, score, experiment), and when
     each trained trial (complete or pruned; over-budget draws are never trained) ended."""
     started = datetime.now()  # Optuna stamps trials with naive local time
-    study = tinynas.search(spec, storage=f"sqlite:///{workdir / f'race-{spec.seed}.db'}", data_dir=root,
-                           threads=threads, timeout=str(int(budget_s)))  # fmt: skip
+    study = tinynas.search(
+        spec,
+        storage=f"sqlite:///{workdir / f'race-{spec.seed}.db'}",
+        data_dir=root,
+        threads=threads,
+        timeout=str(int(budget_s)),
+    )
     points = []
     for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
         record = TrialRecord.of(trial)
-        points.append({"seconds": (trial.datetime_complete - started).total_seconds(), "score": record.value,
-                       "experiment": record.experiment().model_dump(mode="json")})  # fmt: skip
+        points.append(
+            {
+                "seconds": (trial.datetime_complete - started).total_seconds(),
+                "score": record.value,
+                "experiment": record.experiment().model_dump(mode="json"),
+            }
+        )
     finished = [t for t in study.trials if TrialRecord.of(t).kind in (Kind.COMPLETE, Kind.PRUNED)]
     ends = sorted((t.datetime_complete - started).total_seconds() for t in finished if t.datetime_complete)
     return sorted(points, key=lambda p: p["seconds"]), ends
@@ -165,8 +180,14 @@ def confirm_point(spec: StudySpec, point: dict, root: Path) -> dict:
     train, val = _splits(spec.seed, root)
     seeds = [spec.seed + CONFIRM_SEED_OFFSET + i for i in range(CONFIRM_SEEDS)]
     confirmed = confirm_experiment(exp, seeds, train, val)
-    return {"seconds": point["seconds"], "searched": point["score"], "params": count_params(exp.model),
-            "confirmed": confirmed.mean, "per_seed": confirmed.per_seed, "seeds": seeds}  # fmt: skip
+    return {
+        "seconds": point["seconds"],
+        "searched": point["score"],
+        "params": count_params(exp.model),
+        "confirmed": confirmed.mean,
+        "per_seed": confirmed.per_seed,
+        "seeds": seeds,
+    }
 
 
 def confirm_pick(spec: StudySpec, points: list[dict], root: Path) -> dict:
@@ -195,9 +216,18 @@ def summarise(results: dict) -> tuple[list[dict], list[float], bool]:
         for run in (plain, ours):
             t = time_to(best_so_far(within(run["points"], budget_s)), target)
             times[run["arm"]] = t
-            rows.append({"arm": run["arm"], "seed": seed, "trials": sum(end <= budget_s for end in run["ends"]),
-                         "params": run["pick"]["params"], "searched": run["pick"]["searched"],
-                         "confirmed": run["pick"]["confirmed"], "target": target, "time_to_target": t})  # fmt: skip
+            rows.append(
+                {
+                    "arm": run["arm"],
+                    "seed": seed,
+                    "trials": sum(end <= budget_s for end in run["ends"]),
+                    "params": run["pick"]["params"],
+                    "searched": run["pick"]["searched"],
+                    "confirmed": run["pick"]["confirmed"],
+                    "target": target,
+                    "time_to_target": t,
+                }
+            )
         t_plain = times["plain"]
         if t_plain is None:
             t_plain, lower_bound = budget_s, True
@@ -231,22 +261,37 @@ def figure(results: dict, path: Path) -> None:
             continue
         xs = [t / 60 for t, _ in curve] + [results["minutes"]]
         ys = [b for _, b in curve] + [curve[-1][1]]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", line_shape="hv",
-                                 name=f"{run['arm']}, search seed {seed} (pick confirmed {run['pick']['confirmed']:.2f})",
-                                 line={"color": colours[run["arm"]], "dash": dashes[seed % len(dashes)]}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                line_shape="hv",
+                name=f"{run['arm']}, search seed {seed} (pick confirmed {run['pick']['confirmed']:.2f})",
+                line={"color": colours[run["arm"]], "dash": dashes[seed % len(dashes)]},
+            )
+        )
     for seed in results["seeds"]:
         plain = results["runs"].get(f"plain/{seed}")
         if plain is not None:
-            fig.add_hline(y=plain["pick"]["confirmed"], line={"color": "grey", "width": 1, "dash": dashes[seed % 4]},
-                          annotation_text=f"target, seed {seed}", annotation_position="bottom right")  # fmt: skip
+            fig.add_hline(
+                y=plain["pick"]["confirmed"],
+                line={"color": "grey", "width": 1, "dash": dashes[seed % 4]},
+                annotation_text=f"target, seed {seed}",
+                annotation_position="bottom right",
+            )
     finals = [c[-1][1] for run in results["runs"].values() if (c := best_so_far(within(run["points"], budget_s)))]
     fig.update_layout(
         title=f"Best-so-far validation accuracy as searched, against wall time<br><sup>{results['problem']}; "
-              f"{results['minutes']:g} min per arm and search seed; {results['machine']}</sup>",
-        xaxis_title="minutes", yaxis_title="best validation accuracy so far (%)", width=1100, height=600,
+        f"{results['minutes']:g} min per arm and search seed; {results['machine']}</sup>",
+        xaxis_title="minutes",
+        yaxis_title="best validation accuracy so far (%)",
+        width=1100,
+        height=600,
         yaxis={"range": [min(finals, default=96.0) - 1.0, max(finals, default=98.5) + 0.3]},
-        xaxis={"range": [0, results["minutes"]]}, legend={"font": {"size": 11}},
-    )  # fmt: skip
+        xaxis={"range": [0, results["minutes"]]},
+        legend={"font": {"size": 11}},
+    )
     path.write_text(fig.to_html(include_plotlyjs=True, full_html=True))
 
 
@@ -268,10 +313,13 @@ def main() -> None:
     quiet_libraries()
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.setdefault("runs", {})
-    results |= {"minutes": args.minutes, "seeds": args.seeds, "machine": results.get("machine") or
-                f"{cpu_name()}, {args.threads} thread(s)",
-                "problem": f"{REDUCED['run']['subset']:,} training images, {REDUCED['run']['val_size']:,} validation, "
-                           f"{EPOCHS} epochs, <= {REDUCED['budget']['max_params']:,} params"}  # fmt: skip
+    results |= {
+        "minutes": args.minutes,
+        "seeds": args.seeds,
+        "machine": results.get("machine") or f"{cpu_name()}, {args.threads} thread(s)",
+        "problem": f"{REDUCED['run']['subset']:,} training images, {REDUCED['run']['val_size']:,} validation, "
+        f"{EPOCHS} epochs, <= {REDUCED['budget']['max_params']:,} params",
+    }
     set_threads(args.threads)
     budget_s = args.minutes * 60
     with tempfile.TemporaryDirectory() as tmp:
@@ -289,8 +337,11 @@ def main() -> None:
                 pick = confirm_pick(spec, within(points, budget_s), args.data_dir)
                 results["runs"][key] = {"arm": arm, "points": points, "ends": ends, "pick": pick}
                 args.out.write_text(json.dumps(results, indent=1))
-                print(f"{key}: pick {pick['params']:,} params, searched {pick['searched']:.2f}, "
-                      f"confirmed {pick['confirmed']:.2f}", flush=True)  # fmt: skip
+                print(
+                    f"{key}: pick {pick['params']:,} params, searched {pick['searched']:.2f}, "
+                    f"confirmed {pick['confirmed']:.2f}",
+                    flush=True,
+                )
     if args.incumbents and not args.table:
         for key, run in sorted(results["runs"].items()):
             if "incumbents" not in run:
@@ -301,17 +352,23 @@ def main() -> None:
                 args.out.write_text(json.dumps(results, indent=1))
     rows, speedups, lower_bound = summarise(results)
     print(f"\n{results['problem']}; {results['minutes']:g} min per arm and seed; {results['machine']}")
-    print(f"{'arm':<8} {'seed':>4} {'trials':>6} {'params':>6} {'searched':>8} {'confirmed':>9} {'target':>7} "
-          f"{'time to target':>15}")  # fmt: skip
+    print(
+        f"{'arm':<8} {'seed':>4} {'trials':>6} {'params':>6} {'searched':>8} {'confirmed':>9} {'target':>7} "
+        f"{'time to target':>15}"
+    )
     for r in rows:
         t = "not reached" if r["time_to_target"] is None else f"{r['time_to_target'] / 60:.1f} min"
-        print(f"{r['arm']:<8} {r['seed']:>4} {r['trials']:>6} {r['params']:>6,} {r['searched']:>8.2f} "
-              f"{r['confirmed']:>9.2f} {r['target']:>7.2f} {t:>15}")  # fmt: skip
+        print(
+            f"{r['arm']:<8} {r['seed']:>4} {r['trials']:>6} {r['params']:>6,} {r['searched']:>8.2f} "
+            f"{r['confirmed']:>9.2f} {r['target']:>7.2f} {t:>15}"
+        )
     judged = confirmed_speedups(results)
     for seed, t_plain, t_ours in judged:
         show = ["not reached" if t is None else f"{t / 60:.1f} min" for t in (t_plain, t_ours)]
-        print(f"seed {seed}, incumbents re-measured with fresh seeds: plain reaches the target at {show[0]}, "
-              f"tinynas at {show[1]}")  # fmt: skip
+        print(
+            f"seed {seed}, incumbents re-measured with fresh seeds: plain reaches the target at {show[0]}, "
+            f"tinynas at {show[1]}"
+        )
     if judged:
         ratios = [0.0 if ours is None else (plain or budget_s) / ours for _, plain, ours in judged]
         print(f"speedup judged on re-measured incumbents (median): {statistics.median(ratios):.2f}x")

@@ -30,8 +30,14 @@ def _fused(module: nn.Module, replicas: list[nn.Module]) -> nn.Module:
 @_fused.register
 def _(module: nn.Conv2d, replicas: list[nn.Module]) -> nn.Module:
     k = len(replicas)
-    fused = nn.Conv2d(k * module.in_channels, k * module.out_channels, module.kernel_size, padding=module.padding,
-                      groups=k * module.groups, bias=module.bias is not None)  # fmt: skip
+    fused = nn.Conv2d(
+        k * module.in_channels,
+        k * module.out_channels,
+        module.kernel_size,
+        padding=module.padding,
+        groups=k * module.groups,
+        bias=module.bias is not None,
+    )
     with torch.no_grad():
         fused.weight.copy_(torch.cat([r.weight for r in replicas]))
         if module.bias is not None:

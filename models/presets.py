@@ -24,16 +24,32 @@ def seed_8k() -> ModelConfig:
     Biased convs with ReLU before BN, two padded stages, unpadded convs at 7x7 down to one
     channel per class, global pooling, and dropout 0.2 after each pool and on the logits.
     """
-    return cnn(name="seed-8k", stages=[[8, 8], [16, 16], []], tail=[16, 10], head="gap", bias=True,
-               order="relu-bn", dropout=0.2, head_dropout=0.2)  # fmt: skip
+    return cnn(
+        name="seed-8k",
+        stages=[[8, 8], [16, 16], []],
+        tail=[16, 10],
+        head="gap",
+        bias=True,
+        order="relu-bn",
+        dropout=0.2,
+        head_dropout=0.2,
+    )
 
 
 @register
 def compact_4k() -> ModelConfig:
     """A sub-5K design: bias-free convs, BN before ReLU, a 1x1 transition after the first
     pool, an unpadded conv at 7x7 and a 1x1 conv head after global pooling."""
-    return cnn(name="compact-4k", stages=[[8, 12], [12, 12], []], tail=[12], head="conv1x1", bias=False,
-               order="bn-relu", transitions=[8, None], dropout=[0.0, 0.05])  # fmt: skip
+    return cnn(
+        name="compact-4k",
+        stages=[[8, 12], [12, 12], []],
+        tail=[12],
+        head="conv1x1",
+        bias=False,
+        order="bn-relu",
+        transitions=[8, None],
+        dropout=[0.0, 0.05],
+    )
 
 
 def preset(name: str) -> ModelConfig:

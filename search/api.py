@@ -44,7 +44,7 @@ from search.training import (
     load_experiment,
     resolve_device,
     set_threads,
-)  # fmt: skip
+)
 from search.training import retrain as _retrain
 from search.training.retrain import SeedStart
 
@@ -71,9 +71,18 @@ def search(
 ) -> optuna.Study:
     """Run or resume a study until it holds `trials` finished trials (default: the spec's)."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
-    opts = resolve_options(spec, storage=storage, trials=trials, timeout=timeout,
-                           data_dir=Path(data_dir) if data_dir else None, subset=subset, device=device, jobs=jobs,
-                           threads=threads, seeds_per_trial=seeds_per_trial)  # fmt: skip
+    opts = resolve_options(
+        spec,
+        storage=storage,
+        trials=trials,
+        timeout=timeout,
+        data_dir=Path(data_dir) if data_dir else None,
+        subset=subset,
+        device=device,
+        jobs=jobs,
+        threads=threads,
+        seeds_per_trial=seeds_per_trial,
+    )
     study, ctx = prepare(spec, opts)
     handler = signal.getsignal(signal.SIGINT)
     try:
@@ -122,8 +131,14 @@ def export(
     if confirm:
         set_threads(threads)
         pool = candidates(study, rule, target, confirm)
-        confirmed = confirm_trials(study, pool, confirm_seeds, data_root(Path(data_dir) if data_dir else None),
-                                   device=resolve_device(device), on_trial=on_confirmed)  # fmt: skip
+        confirmed = confirm_trials(
+            study,
+            pool,
+            confirm_seeds,
+            data_root(Path(data_dir) if data_dir else None),
+            device=resolve_device(device),
+            on_trial=on_confirmed,
+        )
         chosen = pick_confirmed(study, rule, confirmed, target)
         exp = experiment_for(study, chosen, confirmed[chosen.number])
     else:
@@ -187,8 +202,14 @@ def retrain(
         check_epochs(epochs)
     set_threads(threads)
     folder = Path(out) if out is not None else default_run_folder(exp)
-    opts = RetrainOptions(seeds=seeds, data_root=data_root(Path(data_dir) if data_dir else None), epochs=epochs,
-                          device=resolve_device(device), subset=subset, fused=not sequential)  # fmt: skip
+    opts = RetrainOptions(
+        seeds=seeds,
+        data_root=data_root(Path(data_dir) if data_dir else None),
+        epochs=epochs,
+        device=resolve_device(device),
+        subset=subset,
+        fused=not sequential,
+    )
 
     started: list[bool] = []
 
@@ -199,7 +220,12 @@ def retrain(
         if on_seed_start:
             on_seed_start(cfgs, n_train, n_test)
 
-    result = _retrain(exp, opts, reporter=reporter, on_seed_start=start,
-                      on_seed_end=lambda r: run_folder.save_seed(folder, exp, r, results, opts.device))  # fmt: skip
+    result = _retrain(
+        exp,
+        opts,
+        reporter=reporter,
+        on_seed_start=start,
+        on_seed_end=lambda r: run_folder.save_seed(folder, exp, r, results, opts.device),
+    )
     run_folder.finish(folder, result)
     return result

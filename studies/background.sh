@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A search of hours, across sessions that may each lose their machine.
+# A search of hours that survives losing its machine: snapshots of the study database are committed.
 #
 #   studies/background.sh SPEC.toml SNAPSHOT.db [MINUTES] [-- extra `tinynas search` options]
 #

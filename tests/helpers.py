@@ -82,9 +82,14 @@ class _WarmCli:
 
     def _server(self) -> subprocess.Popen:
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "cli_server.py")], cwd=REPO,
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                         env={**os.environ, **CLI_ENV, "PYTHONPATH": str(REPO)})  # fmt: skip
+            self.proc = subprocess.Popen(
+                [sys.executable, str(REPO / "tests" / "cli_server.py")],
+                cwd=REPO,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, **CLI_ENV, "PYTHONPATH": str(REPO)},
+            )
         return self.proc
 
     def run(self, args: list[str], cwd: Path, env: dict, timeout: float) -> subprocess.CompletedProcess:

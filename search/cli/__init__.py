@@ -24,9 +24,11 @@ def main() -> None:
         cause = _storage_cause(exc)
         if cause is None:
             raise
-        _fail(f"storage error: {str(cause).strip().splitlines()[0]}; the study stays consistent: fix the storage "
-              "(make its folder writable, free disk space, restart the database server, stop the process holding "
-              "the lock) and run the same command again")  # fmt: skip
+        _fail(
+            f"storage error: {str(cause).strip().splitlines()[0]}; the study stays consistent: fix the storage "
+            "(make its folder writable, free disk space, restart the database server, stop the process holding "
+            "the lock) and run the same command again"
+        )
 
 
 def _storage_cause(exc: BaseException) -> BaseException | None:

@@ -124,13 +124,25 @@ def retrain(
 
     def announce(cfgs, n_train: int, n_test: int) -> None:
         which = f"seed {cfgs[0].seed}" if len(cfgs) == 1 else f"seeds {', '.join(str(c.seed) for c in cfgs)} (fused)"
-        say(f"[bold]{which}[/]: {params:,} params, {plural(cfgs[0].epochs, 'epoch')} on {n_train:,} training images, "
-            f"testing on {n_test:,} after every epoch")  # fmt: skip
+        say(
+            f"[bold]{which}[/]: {params:,} params, {plural(cfgs[0].epochs, 'epoch')} on {n_train:,} training images, "
+            f"testing on {n_test:,} after every epoch"
+        )
 
-    result = api.retrain(exp, seeds=seeds, epochs=epochs, out=folder, results=results, subset=subset,
-                         data_dir=data_dir, device=device, threads=threads, sequential=sequential,
-                         on_seed_start=announce,
-                         reporter=None if quiet else EpochBars(console, eval_name="test"))  # fmt: skip
+    result = api.retrain(
+        exp,
+        seeds=seeds,
+        epochs=epochs,
+        out=folder,
+        results=results,
+        subset=subset,
+        data_dir=data_dir,
+        device=device,
+        threads=threads,
+        sequential=sequential,
+        on_seed_start=announce,
+        reporter=None if quiet else EpochBars(console, eval_name="test"),
+    )
     console.print(retrain_table(result))
     say(f"outputs in {folder}; runs recorded in {redact(results)}")
 
@@ -161,18 +173,32 @@ def search(
     from search.study.interrupt import graceful_interrupts
 
     spec = load_spec(spec_path)
-    opts = resolve_options(spec, storage=storage, trials=trials, timeout=timeout, data_dir=data_dir, subset=subset,
-                           device=device, jobs=jobs, threads=threads, seeds_per_trial=seeds_per_trial)  # fmt: skip
+    opts = resolve_options(
+        spec,
+        storage=storage,
+        trials=trials,
+        timeout=timeout,
+        data_dir=data_dir,
+        subset=subset,
+        device=device,
+        jobs=jobs,
+        threads=threads,
+        seeds_per_trial=seeds_per_trial,
+    )
     try:
         with graceful_interrupts():  # trials have their own guard (search.study.interrupt.TrialGuard)
             study, ctx = prepare(spec, opts)
             done = finished(study)
             if done >= opts.trials:
-                say(f"study {spec.name} already holds {done} finished trials (target {opts.trials}); "
-                    "raise --trials to add more")  # fmt: skip
+                say(
+                    f"study {spec.name} already holds {done} finished trials (target {opts.trials}); "
+                    "raise --trials to add more"
+                )
                 return
-            say(f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
-                f"with {opts.jobs} worker(s); storage {redact(opts.storage)}")  # fmt: skip
+            say(
+                f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
+                f"with {opts.jobs} worker(s); storage {redact(opts.storage)}"
+            )
             run(study, ctx, opts, partial(feed, footer=not quiet and opts.jobs == 1))
     except KeyboardInterrupt:
         say("interrupted; the study is consistent and the same command resumes it")
@@ -203,8 +229,16 @@ def worker(
     spec = load_spec(spec_path)
     if storage is None and not os.environ.get(STORAGE_ENV):
         raise TinynasError(f"a worker joins a shared study: pass --storage URL (or set ${STORAGE_ENV})")
-    opts = resolve_options(spec, storage=storage, trials=trials, timeout=timeout, data_dir=data_dir, subset=subset,
-                           device=device, threads=threads)  # fmt: skip
+    opts = resolve_options(
+        spec,
+        storage=storage,
+        trials=trials,
+        timeout=timeout,
+        data_dir=data_dir,
+        subset=subset,
+        device=device,
+        threads=threads,
+    )
     opts = replace(opts, worker=os.getpid())  # distinct samples per machine; not reproducible by design
     try:
         with graceful_interrupts():
@@ -294,19 +328,24 @@ def report(
     from search import api
     from search.limits import STUDIES_DIR
 
-    path = api.report(_study(study, storage), out or Path(STUDIES_DIR) / f"{study}-report.html", results=results,
-                      target=target)  # fmt: skip
+    path = api.report(
+        _study(study, storage), out or Path(STUDIES_DIR) / f"{study}-report.html", results=results, target=target
+    )
     say(f"report written to {path}")
     if screenshot:
         from search.outputs import browser
 
         check = browser.check_figures(path)
         if not check.ok:
-            raise TinynasError(f"the report is broken in Chromium: {check.drawn} of {check.total} figures drew; "
-                               f"legend entries drawing nothing: {check.silent or 'none'}; "
-                               f"points outside the axes: {check.outside or 'none'}")  # fmt: skip
+            raise TinynasError(
+                f"the report is broken in Chromium: {check.drawn} of {check.total} figures drew; "
+                f"legend entries drawing nothing: {check.silent or 'none'}; "
+                f"points outside the axes: {check.outside or 'none'}"
+            )
         browser.screenshot(path, screenshot)
-        say(f"all {check.total} figures drew in headless Chromium, every point inside its axes; screenshot {screenshot}")
+        say(
+            f"all {check.total} figures drew in headless Chromium, every point inside its axes; screenshot {screenshot}"
+        )
 
 
 @app.command()
@@ -333,12 +372,23 @@ def export(
 
     def confirmed(record, c) -> None:
         seeds = ", ".join(f"{v:.2f}" for v in c.per_seed)
-        say(f"trial {record.number:>4}  {record.params:>7,} params  searched {record.value:6.2f}%  "
-            f"confirmed {c.mean:6.2f}%  (seeds {', '.join(map(str, c.seeds))}: {seeds})")  # fmt: skip
+        say(
+            f"trial {record.number:>4}  {record.params:>7,} params  searched {record.value:6.2f}%  "
+            f"confirmed {c.mean:6.2f}%  (seeds {', '.join(map(str, c.seeds))}: {seeds})"
+        )
 
-    exp = api.export(_study(study, storage), rule=rule, target=target, out=out, confirm=confirm,
-                     confirm_seeds=confirm_seeds, data_dir=data_dir, device=device, threads=threads,
-                     on_confirmed=confirmed)  # fmt: skip
+    exp = api.export(
+        _study(study, storage),
+        rule=rule,
+        target=target,
+        out=out,
+        confirm=confirm,
+        confirm_seeds=confirm_seeds,
+        data_dir=data_dir,
+        device=device,
+        threads=threads,
+        on_confirmed=confirmed,
+    )
     p = exp.provenance
     held = f" (confirmed {p.confirmed_val_acc:.2f}% on fresh seeds)" if confirm else ""
     say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
@@ -362,8 +412,10 @@ def deploy(
     card = api.deploy(checkpoint, out, int8=int8, data_dir=data_dir, threads=threads)
     console.print(deploy_table(card))
     if card.int8_drop is not None and card.int8_drop > INT8_DROP_WARNING:
-        say(f"int8 loses {card.int8_drop:.2f} points of test accuracy (more than {INT8_DROP_WARNING}): "
-            "ship the fp32 file where accuracy matters")  # fmt: skip
+        say(
+            f"int8 loses {card.int8_drop:.2f} points of test accuracy (more than {INT8_DROP_WARNING}): "
+            "ship the fp32 file where accuracy matters"
+        )
     say(f"card -> {card_path(out)}")
 
 

@@ -43,8 +43,9 @@ class Feed:
     max_params: int | None
     footer_on: bool = True
     live: Live | None = None
-    counts: dict[Kind, int] = field(default_factory=lambda: dict.fromkeys(
-        (Kind.COMPLETE, Kind.PRUNED, Kind.INFEASIBLE, Kind.FAIL), 0))  # fmt: skip
+    counts: dict[Kind, int] = field(
+        default_factory=lambda: dict.fromkeys((Kind.COMPLETE, Kind.PRUNED, Kind.INFEASIBLE, Kind.FAIL), 0)
+    )
     best: tuple[float, int, int] | None = None  # (val acc, params, trial)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -106,8 +107,11 @@ def retrain_table(result: RetrainResult) -> Table:
     for run in result.runs:
         table.add_row(str(run.seed), f"{run.final:.2f}", f"{run.last3_min:.2f}", f"{run.history.seconds:.0f}")
     mean, std = result.mean_std
-    spread = f"mean {mean:.2f} ± {std:.2f} over {plural(len(result.runs), 'seed')}" if len(result.runs) > 1 else (
-        f"{mean:.2f} (1 seed)")  # fmt: skip
+    spread = (
+        f"mean {mean:.2f} ± {std:.2f} over {plural(len(result.runs), 'seed')}"
+        if len(result.runs) > 1
+        else (f"{mean:.2f} (1 seed)")
+    )
     table.caption = (
         f"final epoch: {spread}; "
         f"min of last 3 over all seeds {min(r.last3_min for r in result.runs):.2f}; "
@@ -121,9 +125,17 @@ def deploy_table(card: DeployCard) -> Table:
     for col in ("file", "bytes", "weight bytes", "test acc (%)", "agrees with PyTorch (%)", "latency (µs, batch 1)"):
         table.add_column(col, justify="left" if col == "file" else "right")
     for checked in (c for c in (card.fp32, card.int8) if c is not None):
-        table.add_row(checked.path, f"{checked.file_bytes:,}", f"{checked.weight_bytes:,}", f"{checked.test_acc:.2f}",
-                      f"{checked.agreement:.2f}", f"{checked.latency_us:.1f}")  # fmt: skip
+        table.add_row(
+            checked.path,
+            f"{checked.file_bytes:,}",
+            f"{checked.weight_bytes:,}",
+            f"{checked.test_acc:.2f}",
+            f"{checked.agreement:.2f}",
+            f"{checked.latency_us:.1f}",
+        )
     drop = f"; int8 drop {card.int8_drop:+.2f} points" if card.int8_drop is not None else ""
-    table.caption = (f"PyTorch test accuracy {card.pytorch_test_acc:.2f}; BatchNorm folded {card.bn_folded}, "
-                     f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}; each file stands alone")  # fmt: skip
+    table.caption = (
+        f"PyTorch test accuracy {card.pytorch_test_acc:.2f}; BatchNorm folded {card.bn_folded}, "
+        f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}; each file stands alone"
+    )
     return table

@@ -46,13 +46,16 @@ def fetch_file(remote: RemoteFile, base_url: str, folder: Path, progress: bool =
         except requests.HTTPError as exc:
             last_error = f"{url}: HTTP {exc.response.status_code if exc.response is not None else '?'}"
         except requests.RequestException as exc:
-            raise TinynasError(f"cannot reach {url} ({exc.__class__.__name__}); check the network or "
-                               f"--mirror / ${MIRROR_ENV}") from None  # fmt: skip
+            raise TinynasError(
+                f"cannot reach {url} ({exc.__class__.__name__}); check the network or --mirror / ${MIRROR_ENV}"
+            ) from None
         except ValueError as exc:
             if "hash" not in str(exc).lower():
                 raise
-            raise TinynasError(f"checksum mismatch for {name} from {url}: expected md5 {md5}; the file "
-                               "was not kept. Use a mirror that serves the published files") from None  # fmt: skip
+            raise TinynasError(
+                f"checksum mismatch for {name} from {url}: expected md5 {md5}; the file "
+                "was not kept. Use a mirror that serves the published files"
+            ) from None
     raise TinynasError(f"no mirror file for {remote.name}: {last_error}")
 
 
@@ -94,6 +97,8 @@ def ensure(info: DatasetInfo, root: Path) -> None:
     try:
         fetch(info, root, progress=interactive)
     except TinynasError as exc:
-        raise TinynasError(f"{info.name} data not found under {root} and the download failed ({exc}). Put the "
-                           f"files in {info.raw_dir(root)}, point --data-dir / TINYNAS_DATA at a folder holding "
-                           f"{info.directory}/raw, or run `tinynas data fetch {info.name} --mirror URL`") from None  # fmt: skip
+        raise TinynasError(
+            f"{info.name} data not found under {root} and the download failed ({exc}). Put the "
+            f"files in {info.raw_dir(root)}, point --data-dir / TINYNAS_DATA at a folder holding "
+            f"{info.directory}/raw, or run `tinynas data fetch {info.name} --mirror URL`"
+        ) from None

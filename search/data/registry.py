@@ -57,8 +57,15 @@ class DatasetInfo:
 
 
 def _files(md5s: tuple[str, ...], plain_md5s: tuple[str | None, ...] = (None,) * 4) -> dict[str, RemoteFile]:
-    names = [f"{p}-{k}-ubyte.gz" for p, k in (("train", "images-idx3"), ("train", "labels-idx1"),
-                                             ("t10k", "images-idx3"), ("t10k", "labels-idx1"))]  # fmt: skip
+    names = [
+        f"{p}-{k}-ubyte.gz"
+        for p, k in (
+            ("train", "images-idx3"),
+            ("train", "labels-idx1"),
+            ("t10k", "images-idx3"),
+            ("t10k", "labels-idx1"),
+        )
+    ]
     return {
         role: RemoteFile(name, md5, plain)
         for role, name, md5, plain in zip(ROLES, names, md5s, plain_md5s, strict=True)

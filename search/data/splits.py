@@ -79,8 +79,10 @@ def stratified_pick(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, 
 
 def _check_subset(subset: int | None, available: int) -> None:
     if subset is not None and subset > available:
-        raise TinynasError(f"--subset {subset:,}: the training split holds {available:,} images; "
-                           f"pass at most {available} or leave --subset out to use them all")  # fmt: skip
+        raise TinynasError(
+            f"--subset {subset:,}: the training split holds {available:,} images; "
+            f"pass at most {available} or leave --subset out to use them all"
+        )
 
 
 def search_splits(

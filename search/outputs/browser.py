@@ -33,8 +33,10 @@ def _run(html: Path, *extra: str) -> str:
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [_chromium(), *FLAGS, f"--user-data-dir={profile}", *extra, html.resolve().as_uri()],
-            capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     if result.returncode != 0:
         raise TinynasError(f"Chromium failed on {html}: {result.stderr.strip().splitlines()[-1:]}")
     return result.stdout
@@ -90,9 +92,12 @@ def check_figures(html: Path) -> FigureCheck:
     found = re.search(r'<pre id="tinynas-check">(.*?)</pre>', dom, re.S)
     figures = json.loads(unescape(found.group(1))) if found else []
     total = len(re.findall(r'<div [^>]*class="plotly-graph-div', dom))
-    return FigureCheck(drawn=sum(f["drawn"] for f in figures), total=total,
-                       silent=[n for f in figures for n in f["silent"]],
-                       outside=[n for f in figures for n in f["outside"]])  # fmt: skip
+    return FigureCheck(
+        drawn=sum(f["drawn"] for f in figures),
+        total=total,
+        silent=[n for f in figures for n in f["silent"]],
+        outside=[n for f in figures for n in f["outside"]],
+    )
 
 
 def screenshot(html: Path, png: Path, width: int = 1280, height: int = 2400) -> Path:

@@ -117,8 +117,10 @@ def load_checkpoint(path: Path) -> tuple[Experiment, nn.Module]:
     except ValidationError as exc:  # a checkpoint's experiment, hand-edited: the ceilings hold here too
         raise TinynasError(f"{path}: {explain(exc, 'experiment in the checkpoint')}") from None
     except Exception as exc:  # any other way a file can fail to be one of our checkpoints
-        raise TinynasError(f"{path} is not a checkpoint written by `tinynas retrain` ({type(exc).__name__}); "
-                           "pass OUT/seedN/checkpoint.pt of a retrain") from None  # fmt: skip
+        raise TinynasError(
+            f"{path} is not a checkpoint written by `tinynas retrain` ({type(exc).__name__}); "
+            "pass OUT/seedN/checkpoint.pt of a retrain"
+        ) from None
     return exp, model.eval()
 
 
@@ -126,10 +128,17 @@ def _export(module: nn.Module, shape: tuple[int, ...], out: Path) -> None:
     example = torch.rand(2, *shape)
     with _quiet():
         torch.onnx.export(
-            module, (example,), str(out), dynamo=True, opset_version=OPSET, input_names=["image"],
-            output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+            module,
+            (example,),
+            str(out),
+            dynamo=True,
+            opset_version=OPSET,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            verbose=False,
             external_data=False,  # weights inside the .onnx: the file stands alone
-        )  # fmt: skip
+        )
 
 
 @contextlib.contextmanager
@@ -157,8 +166,9 @@ def _session(path: Path) -> Any:
 
 
 def _predict(session: Any, images: np.ndarray) -> np.ndarray:
-    return np.concatenate([session.run(None, {"image": images[i : i + 1000]})[0].argmax(1)
-                           for i in range(0, len(images), 1000)])  # fmt: skip
+    return np.concatenate(
+        [session.run(None, {"image": images[i : i + 1000]})[0].argmax(1) for i in range(0, len(images), 1000)]
+    )
 
 
 def _latency_us(session: Any, image: np.ndarray) -> float:
@@ -184,11 +194,13 @@ def _check(path: Path, test: Split, reference: np.ndarray) -> Checked:
     session = _session(path)
     predicted = _predict(session, images)
     return Checked(
-        path=str(path), file_bytes=path.stat().st_size, weight_bytes=_weight_bytes(path),
+        path=str(path),
+        file_bytes=path.stat().st_size,
+        weight_bytes=_weight_bytes(path),
         test_acc=round(100.0 * float((predicted == labels).mean()), 2),
         agreement=round(100.0 * float((predicted == reference).mean()), 2),
         latency_us=_latency_us(session, images[0]),
-    )  # fmt: skip
+    )
 
 
 def _quantize(fp32: Path, int8: Path, calibration: np.ndarray) -> None:
@@ -206,9 +218,16 @@ def _quantize(fp32: Path, int8: Path, calibration: np.ndarray) -> None:
     with _quiet():
         try:
             q.quant_pre_process(str(fp32), str(prepared))
-            q.quantize_static(str(prepared), str(int8), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
-                              reduce_range=True, activation_type=q.QuantType.QUInt8,
-                              weight_type=q.QuantType.QInt8)  # fmt: skip
+            q.quantize_static(
+                str(prepared),
+                str(int8),
+                Reader(),
+                quant_format=q.QuantFormat.QDQ,
+                per_channel=True,
+                reduce_range=True,
+                activation_type=q.QuantType.QUInt8,
+                weight_type=q.QuantType.QInt8,
+            )
         finally:
             prepared.unlink(missing_ok=True)
 
@@ -253,23 +272,40 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
         picked, _ = stratified_pick(train.y.numpy(), CALIBRATION_IMAGES, seed=0)
         _quantize(out, int8_path(out), train.x[picked].numpy())
         if (peak := int8_weight_peak(int8_path(out))) > INT8_WEIGHT_LIMIT:  # the quantizer's contract, kept
-            raise TinynasError(f"the int8 model has weights up to {peak} (> {INT8_WEIGHT_LIMIT}), which saturate "
-                               "on CPUs without VNNI; upgrade onnxruntime or ship the fp32 file")  # fmt: skip
+            raise TinynasError(
+                f"the int8 model has weights up to {peak} (> {INT8_WEIGHT_LIMIT}), which saturate "
+                "on CPUs without VNNI; upgrade onnxruntime or ship the fp32 file"
+            )
         checked8 = _check(int8_path(out), test, pytorch_pred.numpy())
         calibration = f"{CALIBRATION_IMAGES:,} training images (stratified, seed 0); the test set is never read for it"
     stats = analyse(exp.model)
     card = DeployCard(
-        model=arch_string(exp.model), params=stats.params, params_deployed=sum(p.numel() for p in folded.parameters()),
-        bn_folded=n_folded, bn_kept=n_kept, macs=stats.macs, pytorch_test_acc=pytorch_acc, fp32=fp32, int8=checked8,
+        model=arch_string(exp.model),
+        params=stats.params,
+        params_deployed=sum(p.numel() for p in folded.parameters()),
+        bn_folded=n_folded,
+        bn_kept=n_kept,
+        macs=stats.macs,
+        pytorch_test_acc=pytorch_acc,
+        fp32=fp32,
+        int8=checked8,
         int8_drop=round(fp32.test_acc - checked8.test_acc, 2) if checked8 else None,
-        onnx={"opset": OPSET, "input": f"image: float32 [batch, {', '.join(map(str, info.shape))}], pixels in [0, 1]",
-              "output": f"logits: float32 [batch, {info.classes}]", "quantization": QUANTIZATION if int8 else None},
+        onnx={
+            "opset": OPSET,
+            "input": f"image: float32 [batch, {', '.join(map(str, info.shape))}], pixels in [0, 1]",
+            "output": f"logits: float32 [batch, {info.classes}]",
+            "quantization": QUANTIZATION if int8 else None,
+        },
         calibration=calibration,
         machine=f"{cpu_name()}, onnxruntime {_onnx_modules()[1].__version__} "
-                f"(1 thread), torch {torch.__version__}, tinynas {__version__}",
+        f"(1 thread), torch {torch.__version__}, tinynas {__version__}",
         cpu_features=cpu_features(),
-        provenance={**exp.provenance.model_dump(mode="json", exclude_none=True), "seed": exp.train.seed,
-                    "epochs": exp.train.epochs, "checkpoint": str(checkpoint)},
-    )  # fmt: skip
+        provenance={
+            **exp.provenance.model_dump(mode="json", exclude_none=True),
+            "seed": exp.train.seed,
+            "epochs": exp.train.epochs,
+            "checkpoint": str(checkpoint),
+        },
+    )
     write_user_file(card_path(out), json.dumps(card.as_dict(), indent=2), "deploy card")
     return card

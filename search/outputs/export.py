@@ -21,7 +21,7 @@ def _describe(r: TrialRecord) -> str:
 
 
 def study_target(study: optuna.Study) -> float:
-    """The target a study's spec states (older studies: the mission's default)."""
+    """The target a study's spec states (older studies: DEFAULT_TARGET)."""
     target = StudyRecord.of(study).target
     return DEFAULT_TARGET if target is None else float(target)
 
@@ -90,8 +90,11 @@ def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confi
     exp = chosen.experiment()
     confirmed = {}
     if confirmation is not None:
-        confirmed = {"confirmed_val_acc": confirmation.mean, "confirmed_per_seed": confirmation.per_seed,
-                     "confirm_seeds": confirmation.seeds}  # fmt: skip
+        confirmed = {
+            "confirmed_val_acc": confirmation.mean,
+            "confirmed_per_seed": confirmation.per_seed,
+            "confirm_seeds": confirmation.seeds,
+        }
     provenance = Provenance(
         study=study.study_name,
         trial=chosen.number,

@@ -19,8 +19,11 @@ from search.outputs import retrain_records
 from search.outputs.export import study_target
 from search.study import Kind, StudyRecord, complete_records, trials_frame
 
-STYLE = {Kind.COMPLETE.value: ("#1f77b4", "circle"), Kind.PRUNED.value: ("#ff7f0e", "diamond-open"),
-         Kind.INFEASIBLE.value: ("#d62728", "x")}  # fmt: skip
+STYLE = {
+    Kind.COMPLETE.value: ("#1f77b4", "circle"),
+    Kind.PRUNED.value: ("#ff7f0e", "diamond-open"),
+    Kind.INFEASIBLE.value: ("#d62728", "x"),
+}
 TOP_N = 15
 
 
@@ -46,18 +49,32 @@ def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.
             else [floor] * len(part)
         )
         name = {"PRUNED": "pruned (last epoch run)", "INFEASIBLE": "infeasible (not trained)"}.get(state, "complete")
-        fig.add_scatter(x=part["params"], y=y, mode="markers", name=name, marker={"color": colour, "symbol": symbol},
-                        text=[f"trial {n}<br>{a}" for n, a in zip(part.index, part["arch"], strict=True)])  # fmt: skip
+        fig.add_scatter(
+            x=part["params"],
+            y=y,
+            mode="markers",
+            name=name,
+            marker={"color": colour, "symbol": symbol},
+            text=[f"trial {n}<br>{a}" for n, a in zip(part.index, part["arch"], strict=True)],
+        )
     complete = frame[frame["state"] == "COMPLETE"].sort_values(["params", "val_acc"], ascending=[True, False])
     front = complete[complete["val_acc"] > complete["val_acc"].cummax().shift(fill_value=-1.0)]
-    if not front.empty:  # markers too: a front of one trial is a point, which a line alone would not draw
-        fig.add_scatter(x=front["params"], y=front["val_acc"], mode="lines+markers", name="Pareto front",
-                        line={"shape": "hv", "color": "#2ca02c"}, marker={"size": 4})  # fmt: skip
+    if not front.empty:  # a staircase to the budget: the best accuracy reached with at most x parameters
+        end = max(budget or 0, int(front["params"].max()))
+        fig.add_scatter(
+            x=[*front["params"], end],
+            y=[*front["val_acc"], front["val_acc"].iloc[-1]],
+            mode="lines+markers",
+            name="Pareto front",
+            line={"shape": "hv", "color": "#2ca02c", "width": 2},
+            marker={"size": [9] * len(front) + [0], "symbol": "star"},
+        )
     fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.2f}%")
     if budget:
         fig.add_vline(x=budget, line_dash="dot", annotation_text=f"budget {budget:,} params")
-    fig.update_layout(title="Parameters vs validation accuracy", xaxis_title="parameters",
-                      yaxis_title="validation accuracy (%)")  # fmt: skip
+    fig.update_layout(
+        title="Parameters vs validation accuracy", xaxis_title="parameters", yaxis_title="validation accuracy (%)"
+    )
     return fig
 
 
@@ -68,11 +85,20 @@ def curves_figure(frame: pd.DataFrame) -> go.Figure:
         curve = json.loads(row["val_curve"])
         points += curve
         pruned = row["state"] == "PRUNED"
-        fig.add_scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines+markers" if pruned else "lines",
-                        name=f"trial {number}", showlegend=False, opacity=0.7,
-                        line={"color": STYLE[row["state"]][0], "dash": "dot" if pruned else "solid"})  # fmt: skip
-    fig.update_layout(title="Learning curves (pruned trials dotted, cut short)", xaxis_title="epoch",
-                      yaxis_title="validation accuracy (%)")  # fmt: skip
+        fig.add_scatter(
+            x=list(range(1, len(curve) + 1)),
+            y=curve,
+            mode="lines+markers" if pruned else "lines",
+            name=f"trial {number}",
+            showlegend=False,
+            opacity=0.7,
+            line={"color": STYLE[row["state"]][0], "dash": "dot" if pruned else "solid"},
+        )
+    fig.update_layout(
+        title="Learning curves (pruned trials dotted, cut short)",
+        xaxis_title="epoch",
+        yaxis_title="validation accuracy (%)",
+    )
     if points:  # every plotted point inside the axes, epoch-1 points included
         fig.update_yaxes(range=[min(points) - 0.5, min(100.0, max(points)) + 0.5])
     fig.update_xaxes(dtick=1)  # epochs are whole numbers
@@ -111,8 +137,20 @@ def optuna_figures(study: optuna.Study) -> tuple[list[tuple[str, go.Figure]], st
 
 def top_table(frame: pd.DataFrame) -> str:
     complete = frame[frame["state"] == "COMPLETE"].sort_values("val_acc", ascending=False).head(TOP_N)
-    cols = ["val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch", "train.optimizer",
-            "train.lr", "train.batch_size", "train.scheduler", "train.augment"]  # fmt: skip
+    cols = [
+        "val_acc",
+        "params",
+        "macs",
+        "receptive_field",
+        "epochs_run",
+        "seconds",
+        "arch",
+        "train.optimizer",
+        "train.lr",
+        "train.batch_size",
+        "train.scheduler",
+        "train.augment",
+    ]
     table = complete[[c for c in cols if c in complete]].to_html(float_format=lambda v: f"{v:.4g}", border=0)
     return f'<div style="overflow-x:auto">{table}</div><p class="note">{html.escape(ARCH_NOTATION)}</p>'
 
@@ -126,9 +164,17 @@ def confirmation_table(study: optuna.Study) -> str:
     rows = []
     for r in complete_records(study):
         if (c := confirmed.get(r.number)) is not None:
-            rows.append({"trial": r.number, "params": r.params, "searched val_acc": r.value, "confirmed mean": c.mean,
-                         "difference": c.mean - r.value, "confirmed per seed": ", ".join(f"{v:.2f}" for v in c.per_seed),
-                         "seeds": ", ".join(map(str, c.seeds))})  # fmt: skip
+            rows.append(
+                {
+                    "trial": r.number,
+                    "params": r.params,
+                    "searched val_acc": r.value,
+                    "confirmed mean": c.mean,
+                    "difference": c.mean - r.value,
+                    "confirmed per seed": ", ".join(f"{v:.2f}" for v in c.per_seed),
+                    "seeds": ", ".join(map(str, c.seeds)),
+                }
+            )
     return pd.DataFrame(rows).to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
 
 

@@ -41,22 +41,48 @@ def save_seed(folder: Path, exp: Experiment, run: SeedRun, results_url: str, dev
     writer.writerows(rows)
     write_user_file(seed_dir / "metrics.csv", buffer.getvalue(), "metrics")
     stats = analyse(exp.model)
-    retrain_records.save(results_url, retrain_records.RetrainRecord(
-        config_hash=exp.config_hash(), study=exp.provenance.study, trial=exp.provenance.trial,
-        dataset=exp.dataset, seed=run.seed, params=stats.params, macs=stats.macs, epochs=run.config.epochs,
-        final_acc=run.final, last3_min=run.last3_min, seconds=run.history.seconds, device=device,
-        test_acc_per_epoch=run.history.eval_acc, config_json=exp.to_json(),
-    ))  # fmt: skip
+    retrain_records.save(
+        results_url,
+        retrain_records.RetrainRecord(
+            config_hash=exp.config_hash(),
+            study=exp.provenance.study,
+            trial=exp.provenance.trial,
+            dataset=exp.dataset,
+            seed=run.seed,
+            params=stats.params,
+            macs=stats.macs,
+            epochs=run.config.epochs,
+            final_acc=run.final,
+            last3_min=run.last3_min,
+            seconds=run.history.seconds,
+            device=device,
+            test_acc_per_epoch=run.history.eval_acc,
+            config_json=exp.to_json(),
+        ),
+    )
 
 
 def finish(folder: Path, result: RetrainResult) -> None:
     mean, std = result.mean_std
     runs = result.runs
-    write_user_file(folder / "summary.json", json.dumps({
-        "config_hash": result.experiment.config_hash(), "params": result.params, "macs": result.macs,
-        "epochs": len(runs[0].history.epochs), "seeds": [r.seed for r in runs],
-        "final_acc": [r.final for r in runs], "final_acc_mean": mean, "final_acc_std": std,
-        "last3_min": [r.last3_min for r in runs], "seconds": [r.history.seconds for r in runs],
-        "test_acc_per_epoch": {str(r.seed): r.history.eval_acc for r in runs},
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }, indent=2), "summary")  # fmt: skip
+    write_user_file(
+        folder / "summary.json",
+        json.dumps(
+            {
+                "config_hash": result.experiment.config_hash(),
+                "params": result.params,
+                "macs": result.macs,
+                "epochs": len(runs[0].history.epochs),
+                "seeds": [r.seed for r in runs],
+                "final_acc": [r.final for r in runs],
+                "final_acc_mean": mean,
+                "final_acc_std": std,
+                "last3_min": [r.last3_min for r in runs],
+                "seconds": [r.history.seconds for r in runs],
+                "test_acc_per_epoch": {str(r.seed): r.history.eval_acc for r in runs},
+                "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            indent=2,
+        ),
+        "summary",
+    )

@@ -15,7 +15,7 @@ from search.study.runner import (
     prepare,
     resolve_options,
     run,
-)  # fmt: skip
+)
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec, load_spec, parse_duration
 from search.study.storage import load_study, open_storage, redact, resolve_url

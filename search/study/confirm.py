@@ -52,8 +52,9 @@ def confirm(
     if about.spec is None:
         raise TinynasError(f"study {study.study_name} stored no spec (made by an older tinynas?); cannot confirm")
     spec = StudySpec.model_validate(about.spec)
-    train_split, val_split = search_splits(dataset_info(spec.dataset), data_root, spec.run.val_size, spec.seed,
-                                           about.subset)  # fmt: skip
+    train_split, val_split = search_splits(
+        dataset_info(spec.dataset), data_root, spec.run.val_size, spec.seed, about.subset
+    )
     done: dict[int, Confirmation] = {}
     for record in candidates:
         wanted = confirm_seeds(record, seeds)

@@ -46,13 +46,17 @@ def studies_frame(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
         states = trials["state"].value_counts() if not trials.empty else pd.Series(dtype=int)
         complete = trials[trials["state"] == Kind.COMPLETE.value] if not trials.empty else trials
         best = complete.loc[complete["val_acc"].idxmax()] if not complete.empty else None
-        rows.append({
-            "study": name,
-            "trials": len(trials),
-            **{k.value.lower(): int(states.get(k.value, 0)) for k in (Kind.COMPLETE, Kind.PRUNED, Kind.INFEASIBLE,
-                                                                      Kind.FAIL, Kind.RUNNING)},
-            "best_val_acc": None if best is None else best["val_acc"],
-            "best_params": None if best is None else best["params"],
-            "max_params": StudyRecord.of(study).max_params,
-        })  # fmt: skip
+        rows.append(
+            {
+                "study": name,
+                "trials": len(trials),
+                **{
+                    k.value.lower(): int(states.get(k.value, 0))
+                    for k in (Kind.COMPLETE, Kind.PRUNED, Kind.INFEASIBLE, Kind.FAIL, Kind.RUNNING)
+                },
+                "best_val_acc": None if best is None else best["val_acc"],
+                "best_params": None if best is None else best["params"],
+                "max_params": StudyRecord.of(study).max_params,
+            }
+        )
     return pd.DataFrame(rows)

@@ -18,7 +18,7 @@ from search.study.record import (
     record_owner,
     record_sampled,
     record_seeds,
-)  # fmt: skip
+)
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
 from search.training import EpochResult, Experiment, History, train_replicas

@@ -136,8 +136,13 @@ def record_invalid(trial: optuna.Trial, reason: str) -> None:
 
 def record_sampled(trial: optuna.Trial, exp: Experiment, stats: Analysis) -> None:
     """What was drawn: the full experiment and its analytic size, before any training."""
-    for key, value in {_Key.CONFIG: exp.model_dump(mode="json"), _Key.PARAMS: stats.params, _Key.MACS: stats.macs,
-                       _Key.RF: stats.rf, _Key.EPOCHS: exp.train.epochs}.items():  # fmt: skip
+    for key, value in {
+        _Key.CONFIG: exp.model_dump(mode="json"),
+        _Key.PARAMS: stats.params,
+        _Key.MACS: stats.macs,
+        _Key.RF: stats.rf,
+        _Key.EPOCHS: exp.train.epochs,
+    }.items():
         trial.set_user_attr(key, value)
 
 
@@ -159,10 +164,19 @@ def record_seeds(trial: optuna.Trial, seeds: list[int]) -> None:
 
 def user_attrs(**fields: Any) -> dict[str, Any]:
     """Stored attributes from TrialRecord field names (to build trials by hand, e.g. in tests)."""
-    keys = {"config": _Key.CONFIG, "params": _Key.PARAMS, "macs": _Key.MACS, "receptive_field": _Key.RF,
-            "epochs": _Key.EPOCHS, "val_curve": _Key.VAL_CURVE, "infeasible": _Key.INFEASIBLE,
-            "invalid": _Key.INVALID, "owner": _Key.OWNER, "val_curves": _Key.VAL_CURVES,
-            "seeds": _Key.SEEDS}  # fmt: skip
+    keys = {
+        "config": _Key.CONFIG,
+        "params": _Key.PARAMS,
+        "macs": _Key.MACS,
+        "receptive_field": _Key.RF,
+        "epochs": _Key.EPOCHS,
+        "val_curve": _Key.VAL_CURVE,
+        "infeasible": _Key.INFEASIBLE,
+        "invalid": _Key.INVALID,
+        "owner": _Key.OWNER,
+        "val_curves": _Key.VAL_CURVES,
+        "seeds": _Key.SEEDS,
+    }
     return {keys[name]: value for name, value in fields.items()}
 
 
@@ -183,9 +197,16 @@ class StudyRecord:
     def of(cls, study: optuna.Study) -> StudyRecord:
         attrs = study.user_attrs
         confirmed = {int(n): Confirmation(**c) for n, c in (attrs.get(StudyKey.CONFIRMED) or {}).items()}
-        return cls(attrs.get(StudyKey.MAX_PARAMS), attrs.get(StudyKey.MAX_EPOCHS), attrs.get(StudyKey.DATASET),
-                   attrs.get(StudyKey.OBJECTIVE), attrs.get(StudyKey.TARGET), attrs.get(StudyKey.SPEC),
-                   attrs.get(StudyKey.SUBSET), confirmed)  # fmt: skip
+        return cls(
+            attrs.get(StudyKey.MAX_PARAMS),
+            attrs.get(StudyKey.MAX_EPOCHS),
+            attrs.get(StudyKey.DATASET),
+            attrs.get(StudyKey.OBJECTIVE),
+            attrs.get(StudyKey.TARGET),
+            attrs.get(StudyKey.SPEC),
+            attrs.get(StudyKey.SUBSET),
+            confirmed,
+        )
 
 
 @dataclass(frozen=True)
@@ -205,8 +226,13 @@ def record_confirmation(study: optuna.Study, number: int, confirmation: Confirma
 
 
 def record_study(study: optuna.Study, spec: Any, objective: str, subset: int | None) -> None:
-    for key, value in {StudyKey.SPEC: spec.model_dump(mode="json"), StudyKey.MAX_PARAMS: spec.budget.max_params,
-                       StudyKey.MAX_EPOCHS: spec.budget.max_epochs, StudyKey.DATASET: spec.dataset,
-                       StudyKey.OBJECTIVE: objective, StudyKey.TARGET: spec.target,
-                       StudyKey.SUBSET: subset}.items():  # fmt: skip
+    for key, value in {
+        StudyKey.SPEC: spec.model_dump(mode="json"),
+        StudyKey.MAX_PARAMS: spec.budget.max_params,
+        StudyKey.MAX_EPOCHS: spec.budget.max_epochs,
+        StudyKey.DATASET: spec.dataset,
+        StudyKey.OBJECTIVE: objective,
+        StudyKey.TARGET: spec.target,
+        StudyKey.SUBSET: subset,
+    }.items():
         study.set_user_attr(key, value)

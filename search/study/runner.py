@@ -77,11 +77,16 @@ def resolve_options(
     if seeds_per_trial is not None:
         check_range("--seeds-per-trial", seeds_per_trial, 1, MAX_SEEDS)
     return SearchOptions(
-        storage=resolve_url(storage, spec.name), trials=trials or spec.run.trials, data_root=data_root(data_dir),
-        timeout_s=parse_duration(timeout) if timeout else spec.run.timeout_s, subset=subset or spec.run.subset,
-        device=resolve_device(device), jobs=jobs, threads=threads,
+        storage=resolve_url(storage, spec.name),
+        trials=trials or spec.run.trials,
+        data_root=data_root(data_dir),
+        timeout_s=parse_duration(timeout) if timeout else spec.run.timeout_s,
+        subset=subset or spec.run.subset,
+        device=resolve_device(device),
+        jobs=jobs,
+        threads=threads,
         seeds_per_trial=seeds_per_trial or spec.run.seeds_per_trial,
-    )  # fmt: skip
+    )
 
 
 class Watcher(Protocol):
@@ -117,8 +122,10 @@ def silent(study: optuna.Study) -> Watcher:
     return _Silent()
 
 
-NARROW = ("narrow space.model (the high ends of channels, convs_per_stage, stages, transition_channels, "
-          "tail_convs) or raise budget.max_params")  # fmt: skip
+NARROW = (
+    "narrow space.model (the high ends of channels, convs_per_stage, stages, transition_channels, "
+    "tail_convs) or raise budget.max_params"
+)
 PROBE_DRAWS = 1000
 """Random draws that check_space tries (analytically, in well under a second)."""
 
@@ -146,8 +153,10 @@ def check_space(spec: StudySpec) -> None:
     in which no random draw gives a trainable model (a search would only record failures)."""
     smallest, model = smallest_model(spec.space.model, dataset_info(spec.dataset))
     if model is None:
-        raise TinynasError("the space holds no valid model: every architecture shrinks the map below 1x1; "
-                           "use fewer stages or tail_convs")  # fmt: skip
+        raise TinynasError(
+            "the space holds no valid model: every architecture shrinks the map below 1x1; "
+            "use fewer stages or tail_convs"
+        )
     if smallest > spec.budget.max_params:
         raise TinynasError(
             f"the smallest model of this space has {smallest:,} parameters, over budget.max_params "
@@ -155,8 +164,9 @@ def check_space(spec: StudySpec) -> None:
         )
     fraction, why = trainable_fraction(spec)
     if fraction == 0:
-        raise TinynasError(f"none of {PROBE_DRAWS:,} random draws from this space gives a trainable model "
-                           f"(e.g. {why}): {NARROW}")  # fmt: skip
+        raise TinynasError(
+            f"none of {PROBE_DRAWS:,} random draws from this space gives a trainable model (e.g. {why}): {NARROW}"
+        )
     for i, values in enumerate(spec.start):
         try:
             problems = start_problems(spec.space.model, spec.space.train, dataset_info(spec.dataset), values)
@@ -164,8 +174,10 @@ def check_space(spec: StudySpec) -> None:
             why = explain(exc, "model") if isinstance(exc, ValidationError) else str(exc)
             problems = [f"it does not describe a model ({why})"]
         if problems:
-            raise TinynasError(f"start[{i}]: {'; '.join(problems)}: use the names and ranges of the space "
-                               "(`tinynas trials` shows a study's parameter names)")  # fmt: skip
+            raise TinynasError(
+                f"start[{i}]: {'; '.join(problems)}: use the names and ranges of the space "
+                "(`tinynas trials` shows a study's parameter names)"
+            )
 
 
 def _sampler(spec: StudySpec, n_existing: int, worker: int) -> optuna.samplers.BaseSampler:
@@ -178,9 +190,12 @@ def _sampler(spec: StudySpec, n_existing: int, worker: int) -> optuna.samplers.B
     if s.kind == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     return optuna.samplers.TPESampler(
-        n_startup_trials=s.startup_trials, multivariate=s.multivariate, group=s.multivariate,
-        seed=seed, constant_liar=True,
-    )  # fmt: skip
+        n_startup_trials=s.startup_trials,
+        multivariate=s.multivariate,
+        group=s.multivariate,
+        seed=seed,
+        constant_liar=True,
+    )
 
 
 def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
@@ -189,16 +204,23 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     found = existing.get(spec.name)
     if found and found.n_trials and not is_tinynas_study(found.user_attrs):
-        raise TinynasError(f"study {spec.name!r} in this storage holds trials tinynas did not make; "
-                           "give the spec another name or use another --storage")  # fmt: skip
+        raise TinynasError(
+            f"study {spec.name!r} in this storage holds trials tinynas did not make; "
+            "give the spec another name or use another --storage"
+        )
     if found and [d.name.lower() for d in found.directions] != directions:
-        raise TinynasError(f"study {spec.name!r} already exists in this storage with other objectives; "
-                           "give the spec another name or use another --storage")  # fmt: skip
+        raise TinynasError(
+            f"study {spec.name!r} already exists in this storage with other objectives; "
+            "give the spec another name or use another --storage"
+        )
     study = optuna.create_study(
-        storage=storage, study_name=spec.name, directions=directions, load_if_exists=True,
+        storage=storage,
+        study_name=spec.name,
+        directions=directions,
+        load_if_exists=True,
         sampler=_sampler(spec, found.n_trials if found else 0, opts.worker),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
-    )  # fmt: skip
+    )
     study.set_metric_names(METRIC_NAMES[spec.objectives])
     record_study(study, spec, OBJECTIVE_TEXT, opts.subset)
     for values in spec.start:  # once: a start already queued or tried is not queued again
@@ -234,8 +256,10 @@ class InfeasibleStreak:
         return self.streak >= self.limit
 
     def error(self) -> TinynasError:
-        return TinynasError(f"stopped after {self.streak} draws in a row gave no trainable model (last: {self.last}); "
-                            f"{NARROW} (or raise run.infeasible_streak); the study is consistent")  # fmt: skip
+        return TinynasError(
+            f"stopped after {self.streak} draws in a row gave no trainable model (last: {self.last}); "
+            f"{NARROW} (or raise run.infeasible_streak); the study is consistent"
+        )
 
 
 @dataclass(frozen=True)
@@ -264,8 +288,11 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
     streak = InfeasibleStreak(ctx.spec.run.infeasible_streak)
     try:
         with watcher, guard.installed():
-            study.optimize(lambda t: guard.run(objective, t, ctx), timeout=opts.timeout_s,
-                           callbacks=[watcher, StopAt(opts.trials), streak, guard.stop_if_requested])  # fmt: skip
+            study.optimize(
+                lambda t: guard.run(objective, t, ctx),
+                timeout=opts.timeout_s,
+                callbacks=[watcher, StopAt(opts.trials), streak, guard.stop_if_requested],
+            )
     finally:
         optuna.storages.fail_stale_trials(study)  # another host's dead worker: the heartbeat rule
         fail_dead_local_trials(study)  # this host's: at once

@@ -96,8 +96,18 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
             wanted = draw(s, f"pool{i}_transition", space.transition)
             transitions.append(draw(s, f"pool{i}_tc", space.transition_channels) if wanted else None)
     tail = [width(f"tail{t}_c", ("tail", t)) for t in range(n_tail)]
-    return cnn(stages=stages, tail=tail, head=head, transitions=transitions, shared=shared, dropout=dropout,
-               bias=bias, order=order, num_classes=info.classes, input_shape=info.shape)  # fmt: skip
+    return cnn(
+        stages=stages,
+        tail=tail,
+        head=head,
+        transitions=transitions,
+        shared=shared,
+        dropout=dropout,
+        bias=bias,
+        order=order,
+        num_classes=info.classes,
+        input_shape=info.shape,
+    )
 
 
 CONDITIONAL = {

@@ -19,7 +19,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
-)  # fmt: skip
+)
 from pydantic import model_validator as after
 
 from models import MAX_SHARED_REPEATS, explain
@@ -34,7 +34,7 @@ from search.limits import (
     MAX_TRIALS,
     PARAM_CEILING,
     STUDY_NAME_PATTERN,
-)  # fmt: skip
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -135,8 +135,10 @@ class ModelSpace(_Frozen):
     def _repeats(cls, value: int | list[int]) -> int | list[int]:
         for n in value if isinstance(value, list) else [value]:
             if n == 1 or not 0 <= n <= MAX_SHARED_REPEATS:
-                raise ValueError(f"{n} is not a number of shared applications: use 0 (none) or 2 to "
-                                 f"{MAX_SHARED_REPEATS} (one application is a plain conv: raise convs_per_stage)")  # fmt: skip
+                raise ValueError(
+                    f"{n} is not a number of shared applications: use 0 (none) or 2 to "
+                    f"{MAX_SHARED_REPEATS} (one application is a plain conv: raise convs_per_stage)"
+                )
         return value
 
 
@@ -172,7 +174,7 @@ class Budget(_Frozen):
     @field_validator("max_params", "max_epochs")
     @classmethod
     def _under_the_ceiling(cls, value: int, info: ValidationInfo) -> int:
-        """A study may be tighter than the mission's ceilings, never looser."""
+        """A study may be tighter than the hard ceilings, never looser."""
         ceiling = PARAM_CEILING if info.field_name == "max_params" else EPOCH_CEILING
         if value >= ceiling:
             raise ValueError(f"{value:,} is not below {ceiling:,}, the hard ceiling: set at most {ceiling - 1:,}")

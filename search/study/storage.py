@@ -36,8 +36,10 @@ def resolve_url(option: str | None, study: str | None) -> str:
 def check_study_name(name: str) -> str:
     """A study name is also a file name (studies/<name>.db, <name>-report.html): never a path."""
     if not re.fullmatch(STUDY_NAME_PATTERN, name):
-        raise TinynasError(f"{name[:100]!r} is not a study name: use letters, digits, '_', '.' and '-' "
-                           "(at most 100, starting with a letter or digit), no '/'")  # fmt: skip
+        raise TinynasError(
+            f"{name[:100]!r} is not a study name: use letters, digits, '_', '.' and '-' "
+            "(at most 100, starting with a letter or digit), no '/'"
+        )
     return name
 
 
@@ -58,8 +60,10 @@ def _sqlite_path(url: str) -> Path | None:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise TinynasError(f"{redact(url)!r} is not a storage URL; use e.g. sqlite:///studies/x.db or "
-                           "postgresql+psycopg://user@host/db") from None  # fmt: skip
+        raise TinynasError(
+            f"{redact(url)!r} is not a storage URL; use e.g. sqlite:///studies/x.db or "
+            "postgresql+psycopg://user@host/db"
+        ) from None
     if parsed.get_backend_name() != "sqlite":
         return None
     return Path(parsed.database) if parsed.database not in (None, "", ":memory:") else None
@@ -134,8 +138,10 @@ def load_study(name: str, storage: optuna.storages.BaseStorage) -> optuna.Study:
         raise TinynasError(f"no study named {name!r} in this storage (studies there: {', '.join(names) or 'none'})")
     study = optuna.load_study(study_name=name, storage=storage)
     if not is_tinynas_study(study.user_attrs):
-        raise TinynasError(f"study {name!r} was not made by `tinynas search` (it records no spec); tinynas reads "
-                           "only its own studies: open this one with Optuna or optuna-dashboard")  # fmt: skip
+        raise TinynasError(
+            f"study {name!r} was not made by `tinynas search` (it records no spec); tinynas reads "
+            "only its own studies: open this one with Optuna or optuna-dashboard"
+        )
     return study
 
 

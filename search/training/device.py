@@ -27,8 +27,21 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(check_range("--threads", threads, 1, cores()))
 
 
-SIMD_FEATURES = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
-                 "amx_int8", "asimd", "asimddp", "sve")  # fmt: skip
+SIMD_FEATURES = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_int8",
+    "asimd",
+    "asimddp",
+    "sve",
+)
 """The CPU flags that change which kernels PyTorch and onnxruntime run (x86 and Arm)."""
 
 

@@ -77,8 +77,10 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     params = [p for p in model.parameters() if p.requires_grad]
     if weight_decay == 0:
         return [{"params": params, "weight_decay": 0.0}]
-    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]  # fmt: skip
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
 
 
 def ema_decay(decay: float, updates: int) -> float:
@@ -197,8 +199,13 @@ class _Loop:
             if k == 1:
                 losses = F.cross_entropy(logits[:, 0], y[:, 0], label_smoothing=cfg.label_smoothing)[None]
             else:  # one call for all replicas: per-sample losses, then each replica's mean
-                losses = F.cross_entropy(logits.flatten(0, 1), y.flatten(), label_smoothing=cfg.label_smoothing,
-                                         reduction="none").view(len(y), k).mean(0)  # fmt: skip
+                losses = (
+                    F.cross_entropy(
+                        logits.flatten(0, 1), y.flatten(), label_smoothing=cfg.label_smoothing, reduction="none"
+                    )
+                    .view(len(y), k)
+                    .mean(0)
+                )
             self.opt.zero_grad(set_to_none=True)
             (losses[0] if k == 1 else losses.sum()).backward()  # replica r's weights see only its own loss
             self.opt.step()
@@ -326,7 +333,12 @@ def train(
 ) -> tuple[nn.Module, History]:
     """One run from scratch with cfg.seed: `train_replicas` with a single replica."""
     trained = train_replicas(
-        model_config, [cfg], train_split, eval_split, device=device, reporter=reporter,
+        model_config,
+        [cfg],
+        train_split,
+        eval_split,
+        device=device,
+        reporter=reporter,
         on_epoch=(lambda results: on_epoch(results[0])) if on_epoch else None,
-    )  # fmt: skip
+    )
     return trained.models[0], trained.histories[0]

@@ -29,7 +29,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(default=0.0, ge=0, le=1)
     # 64: the reference's batch; small batches give more steps in a short schedule.
     batch_size: int = Field(default=64, ge=1, le=8192)
-    # 15: the reference's (and the public records') budget; the mission caps it below 20.
+    # 15: the reference's (and the public records') budget; the hard ceiling keeps it below 20.
     epochs: int = Field(default=15, ge=1, le=MAX_EPOCHS)
     # none: the reference trained at a constant rate. onecycle, cosine and linear end at
     # (about) zero on the last step, so the final epoch is the annealed model.
@@ -75,7 +75,7 @@ class TrainConfig(BaseModel):
 
 
 def check_epochs(epochs: int) -> int:
-    """An epochs override (`retrain --epochs`), refused in one line outside the mission's limit."""
+    """An epochs override (`retrain --epochs`), refused in one line at or above the epoch ceiling."""
     if not 1 <= epochs <= MAX_EPOCHS:
         raise TinynasError(f"--epochs {epochs}: tinynas trains for 1 to {MAX_EPOCHS} epochs ({epochs_ceiling_text()})")
     return epochs

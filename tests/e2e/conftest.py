@@ -28,5 +28,7 @@ def mnist_root() -> Path:
     for root in candidates:
         if dataset_info("mnist").present(root):
             return root.resolve()
-    pytest.fail(f"real MNIST not found under {' or '.join(str(c) for c in candidates)}: run `tinynas data fetch "
-                f"mnist` (into ./data) or set {DATA_ENV}")
+    pytest.fail(
+        f"real MNIST not found under {' or '.join(str(c) for c in candidates)}: run `tinynas data fetch "
+        f"mnist` (into ./data) or set {DATA_ENV}"
+    )

@@ -22,8 +22,14 @@ def readme_example() -> str:
 def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path) -> None:
     (tmp_path / "studies").mkdir()
     shutil.copy(REPO / "studies" / "tiny.toml", tmp_path / "studies" / "tiny.toml")
-    result = subprocess.run([sys.executable, "-c", readme_example()], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=600, env={DATA_ENV: str(mnist_root), "PATH": ""})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", readme_example()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={DATA_ENV: str(mnist_root), "PATH": ""},
+    )
     assert result.returncode == 0, result.stderr
     assert "COMPLETE" in result.stdout
     assert "Warning" not in result.stderr and "Trial 0 finished" not in result.stderr, result.stderr  # quiet

@@ -239,7 +239,8 @@ def test_dashboard_port_in_use_is_part_of_the_suite(dbs: dict[str, Path]) -> Non
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        result = run_cli("dashboard", "tiny", "--storage", f"sqlite:///{dbs['study']}", "--port",
-                         str(busy.getsockname()[1]))  # fmt: skip
+        result = run_cli(
+            "dashboard", "tiny", "--storage", f"sqlite:///{dbs['study']}", "--port", str(busy.getsockname()[1])
+        )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "choose another --port" in result.stderr and "Traceback" not in result.stderr

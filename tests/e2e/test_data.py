@@ -70,18 +70,42 @@ def test_fetch_refuses_a_file_with_the_wrong_checksum(tmp_path: Path, mnist_root
 
 def test_missing_data_is_fetched_on_first_use(tmp_path: Path, mnist_root: Path, serve) -> None:
     url = serve(mnist_root / "MNIST" / "raw")
-    result = run_cli("retrain", "seed-8k", "--epochs", "1", "--subset", "500", "--out", str(tmp_path / "run"),
-                     "--results", f"sqlite:///{tmp_path / 'r.db'}", "--quiet", "--data-dir", str(tmp_path / "data"),
-                     env={"TINYNAS_MIRROR": url, "TINYNAS_OFFLINE": ""})  # fmt: skip
+    result = run_cli(
+        "retrain",
+        "seed-8k",
+        "--epochs",
+        "1",
+        "--subset",
+        "500",
+        "--out",
+        str(tmp_path / "run"),
+        "--results",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        "--quiet",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env={"TINYNAS_MIRROR": url, "TINYNAS_OFFLINE": ""},
+    )
     assert result.returncode == 0, result.stderr
     assert dataset_info("mnist").present(tmp_path / "data") and (tmp_path / "run" / "summary.json").is_file()
 
 
 def test_a_failed_fetch_on_first_use_is_one_line_and_leaves_no_folders(tmp_path: Path) -> None:
-    for env, message in [({"TINYNAS_MIRROR": "http://127.0.0.1:1/", "TINYNAS_OFFLINE": ""}, "the download failed"),
-                         ({"TINYNAS_OFFLINE": "1"}, "tinynas data fetch mnist")]:  # fmt: skip
-        result = run_cli("retrain", "seed-8k", "--epochs", "1", "--out", str(tmp_path / "run"),
-                         "--data-dir", str(tmp_path / "data"), env=env)  # fmt: skip
+    for env, message in [
+        ({"TINYNAS_MIRROR": "http://127.0.0.1:1/", "TINYNAS_OFFLINE": ""}, "the download failed"),
+        ({"TINYNAS_OFFLINE": "1"}, "tinynas data fetch mnist"),
+    ]:
+        result = run_cli(
+            "retrain",
+            "seed-8k",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            env=env,
+        )
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
         assert list(tmp_path.iterdir()) == []  # no empty data folders, no run folder

@@ -19,18 +19,39 @@ def test_retrain_then_deploy_then_onnxruntime(tmp_path: Path, mnist_root: Path) 
     # that cannot (before a pool and a padded conv; inside the shared conv)
     model = cnn(stages=[[6], [8], [8]], tail=[8], shared=[0, 2, 0], order="relu-bn", dropout=0.05)
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"model": model.to_dict(), "train": {"scheduler": "onecycle", "lr": 0.02,
-                                                                      "epochs": 2}}))  # fmt: skip
+    config.write_text(
+        json.dumps({"model": model.to_dict(), "train": {"scheduler": "onecycle", "lr": 0.02, "epochs": 2}})
+    )
     data = ("--data-dir", str(mnist_root))
-    trained = run_cli("retrain", str(config), "--subset", "10000", "--out", str(tmp_path / "run"), "--quiet",
-                      "--results", f"sqlite:///{tmp_path / 'r.db'}", "--threads", "2", *data)  # fmt: skip
+    trained = run_cli(
+        "retrain",
+        str(config),
+        "--subset",
+        "10000",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--results",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        "--threads",
+        "2",
+        *data,
+    )
     assert trained.returncode == 0, trained.stderr
     final = json.loads((tmp_path / "run" / "summary.json").read_text())["final_acc"][0]
 
     out = tmp_path / "ship" / "m.onnx"
     out.parent.mkdir()
-    result = run_cli("deploy", str(tmp_path / "run" / "seed0" / "checkpoint.pt"), "--out", str(out), "--int8",
-                     "--threads", "1", *data)  # fmt: skip
+    result = run_cli(
+        "deploy",
+        str(tmp_path / "run" / "seed0" / "checkpoint.pt"),
+        "--out",
+        str(out),
+        "--int8",
+        "--threads",
+        "1",
+        *data,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == "" and "torchvision" not in result.stdout  # the exporter's chatter stays quiet
     card = json.loads((tmp_path / "ship" / "m.card.json").read_text())

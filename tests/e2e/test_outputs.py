@@ -42,8 +42,12 @@ def test_the_figure_check_catches_what_it_should(tmp_path: Path) -> None:
     import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
 
-    fig = go.Figure([go.Scatter(x=[1], y=[2], mode="lines", name="lonely", showlegend=True),
-                     go.Scatter(x=[1, 2, 3], y=[1, 2, 50], mode="markers", name="far")])  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Scatter(x=[1], y=[2], mode="lines", name="lonely", showlegend=True),
+            go.Scatter(x=[1, 2, 3], y=[1, 2, 50], mode="markers", name="far"),
+        ]
+    )
     fig.update_yaxes(range=[0, 10])
     body = fig.to_html(full_html=False, include_plotlyjs=False) + '<div class="plotly-graph-div"></div>'
     page = tmp_path / "p.html"
@@ -74,9 +78,22 @@ def _get(url: str) -> dict:
 def test_dashboard_serves_the_study_and_stops_cleanly(study_db: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "search", "dashboard", "synthetic", "--storage", f"sqlite:///{study_db}",
-         "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "search",
+            "dashboard",
+            "synthetic",
+            "--storage",
+            f"sqlite:///{study_db}",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline, studies = time.monotonic() + 60, None
         while studies is None and time.monotonic() < deadline:
@@ -87,8 +104,9 @@ def test_dashboard_serves_the_study_and_stops_cleanly(study_db: Path) -> None:
         assert studies is not None, "the dashboard never answered"
         (entry,) = [s for s in studies if s["study_name"] == "synthetic"]
         detail = _get(f"http://127.0.0.1:{port}/api/studies/{entry['study_id']}?after=0")
-        assert len(detail["trials"]) == len(optuna.load_study(study_name="synthetic",
-                                                              storage=f"sqlite:///{study_db}").trials)  # fmt: skip
+        assert len(detail["trials"]) == len(
+            optuna.load_study(study_name="synthetic", storage=f"sqlite:///{study_db}").trials
+        )
         assert detail.get("objective_names") == ["val_acc"]  # not "Objective 0"
     finally:
         proc.send_signal(signal.SIGINT)

@@ -15,10 +15,23 @@ from tests.helpers import run_cli
 def test_retrain_writes_outputs_and_records_the_run(tmp_path: Path, mnist_root: Path) -> None:
     db = tmp_path / "results.db"
     result = run_cli(
-        "retrain", "compact-4k", "--seeds", "2", "--epochs", "2", "--subset", "3000",
-        "--out", str(tmp_path / "out"), "--results", f"sqlite:///{db}", "--data-dir", str(mnist_root),
-        "--threads", "2",
-    )  # fmt: skip
+        "retrain",
+        "compact-4k",
+        "--seeds",
+        "2",
+        "--epochs",
+        "2",
+        "--subset",
+        "3000",
+        "--out",
+        str(tmp_path / "out"),
+        "--results",
+        f"sqlite:///{db}",
+        "--data-dir",
+        str(mnist_root),
+        "--threads",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     assert "epoch  2/2" in result.stdout and "test" in result.stdout and "mean" in result.stdout
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -51,15 +64,31 @@ def test_fused_and_sequential_retrains_agree_within_seed_noise(tmp_path: Path, m
     """compact-4k has dropout, whose masks differ between the two; everything else is the same.
     A one-cycle recipe anneals to zero, so the final epochs are stable enough to compare."""
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"model": preset("compact-4k").to_dict(),
-                                  "train": {"scheduler": "onecycle", "lr": 0.02, "epochs": 3}}))  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {"model": preset("compact-4k").to_dict(), "train": {"scheduler": "onecycle", "lr": 0.02, "epochs": 3}}
+        )
+    )
     finals = {}
     for mode in ("fused", "sequential"):
         result = run_cli(
-            "retrain", str(config), "--seeds", "2", "--subset", "10000", "--out", str(tmp_path / mode),
-            "--results", f"sqlite:///{tmp_path / 'r.db'}", "--data-dir", str(mnist_root), "--threads", "2", "--quiet",
+            "retrain",
+            str(config),
+            "--seeds",
+            "2",
+            "--subset",
+            "10000",
+            "--out",
+            str(tmp_path / mode),
+            "--results",
+            f"sqlite:///{tmp_path / 'r.db'}",
+            "--data-dir",
+            str(mnist_root),
+            "--threads",
+            "2",
+            "--quiet",
             *(["--sequential"] if mode == "sequential" else []),
-        )  # fmt: skip
+        )
         assert result.returncode == 0, result.stderr
         finals[mode] = json.loads((tmp_path / mode / "summary.json").read_text())["final_acc"]
     for fused, alone in zip(finals["fused"], finals["sequential"], strict=True):
@@ -68,11 +97,38 @@ def test_fused_and_sequential_retrains_agree_within_seed_noise(tmp_path: Path, m
 
 def test_retrain_takes_ema_linear_schedule_and_scale_augmentation(tmp_path: Path, mnist_root: Path) -> None:
     config = tmp_path / "recipe.json"
-    config.write_text(json.dumps({"model": preset("compact-4k").to_dict(), "train": {
-        "ema": 0.999, "scheduler": "linear", "rotate": 7.0, "translate": 0.1, "scale": 0.09, "epochs": 2}}))  # fmt: skip
-    result = run_cli("retrain", str(config), "--seeds", "1", "--subset", "3000", "--out", str(tmp_path / "out"),
-                     "--results", f"sqlite:///{tmp_path / 'r.db'}", "--data-dir", str(mnist_root), "--threads", "2",
-                     "--quiet")  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {
+                "model": preset("compact-4k").to_dict(),
+                "train": {
+                    "ema": 0.999,
+                    "scheduler": "linear",
+                    "rotate": 7.0,
+                    "translate": 0.1,
+                    "scale": 0.09,
+                    "epochs": 2,
+                },
+            }
+        )
+    )
+    result = run_cli(
+        "retrain",
+        str(config),
+        "--seeds",
+        "1",
+        "--subset",
+        "3000",
+        "--out",
+        str(tmp_path / "out"),
+        "--results",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        "--data-dir",
+        str(mnist_root),
+        "--threads",
+        "2",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     checkpoint = torch.load(tmp_path / "out" / "seed0" / "checkpoint.pt", weights_only=False)
     train = checkpoint["experiment"]["train"]

@@ -34,9 +34,17 @@ def float64():
 def small(head: str) -> ModelConfig:
     """Conv biases only where ReLU comes before BN (as in seed-8k): a bias right before BN has
     no effect on the output, so Adam drives it by float noise alone, fused or not."""
-    return cnn(stages=[[4, 6], [6]], tail=[4] if head != "gap" else [2], head=head, bias=head == "gap",
-               order="relu-bn" if head == "gap" else "bn-relu", transitions=[4], shared=[0, 2], num_classes=2,
-               input_shape=(1, 8, 8))  # fmt: skip
+    return cnn(
+        stages=[[4, 6], [6]],
+        tail=[4] if head != "gap" else [2],
+        head=head,
+        bias=head == "gap",
+        order="relu-bn" if head == "gap" else "bn-relu",
+        transitions=[4],
+        shared=[0, 2],
+        num_classes=2,
+        input_shape=(1, 8, 8),
+    )
 
 
 def test_fuse_then_unfuse_gives_back_each_replica() -> None:
@@ -57,8 +65,9 @@ def test_fuse_then_unfuse_gives_back_each_replica() -> None:
 def run_steps(config: ModelConfig, cfgs: list[TrainConfig]) -> tuple[list, torch.Tensor]:
     losses: list[torch.Tensor] = []
     split = synthetic_split(STEPS * cfgs[0].batch_size, seed=1)
-    trained = train_replicas(config, cfgs, split, synthetic_split(64, seed=2),
-                             on_step=lambda step, loss, model: losses.append(loss.clone()))  # fmt: skip
+    trained = train_replicas(
+        config, cfgs, split, synthetic_split(64, seed=2), on_step=lambda step, loss, model: losses.append(loss.clone())
+    )
     return trained.models, torch.stack(losses)
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from models import (
     BatchNorm,
@@ -24,7 +25,7 @@ from models import (
     build,
     cnn,
     preset,
-)  # fmt: skip
+)
 
 SEED_8K_TABLE = [  # (layer, output, params) from the reference model's summary
     ("Conv2d 1->8, 3x3, pad 1", (8, 28, 28), 80),
@@ -133,8 +134,12 @@ def test_bad_configs_are_rejected_naming_the_field(mutate, names: str) -> None:
 
 
 def test_configs_are_frozen() -> None:
-    with pytest.raises(Exception, match="frozen"):
-        preset("seed-8k").num_classes = 3  # type: ignore[misc]
+    config = preset("seed-8k")
+    with pytest.raises(ValidationError, match="Instance is frozen"):
+        config.num_classes = 3  # type: ignore[misc]
+    with pytest.raises(TypeError):  # the layers are a tuple: no layer can be added or swapped in place
+        config.layers[0] = config.layers[1]  # type: ignore[index]
+    assert config == preset("seed-8k") and config.num_classes == 10
 
 
 @st.composite

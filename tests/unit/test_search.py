@@ -54,10 +54,13 @@ def test_over_budget_configs_are_recorded_infeasible_without_training(tmp_path: 
 
 
 def test_pruner_stops_hopeless_trials(tmp_path: Path) -> None:
-    spec = make_spec(**{
-        "space.train.lr": [0.05, 0.000001], "space.train.epochs": 3,
-        "pruner": {"kind": "median", "min_epochs": 1, "startup_trials": 1},
-    })  # fmt: skip
+    spec = make_spec(
+        **{
+            "space.train.lr": [0.05, 0.000001],
+            "space.train.epochs": 3,
+            "pruner": {"kind": "median", "min_epochs": 1, "startup_trials": 1},
+        }
+    )
     study = run(spec, tmp_path / "s.db", trials=8)
     pruned = [r for r in map(TrialRecord.of, study.get_trials()) if r.kind == "PRUNED"]
     assert pruned, "a learning rate of 1e-6 should be stopped against trials that learn"
@@ -76,9 +79,11 @@ def test_multi_objective_study_gives_accuracy_and_params(tmp_path: Path) -> None
 
 def _finished(params: int, curve: list[float]) -> optuna.trial.FrozenTrial:
     return optuna.trial.create_trial(
-        values=[curve[-1], params], user_attrs=user_attrs(params=params, val_curve=curve),
-        distributions={}, params={},
-    )  # fmt: skip
+        values=[curve[-1], params],
+        user_attrs=user_attrs(params=params, val_curve=curve),
+        distributions={},
+        params={},
+    )
 
 
 def test_dominated_rule_compares_with_no_bigger_peers() -> None:

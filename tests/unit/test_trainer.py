@@ -109,8 +109,9 @@ def test_weight_decay_spares_norms_and_biases() -> None:
 def test_ema_is_the_exponential_average_of_the_weights(tiny_model, tiny_data) -> None:
     decay, raw = 0.8, []
     cfg = TrainConfig(epochs=1, batch_size=64, ema=decay)
-    trained = train_replicas(tiny_model, [cfg], *tiny_data,
-                             on_step=lambda step, loss, model: raw.append(copy.deepcopy(model.state_dict())))  # fmt: skip
+    trained = train_replicas(
+        tiny_model, [cfg], *tiny_data, on_step=lambda step, loss, model: raw.append(copy.deepcopy(model.state_dict()))
+    )
     assert len(raw) == 4  # 256 images, batch 64
     expected = {name: value.clone().float() for name, value in raw[0].items()}  # the first update copies
     for n, state in enumerate(raw[1:], start=1):
