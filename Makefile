@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# PyTorch's CPU build; plain `pip install torch` would pull gigabytes of CUDA packages.
+# PyTorch's CPU build; plain `pip install torch` would pull gigabytes of CUDA packages. No retries:
+# where that index is unreachable, pip goes on at once with the other sources it is configured with.
 # For an NVIDIA GPU: make TORCH_INDEX=https://download.pytorch.org/whl/cu126
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
@@ -14,7 +15,7 @@ setup: $(VENV)/.ready
 $(VENV)/.ready: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0 --index-url $(TORCH_INDEX)
+	$(BIN)/python -m pip install -q torch==2.13.0 --index-url $(TORCH_INDEX) --retries 0
 	$(BIN)/python -m pip install -q -e ".[dev,deploy]"
 	touch $@
 
@@ -34,7 +35,7 @@ system:
 	        --no-install-recommends postgresql chromium >/dev/null; \
 	fi
 
-# Lint and the layer rule, then the unit suite at one thread and the whole suite at the default.
+# Lint, format, the layer rule and types, then the unit suite at one thread and the whole suite at the default.
 test: setup system check
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/unit
 	$(BIN)/python -m pytest
@@ -43,3 +44,4 @@ check: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy

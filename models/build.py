@@ -73,7 +73,7 @@ def _(layer: Linear, shape: Shape) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(shape[0], layer.out, bias=layer.bias))
 
 
-def build(config: ModelConfig) -> nn.Module:
+def build(config: ModelConfig) -> nn.Sequential:
     """Build the network; its forward returns logits of shape (N, num_classes)."""
     shapes = config.shapes()
     modules = [_module(layer, shapes[i]) for i, layer in enumerate(config.layers)]

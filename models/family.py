@@ -18,7 +18,7 @@ Head = Literal["gap", "conv1x1", "linear"]
 Order = Literal["bn-relu", "relu-bn"]
 
 
-def conv_block(out: int, *, padding: int, bias: bool, order: Order) -> list:
+def conv_block(out: int, *, padding: Literal[0, 1], bias: bool, order: Order) -> list:
     """A 3x3 conv with its normalisation and activation, in the chosen order."""
     act = [BatchNorm(), ReLU()] if order == "bn-relu" else [ReLU(), BatchNorm()]
     return [Conv(out=out, padding=padding, bias=bias), *act]

@@ -17,6 +17,7 @@ Dropout is the identity at inference and is dropped.
 from __future__ import annotations
 
 import copy
+from typing import TypeGuard, cast
 
 import torch
 from torch import nn
@@ -25,6 +26,8 @@ from models.build import SharedConv2d
 
 
 def _affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("a BatchNorm without running statistics has no inference form to fold")
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return scale, bn.bias - bn.running_mean * scale
 
@@ -40,7 +43,7 @@ def _into_previous(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     scale, shift = _affine(bn)
     conv = _conv_with_bias(conv)
     conv.weight.mul_(scale[:, None, None, None])
-    conv.bias.mul_(scale).add_(shift)
+    cast(torch.Tensor, conv.bias).mul_(scale).add_(shift)
     return conv
 
 
@@ -60,11 +63,11 @@ def _into_next(bn: nn.BatchNorm2d, layer: nn.Conv2d | nn.Linear) -> nn.Module:
     return layer
 
 
-def _unpadded_conv(module: nn.Module) -> bool:
+def _unpadded_conv(module: nn.Module | None) -> TypeGuard[nn.Conv2d]:
     return isinstance(module, nn.Conv2d) and tuple(module.padding) == (0, 0) and module.groups == 1
 
 
-def _head_linear(module: nn.Module) -> nn.Linear | None:
+def _head_linear(module: nn.Module | None) -> nn.Linear | None:
     """The Linear of a linear head (built as Flatten then Linear)."""
     if isinstance(module, nn.Sequential) and isinstance(module[-1], nn.Linear):
         return module[-1]
@@ -89,8 +92,8 @@ def fold_batchnorm(model: nn.Sequential) -> tuple[nn.Sequential, int, int]:
                 out[-1] = _into_previous(out[-1], m)
             elif _unpadded_conv(nxt):
                 modules[i + 1] = _into_next(m, nxt)
-            elif after_gap is not None and (_unpadded_conv(after_gap) or _head_linear(after_gap) is not None):
-                _into_next(m, after_gap if isinstance(after_gap, nn.Conv2d) else _head_linear(after_gap))
+            elif (target := after_gap if _unpadded_conv(after_gap) else _head_linear(after_gap)) is not None:
+                _into_next(m, target)
             else:
                 out.append(m)
                 kept += 1

@@ -10,6 +10,7 @@ would train alone. `fuse` copies K built models in; `unfuse` copies replica k ba
 from __future__ import annotations
 
 from functools import singledispatch
+from typing import cast
 
 import torch
 from torch import nn
@@ -28,49 +29,56 @@ def _fused(module: nn.Module, replicas: list[nn.Module]) -> nn.Module:
 
 
 @_fused.register
-def _(module: nn.Conv2d, replicas: list[nn.Module]) -> nn.Module:
+def _(module: nn.Conv2d, replicas: list[nn.Conv2d]) -> nn.Module:
     k = len(replicas)
     fused = nn.Conv2d(
         k * module.in_channels,
         k * module.out_channels,
-        module.kernel_size,
-        padding=module.padding,
+        module.kernel_size,  # type: ignore[arg-type]  # torch types the stored size as tuple[int, ...]
+        padding=module.padding,  # type: ignore[arg-type]
         groups=k * module.groups,
         bias=module.bias is not None,
     )
     with torch.no_grad():
         fused.weight.copy_(torch.cat([r.weight for r in replicas]))
-        if module.bias is not None:
-            fused.bias.copy_(torch.cat([r.bias for r in replicas]))
+        if fused.bias is not None:
+            fused.bias.copy_(torch.cat([_bias(r) for r in replicas]))
     return fused
 
 
+def _bias(layer: nn.Conv2d | nn.Linear) -> torch.Tensor:
+    if layer.bias is None:
+        raise TypeError("replicas must agree on having a bias")
+    return layer.bias
+
+
 @_fused.register
-def _(module: nn.BatchNorm2d, replicas: list[nn.Module]) -> nn.Module:
+def _(module: nn.BatchNorm2d, replicas: list[nn.BatchNorm2d]) -> nn.Module:
     fused = nn.BatchNorm2d(len(replicas) * module.num_features, eps=module.eps, momentum=module.momentum)
     with torch.no_grad():
         for name in ("weight", "bias", "running_mean", "running_var"):
             getattr(fused, name).copy_(torch.cat([getattr(r, name) for r in replicas]))
-        fused.num_batches_tracked.copy_(module.num_batches_tracked)
+        fused.num_batches_tracked.copy_(module.num_batches_tracked)  # type: ignore[union-attr,arg-type]
     return fused
 
 
 @_fused.register
-def _(module: nn.Linear, replicas: list[nn.Module]) -> nn.Module:
+def _(module: nn.Linear, replicas: list[nn.Linear]) -> nn.Module:
     """A linear head on a 1x1 map is a 1x1 conv; grouped, it keeps the replicas apart."""
     k = len(replicas)
     fused = nn.Conv2d(k * module.in_features, k * module.out_features, 1, groups=k, bias=module.bias is not None)
     with torch.no_grad():
         fused.weight.copy_(torch.cat([r.weight for r in replicas])[:, :, None, None])
-        if module.bias is not None:
-            fused.bias.copy_(torch.cat([r.bias for r in replicas]))
+        if fused.bias is not None:
+            fused.bias.copy_(torch.cat([_bias(r) for r in replicas]))
     return fused
 
 
 @_fused.register
-def _(module: SharedConv2d, replicas: list[nn.Module]) -> nn.Module:
-    norms = [_fused(norm, [r.norms[i] for r in replicas]) for i, norm in enumerate(module.norms)]
-    return SharedConv2d(_fused(module.conv, [r.conv for r in replicas]), norms, module.bn_first)
+def _(module: SharedConv2d, replicas: list[SharedConv2d]) -> nn.Module:
+    norms = [cast(nn.BatchNorm2d, _fused(norm, [r.norms[i] for r in replicas])) for i, norm in enumerate(module.norms)]
+    conv = cast(nn.Conv2d, _fused(module.conv, [r.conv for r in replicas]))
+    return SharedConv2d(conv, norms, module.bn_first)
 
 
 def _fuse_tree(modules: list[nn.Module]) -> nn.Module:

@@ -41,7 +41,7 @@ class _Layer(BaseModel):
 def _spatial(shape: Shape, what: str) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise ValueError(f"{what} needs a C x H x W feature map, got shape {shape}")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 class Conv(_Layer):

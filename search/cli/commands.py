@@ -390,7 +390,7 @@ def export(
         on_confirmed=confirmed,
     )
     p = exp.provenance
-    held = f" (confirmed {p.confirmed_val_acc:.2f}% on fresh seeds)" if confirm else ""
+    held = f" (confirmed {(p.model_extra or {})['confirmed_val_acc']:.2f}% on fresh seeds)" if confirm else ""
     say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
 
 

@@ -51,8 +51,8 @@ class Feed:
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         r = TrialRecord.of(trial)
         self.counts[r.kind] = self.counts.get(r.kind, 0) + 1
-        if r.kind is Kind.COMPLETE and (self.best is None or r.value > self.best[0]):
-            self.best = (r.value, r.params, r.number)
+        if r.kind is Kind.COMPLETE and (self.best is None or r.score > self.best[0]):
+            self.best = (r.score, r.size, r.number)
         self.console.print(trial_line(r, self.max_params), highlight=False, soft_wrap=True)
         if self.live is not None:
             self.live.update(self.footer())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from search.training import EpochResult
 
@@ -15,7 +15,7 @@ class EpochBars:
         self.console = console
         self.eval_name = eval_name
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def start_epoch(self, epoch: int, epochs: int, batches: int) -> None:
         if not self.console.is_terminal:  # logs get the one-line summaries only
@@ -33,7 +33,7 @@ class EpochBars:
         self._progress.start()
 
     def batches_done(self, done: int, loss: float, acc: float) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=done, loss=loss, acc=acc)
 
     def end_epoch(self, result: EpochResult, epochs: int) -> None:

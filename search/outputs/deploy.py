@@ -105,7 +105,7 @@ def _onnx_modules() -> tuple[Any, Any, Any]:
     return onnx, onnxruntime, quantization
 
 
-def load_checkpoint(path: Path) -> tuple[Experiment, nn.Module]:
+def load_checkpoint(path: Path) -> tuple[Experiment, nn.Sequential]:
     """The experiment and the trained model of a `checkpoint.pt` that `retrain` wrote."""
     if not path.is_file():
         raise TinynasError(f"{path}: no such checkpoint; `tinynas retrain` writes OUT/seedN/checkpoint.pt")
@@ -206,7 +206,7 @@ def _check(path: Path, test: Split, reference: np.ndarray) -> Checked:
 def _quantize(fp32: Path, int8: Path, calibration: np.ndarray) -> None:
     _, _, q = _onnx_modules()
 
-    class Reader(q.CalibrationDataReader):
+    class Reader(q.CalibrationDataReader):  # type: ignore[name-defined]  # onnxruntime: imported here, an extra
         def __init__(self) -> None:
             self.batches = iter(calibration[i : i + 100] for i in range(0, len(calibration), 100))
 

@@ -48,11 +48,11 @@ def candidates(study: optuna.Study, rule: str, target: float | None = None, n: i
         raise TinynasError(f"unknown rule {rule!r}; use smallest, best or trial=N")
     if not complete:
         raise TinynasError(f"study {study.study_name} has no complete trials yet; run `tinynas search` first")
-    best = max(complete, key=lambda r: r.value)
+    best = max(complete, key=lambda r: r.score)
     if rule == "best":
-        ordered = sorted(complete, key=lambda r: -r.value)
+        ordered = sorted(complete, key=lambda r: -r.score)
     else:
-        ordered = sorted((r for r in complete if r.value >= target), key=lambda r: (r.params, -r.value))
+        ordered = sorted((r for r in complete if r.score >= target), key=lambda r: (r.size, -r.score))
         if not ordered:
             raise TinynasError(
                 f"no complete trial of {study.study_name} reaches {target:.2f}% validation accuracy; the best is "
@@ -95,18 +95,20 @@ def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confi
             "confirmed_per_seed": confirmation.per_seed,
             "confirm_seeds": confirmation.seeds,
         }
-    provenance = Provenance(
-        study=study.study_name,
-        trial=chosen.number,
-        val_acc=chosen.value,
-        params=chosen.params,
-        macs=chosen.macs,
-        tinynas_version=__version__,
-        date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        val_curve=list(chosen.val_curve),
-        objective=StudyRecord.of(study).objective,
-        seeds=list(chosen.seeds) or [exp.train.seed],
-        **confirmed,
+    provenance = Provenance.model_validate(
+        {
+            "study": study.study_name,
+            "trial": chosen.number,
+            "val_acc": chosen.value,
+            "params": chosen.params,
+            "macs": chosen.macs,
+            "tinynas_version": __version__,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "val_curve": list(chosen.val_curve),
+            "objective": StudyRecord.of(study).objective,
+            "seeds": list(chosen.seeds) or [exp.train.seed],
+            **confirmed,
+        }
     )
     model = exp.model.model_copy(update={"name": f"{study.study_name}-t{chosen.number}"})
     return exp.model_copy(update={"model": model, "provenance": provenance})

@@ -114,23 +114,30 @@ def _metric_name(study: optuna.Study) -> str:
 def optuna_figures(study: optuna.Study) -> tuple[list[tuple[str, go.Figure]], str]:
     """History, importances, parallel coordinates and slices; needs a few complete trials."""
     complete = complete_records(study)
-    kw = {"target": _accuracy, "target_name": _metric_name(study)}
-    history = optuna.visualization.plot_optimization_history(study, **kw)
+    name = _metric_name(study)
+    history = optuna.visualization.plot_optimization_history(study, target=_accuracy, target_name=name)
     history.update_xaxes(tick0=0, dtick=max(1, -(-len(study.trials) // 10)))  # trial numbers are whole
     figures = [("Optimisation history", history)]
     if len(complete) < 3:
         return figures, "Importances, parallel coordinates and slices need at least 3 complete trials."
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()  # no scikit-learn needed
-    low_is_good = {"target": lambda t: -_accuracy(t), "target_name": kw["target_name"]}
+
+    def low_is_good(t: FrozenTrial) -> float:
+        return -_accuracy(t)
+
     with warnings.catch_warnings():  # PED-ANOVA warns about sparse regimes in small studies
         warnings.simplefilter("ignore")
-        importances = optuna.importance.get_param_importances(study, evaluator=evaluator, target=low_is_good["target"])
-        importance_fig = optuna.visualization.plot_param_importances(study, evaluator=evaluator, **low_is_good)
+        importances = optuna.importance.get_param_importances(study, evaluator=evaluator, target=low_is_good)
+        importance_fig = optuna.visualization.plot_param_importances(
+            study, evaluator=evaluator, target=low_is_good, target_name=name
+        )
     top = [name for name, _ in list(importances.items())[:4]] or None
     figures += [
         ("Hyperparameter importances (PED-ANOVA)", importance_fig),
-        ("Parallel coordinates", optuna.visualization.plot_parallel_coordinate(study, params=top, **kw)),
-        ("Slices of the most important parameters", optuna.visualization.plot_slice(study, params=top, **kw)),
+        ("Parallel coordinates", optuna.visualization.plot_parallel_coordinate(study, params=top, target=_accuracy,
+                                                                               target_name=name)),
+        ("Slices of the most important parameters", optuna.visualization.plot_slice(study, params=top,
+                                                                                    target=_accuracy, target_name=name)),
     ]  # fmt: skip
     return figures, ""
 
@@ -170,7 +177,7 @@ def confirmation_table(study: optuna.Study) -> str:
                     "params": r.params,
                     "searched val_acc": r.value,
                     "confirmed mean": c.mean,
-                    "difference": c.mean - r.value,
+                    "difference": c.mean - r.score,
                     "confirmed per seed": ", ".join(f"{v:.2f}" for v in c.per_seed),
                     "seeds": ", ".join(map(str, c.seeds)),
                 }

@@ -70,19 +70,19 @@ def save(url: str, record: RetrainRecord) -> int:
         engine = _engine(url)
         metadata.create_all(engine)
         with engine.begin() as conn:
-            return conn.execute(retrain_runs.insert().values(**row)).inserted_primary_key[0]
+            key = conn.execute(retrain_runs.insert().values(**row)).inserted_primary_key
+            return int(key[0]) if key else 0
     except SQLAlchemyError as exc:
-        raise TinynasError(f"cannot record the run in {redact(url)}: {exc.__class__.__name__}: {exc.orig}") from None
+        reason = getattr(exc, "orig", None) or exc
+        raise TinynasError(f"cannot record the run in {redact(url)}: {exc.__class__.__name__}: {reason}") from None
 
 
 def load(url: str, study: str | None = None) -> list[dict]:
     """All recorded runs (of one study, if given), oldest first; none if the table (or the
     SQLite file) is absent. Reading never creates a database."""
     parsed = sa.engine.make_url(url) if "://" in url else None
-    local = (
-        parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-    )
-    if local and not Path(parsed.database).is_file():
+    database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
+    if database not in (None, "", ":memory:") and not Path(str(database)).is_file():
         return []
     try:
         engine = _engine(url)

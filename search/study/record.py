@@ -108,6 +108,20 @@ class TrialRecord:
         return self.kind in (Kind.COMPLETE, Kind.PRUNED)
 
     @property
+    def score(self) -> float:
+        """The objective value of a complete trial (its validation accuracy, %)."""
+        if self.value is None:
+            raise ValueError(f"trial {self.number} has no value: it did not complete")
+        return self.value
+
+    @property
+    def size(self) -> int:
+        """The parameter count of a trial that sampled a model."""
+        if self.params is None:
+            raise ValueError(f"trial {self.number} recorded no parameter count")
+        return self.params
+
+    @property
     def last_val_acc(self) -> float | None:
         return self.val_curve[-1] if self.val_curve else None
 

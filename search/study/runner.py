@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -200,7 +200,9 @@ def _sampler(spec: StudySpec, n_existing: int, worker: int) -> optuna.samplers.B
 
 def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     storage = open_storage(opts.storage, create=True, heartbeat_s=spec.run.heartbeat_seconds)
-    directions = ["maximize", "minimize"] if spec.multi_objective else ["maximize"]
+    directions: list[Literal["maximize", "minimize"]] = (
+        ["maximize", "minimize"] if spec.multi_objective else ["maximize"]
+    )
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     found = existing.get(spec.name)
     if found and found.n_trials and not is_tinynas_study(found.user_attrs):

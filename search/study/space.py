@@ -135,7 +135,9 @@ class _Given:
     name asked for and every given value outside its range."""
 
     def __init__(self, values: dict[str, Any]) -> None:
-        self.values, self.asked, self.problems = values, set(), []
+        self.values = values
+        self.asked: set[str] = set()
+        self.problems: list[str] = []
 
     def _take(self, name: str, default: Any, fits: bool) -> Any:
         self.asked.add(name)
@@ -171,7 +173,8 @@ class _Corner:
     """Suggests the low end of every range and walks every combination of choices."""
 
     def __init__(self, path: list[int]) -> None:
-        self.path, self.depth, self.widths = path, 0, []
+        self.path, self.depth = path, 0
+        self.widths: list[int] = []
 
     def int(self, name: str, low: int, high: int, step: int, log: bool) -> int:
         return low

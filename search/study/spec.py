@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -106,13 +106,28 @@ def _param(scalar: Any, range_type: Any = None) -> Any:
     return Annotated[Union[tuple(forms)], Discriminator(_form)]  # noqa: UP007
 
 
-IntParam = _param(StrictInt, IntRange)
-FloatParam = _param(StrictFinite | StrictInt, FloatRange)
-BoolParam = _param(StrictBool)
-
-
 def _str_param(*values: str) -> Any:
-    return _param(Literal[values])  # type: ignore[valid-type]
+    return _param(Literal[values])
+
+
+if TYPE_CHECKING:  # pydantic builds these types at run time; to a type checker each is a value of the spec
+    IntParam = Any
+    FloatParam = Any
+    BoolParam = Any
+    SharedParam = Any
+    HeadParam = Any
+    OrderParam = Any
+    OptimizerParam = Any
+    SchedulerParam = Any
+else:
+    IntParam = _param(StrictInt, IntRange)
+    FloatParam = _param(StrictFinite | StrictInt, FloatRange)
+    BoolParam = _param(StrictBool)
+    SharedParam = _param(StrictInt)
+    HeadParam = _str_param("gap", "conv1x1", "linear")
+    OrderParam = _str_param("bn-relu", "relu-bn")
+    OptimizerParam = _str_param("adam", "adamw", "sgd")
+    SchedulerParam = _str_param("none", "step", "onecycle", "cosine", "linear")
 
 
 class ModelSpace(_Frozen):
@@ -123,11 +138,11 @@ class ModelSpace(_Frozen):
     channels: IntParam = IntRange(low=4, high=16, step=2)
     transition: BoolParam = [False, True]
     transition_channels: IntParam = IntRange(low=4, high=12, step=2)
-    shared: _param(StrictInt) = 0  # per stage, applications of a shared-weight 3x3 conv at its end; 0: none
+    shared: SharedParam = 0  # per stage, applications of a shared-weight 3x3 conv at its end; 0: none
     tail_convs: IntParam = IntRange(low=0, high=2)
-    head: _str_param("gap", "conv1x1", "linear") = ["gap", "conv1x1", "linear"]
+    head: HeadParam = ["gap", "conv1x1", "linear"]
     bias: BoolParam = [False, True]
-    order: _str_param("bn-relu", "relu-bn") = ["bn-relu", "relu-bn"]
+    order: OrderParam = ["bn-relu", "relu-bn"]
     dropout: FloatParam = FloatRange(low=0.0, high=0.15)
 
     @field_validator("shared")
@@ -143,13 +158,13 @@ class ModelSpace(_Frozen):
 
 
 class TrainSpace(_Frozen):
-    optimizer: _str_param("adam", "adamw", "sgd") = ["adam", "sgd"]
+    optimizer: OptimizerParam = ["adam", "sgd"]
     lr: FloatParam = FloatRange(low=1e-3, high=5e-2, log=True)
     momentum: FloatParam = 0.9
     nesterov: BoolParam = False
     weight_decay: FloatParam = 0.0
     batch_size: IntParam = [32, 64, 128]
-    scheduler: _str_param("none", "step", "onecycle", "cosine", "linear") = ["none", "onecycle", "cosine"]
+    scheduler: SchedulerParam = ["none", "onecycle", "cosine"]
     step_size: IntParam = 4
     gamma: FloatParam = 0.2
     pct_start: FloatParam = 0.25

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from models import ModelConfig, build, fuse, unfuse
+from models import Fused, ModelConfig, build, fuse, unfuse
 from search.data.augment import augment
 from search.data.splits import Split
 from search.training.recipe import TrainConfig
@@ -282,14 +282,14 @@ def train_replicas(
     cfg = same_recipe(cfgs)
     k = len(cfgs)
     device = torch.device(device)
-    replicas = []
+    replicas: list[nn.Module] = []
     for c in cfgs:
         torch.manual_seed(c.seed)
         replicas.append(build(model_config))
     # channels_last on CPU: the fused (grouped) convs need it (benchmarks/fused.py); kept for
     # single runs too, so their numbers stay those of every earlier result.
     fmt = memory_format or (torch.channels_last if device.type == "cpu" else torch.contiguous_format)
-    model = (replicas[0] if k == 1 else fuse(model_config, replicas)).to(device=device, memory_format=fmt)
+    model = (replicas[0] if k == 1 else fuse(model_config, replicas)).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     train_split, eval_split = train_split.to(device), eval_split.to(device)
     opt = _optimizer(cfg, model)
     sched, per_batch = _scheduler(cfg, opt, -(-len(train_split) // cfg.batch_size))
@@ -315,7 +315,7 @@ def train_replicas(
             on_epoch(results)
 
     def split_up(net: nn.Module) -> list[nn.Module]:
-        return [net] if k == 1 else [unfuse(model_config, net, r) for r in range(k)]
+        return [net] if k == 1 else [unfuse(model_config, cast(Fused, net), r) for r in range(k)]
 
     raw = split_up(model)
     return Trained(split_up(evaluated_model) if ema is not None else raw, histories, raw)
