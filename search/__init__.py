@@ -16,7 +16,7 @@ from search.version import __version__
 _API = {
     "load_spec": "search.api", "search": "search.api", "load_study": "search.api", "trials": "search.api",
     "export": "search.api", "report": "search.api", "retrain": "search.api", "deploy": "search.api",
-    "StudySpec": "search.study", "Experiment": "search.training", "RetrainResult": "search.training",
+    "StudySpec": "search.study", "SearchFlags": "search.study", "Experiment": "search.training", "RetrainResult": "search.training",
     "TinynasError": "search.errors",
 }  # fmt: skip
 

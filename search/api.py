@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
 
 from search.data import data_root
-from search.errors import check_range, check_writable, write_user_file
+from search.errors import TinynasError, check_range, check_writable, write_user_file
 from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
 from search.outputs import experiment_for, pick, run_folder, write_report
 from search.outputs.deploy import DeployCard, deploy_checkpoint
 from search.outputs.export import candidates, pick_confirmed
 from search.quiet import quiet
-from search.study import StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
+from search.study import SearchFlags, StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
 from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
 from search.study.confirm import confirm as confirm_trials
@@ -55,34 +57,15 @@ def load_spec(path: str | Path) -> StudySpec:
 
 
 @quiet()
-def search(
-    spec: StudySpec | str | Path,
-    *,
-    trials: int | None = None,
-    timeout: str | None = None,
-    storage: str | None = None,
-    data_dir: str | Path | None = None,
-    subset: int | None = None,
-    device: str = "cpu",
-    jobs: int = 1,
-    threads: int | None = None,
-    seeds_per_trial: int | None = None,
-    watcher: WatcherFactory = silent,
-) -> optuna.Study:
-    """Run or resume a study until it holds `trials` finished trials (default: the spec's)."""
+def search(spec: StudySpec | str | Path, *, watcher: WatcherFactory = silent, **flags: Any) -> optuna.Study:
+    """Run or resume a study until it holds `trials` finished trials (default: the spec's). The
+    keywords are `SearchFlags`' fields (trials, timeout, storage, data_dir, subset, device,
+    jobs, threads, seeds_per_trial), as the CLI's flags."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
-    opts = resolve_options(
-        spec,
-        storage=storage,
-        trials=trials,
-        timeout=timeout,
-        data_dir=Path(data_dir) if data_dir else None,
-        subset=subset,
-        device=device,
-        jobs=jobs,
-        threads=threads,
-        seeds_per_trial=seeds_per_trial,
-    )
+    unknown = set(flags) - {f.name for f in fields(SearchFlags)}
+    if unknown:
+        raise TinynasError(f"unknown search option(s) {', '.join(sorted(unknown))}; use the fields of SearchFlags")
+    opts = resolve_options(spec, SearchFlags(**flags))
     study, ctx = prepare(spec, opts)
     handler = signal.getsignal(signal.SIGINT)
     try:

@@ -169,15 +169,14 @@ def search(
     --trials finished (complete or pruned) ones.
     """
     from search.cli.display import feed
-    from search.study import finished, load_spec, prepare, redact, resolve_options, run
+    from search.study import SearchFlags, finished, load_spec, prepare, redact, resolve_options, run
     from search.study.interrupt import graceful_interrupts
 
     spec = load_spec(spec_path)
-    opts = resolve_options(
-        spec,
-        storage=storage,
+    flags = SearchFlags(
         trials=trials,
         timeout=timeout,
+        storage=storage,
         data_dir=data_dir,
         subset=subset,
         device=device,
@@ -185,6 +184,7 @@ def search(
         threads=threads,
         seeds_per_trial=seeds_per_trial,
     )
+    opts = resolve_options(spec, flags)
     try:
         with graceful_interrupts():  # trials have their own guard (search.study.interrupt.TrialGuard)
             study, ctx = prepare(spec, opts)
@@ -223,22 +223,22 @@ def worker(
 ) -> None:
     """Join a study from any machine: the storage is shared, every worker adds trials to it."""
     from search.cli.display import feed
-    from search.study import load_spec, optimize, prepare, resolve_options
+    from search.study import SearchFlags, load_spec, optimize, prepare, resolve_options
     from search.study.interrupt import graceful_interrupts
 
     spec = load_spec(spec_path)
     if storage is None and not os.environ.get(STORAGE_ENV):
         raise TinynasError(f"a worker joins a shared study: pass --storage URL (or set ${STORAGE_ENV})")
-    opts = resolve_options(
-        spec,
-        storage=storage,
+    flags = SearchFlags(
         trials=trials,
         timeout=timeout,
+        storage=storage,
         data_dir=data_dir,
         subset=subset,
         device=device,
         threads=threads,
     )
+    opts = resolve_options(spec, flags)
     opts = replace(opts, worker=os.getpid())  # distinct samples per machine; not reproducible by design
     try:
         with graceful_interrupts():

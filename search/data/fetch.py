@@ -64,6 +64,8 @@ def fetch(info: DatasetInfo, root: Path, mirror: str | None = None, progress: bo
     fetch leaves no folder behind that it created."""
     pooch.get_logger().setLevel(logging.WARNING)
     base = mirror or os.environ.get(MIRROR_ENV) or info.mirror
+    if not base.startswith(("https://", "http://", "ftp://")):
+        raise TinynasError(f"mirror {base[:200]!r} is not a URL: give --mirror / ${MIRROR_ENV} as https://host/path/")
     folder = info.raw_dir(root)
     created = [p for p in (root, root / info.directory, folder) if not p.exists()]
     try:

@@ -53,20 +53,27 @@ class SearchOptions:
     """Offsets the sampler's seed, so workers starting together do not sample alike."""
 
 
-def resolve_options(
-    spec: StudySpec,
-    *,
-    storage: str | None = None,
-    trials: int | None = None,
-    timeout: str | None = None,
-    data_dir: Path | None = None,
-    subset: int | None = None,
-    device: str = "cpu",
-    jobs: int = 1,
-    threads: int | None = None,
-    seeds_per_trial: int | None = None,
-) -> SearchOptions:
+@dataclass(frozen=True)
+class SearchFlags:
+    """What a user may set for one run of a search, beside its spec: the CLI's flags and the
+    Python API's keywords are these fields, declared here once. None: the spec's value (or the
+    default rule: `resolve_url`, `data_root`)."""
+
+    trials: int | None = None  # run until the study holds this many finished trials
+    timeout: str | None = None  # stop starting trials after e.g. 90m or 2h
+    storage: str | None = None  # SQLAlchemy URL
+    data_dir: str | Path | None = None  # dataset root holding MNIST/raw
+    subset: int | None = None  # training images per trial
+    device: str = "cpu"
+    jobs: int = 1  # worker processes on this machine, the cores split between them
+    threads: int | None = None  # PyTorch threads per worker
+    seeds_per_trial: int | None = None  # seeds each trial trains (fused); its score is their mean
+
+
+def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
     """The one place where a flag overrides the spec: a flag given wins, else the spec's value."""
+    trials, timeout, storage, subset = flags.trials, flags.timeout, flags.storage, flags.subset
+    jobs, threads, seeds_per_trial = flags.jobs, flags.threads, flags.seeds_per_trial
     if trials is not None:
         check_range("--trials", trials, 1, MAX_TRIALS)
     check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
@@ -79,10 +86,10 @@ def resolve_options(
     return SearchOptions(
         storage=resolve_url(storage, spec.name),
         trials=trials or spec.run.trials,
-        data_root=data_root(data_dir),
+        data_root=data_root(Path(flags.data_dir) if flags.data_dir else None),
         timeout_s=parse_duration(timeout) if timeout else spec.run.timeout_s,
         subset=subset or spec.run.subset,
-        device=resolve_device(device),
+        device=resolve_device(flags.device),
         jobs=jobs,
         threads=threads,
         seeds_per_trial=seeds_per_trial or spec.run.seeds_per_trial,

@@ -189,6 +189,8 @@ CASES = {
                                                         "--out", str(f / "m.onnx")], "train.epochs"),
     "checkpoint that runs code": (lambda f, d: ["deploy", code_checkpoint(f), "--out", str(f / "m.onnx")],
                                   "is not a checkpoint written by `tinynas retrain`"),
+    "a mirror that is not a URL": (lambda f, d: ["data", "fetch", "mnist", "--mirror", "notaurl", "--data-dir",
+                                                 str(f / "d")], "is not a URL"),
     # every count and duration bounded before anything is allocated or written
     "a billion seeds": (lambda f, d: ["retrain", "seed-8k", "--seeds", "1000000000", "--out", str(f / "r")],
                         "--seeds must be 1 to 16"),
@@ -232,7 +234,7 @@ def test_bad_input(case: str, tmp_path: Path, dbs: dict[str, Path], broken_data,
     assert "Traceback" not in result.stderr + result.stdout
     assert {name: digest(path) for name, path in dbs.items()} == before
     assert not (tmp_path / "studies").exists()  # nothing created where the command ran
-    assert not (tmp_path / "r").exists() and not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "r").exists() and not (tmp_path / "pwned").exists() and not (tmp_path / "d").exists()
 
 
 def test_dashboard_port_in_use_is_part_of_the_suite(dbs: dict[str, Path]) -> None:

@@ -45,10 +45,19 @@ def finished_values(db: Path) -> dict[int, tuple]:
     return {n: (v, done) for n, v, done in rows}
 
 
-def start_search(spec: Path, db: Path, data: Path, *extra: str) -> subprocess.Popen:
-    args = ["search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir", str(data), "--threads", "1", *extra]
+def search_args(spec: Path, db: Path, data: Path, *extra: str) -> list[str]:
+    return ["search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir", str(data), *extra]
+
+
+def start_search(spec: Path, db: Path, data: Path, *extra: str, as_user: bool = False) -> subprocess.Popen:
+    """The search in a process of its own; `as_user`: without root's power over file permissions."""
+    args = [sys.executable, "-m", "search", *search_args(spec, db, data, "--threads", "1", *extra)]
     return subprocess.Popen(
-        [sys.executable, "-m", "search", *args], cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        without_root_powers(args) if as_user else args,
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -78,18 +87,7 @@ def test_sigkill_mid_trial_then_rerun_at_once_retries_and_completes(tmp_path: Pa
     (killed,) = [n for n, s in states(db) if s == "RUNNING"]
     proc.kill()
     proc.wait()
-    again = run_cli(
-        "search",
-        str(spec),
-        "--storage",
-        f"sqlite:///{db}",
-        "--data-dir",
-        str(mnist_root),
-        "--threads",
-        "2",
-        "--trials",
-        "4",
-    )
+    again = run_cli(*search_args(spec, db, mnist_root, "--threads", "2", "--trials", "4"))
     assert again.returncode == 0, again.stderr
     after = dict(states(db))
     assert after[killed] == "FAIL"
@@ -124,18 +122,7 @@ def test_ctrl_c_stops_quickly_and_leaves_nothing_running(tmp_path: Path, mnist_r
 
 def test_four_workers_share_one_sqlite_study(tmp_path: Path, mnist_root: Path) -> None:
     spec, db = write_spec(tmp_path, subset=1000), tmp_path / "s.db"
-    result = run_cli(
-        "search",
-        str(spec),
-        "--storage",
-        f"sqlite:///{db}",
-        "--data-dir",
-        str(mnist_root),
-        "--jobs",
-        "4",
-        "--trials",
-        "8",
-    )
+    result = run_cli(*search_args(spec, db, mnist_root, "--jobs", "4", "--trials", "8"))
     assert result.returncode == 0, result.stderr
     assert "locked" not in result.stdout + result.stderr
     found = states(db)
@@ -214,24 +201,7 @@ def test_the_folder_turning_read_only_mid_search_loses_nothing(tmp_path: Path, m
     spec, folder = write_spec(tmp_path, subset=2000), tmp_path / "studies"
     folder.mkdir()
     db = folder / "s.db"
-    args = [
-        sys.executable,
-        "-m",
-        "search",
-        "search",
-        str(spec),
-        "--storage",
-        f"sqlite:///{db}",
-        "--data-dir",
-        str(mnist_root),
-        "--threads",
-        "1",
-        "--trials",
-        "3",
-    ]
-    proc = subprocess.Popen(
-        without_root_powers(args), cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = start_search(spec, db, mnist_root, "--trials", "3", as_user=True)
     wait_mid_trial(db, proc)
     before = finished_values(db)
     folder.chmod(0o555)
@@ -242,7 +212,7 @@ def test_the_folder_turning_read_only_mid_search_loses_nothing(tmp_path: Path, m
     assert proc.returncode == 2, out + err
     assert "readonly database" in err and "run the same command again" in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    again = run_cli(*args[3:])
+    again = run_cli(*search_args(spec, db, mnist_root, "--trials", "3"))
     assert again.returncode == 0, again.stderr
     after = states(db)
     assert "RUNNING" not in {s for _, s in after}

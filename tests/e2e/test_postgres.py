@@ -63,6 +63,12 @@ def postgres() -> Iterator[Server]:
         shutil.rmtree(data, ignore_errors=True)
 
 
+def worker_args(spec: Path, url: str, data: Path, *, trials: int, subset: int) -> list[str]:
+    """`tinynas worker` on one thread: two of them share the two cores."""
+    return [sys.executable, "-m", "search", "worker", str(spec), "--storage", url, "--trials", str(trials),
+            "--subset", str(subset), "--data-dir", str(data), "--threads", "1"]  # fmt: skip
+
+
 @pytest.fixture()
 def postgres_url(postgres: Server) -> str:
     return postgres.url
@@ -71,23 +77,7 @@ def postgres_url(postgres: Server) -> str:
 def test_two_workers_share_a_study_in_postgresql(postgres_url: str, mnist_root: Path, tmp_path: Path) -> None:
     spec = tmp_path / "spec.toml"
     spec.write_text((REPO / "studies" / "tiny.toml").read_text().replace('kind = "median"', 'kind = "none"'))
-    args = [
-        sys.executable,
-        "-m",
-        "search",
-        "worker",
-        str(spec),
-        "--storage",
-        postgres_url,
-        "--trials",
-        "6",
-        "--subset",
-        "1000",
-        "--data-dir",
-        str(mnist_root),
-        "--threads",
-        "1",
-    ]
+    args = worker_args(spec, postgres_url, mnist_root, trials=6, subset=1000)
     workers = [
         subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
     ]
@@ -151,23 +141,7 @@ def test_a_server_restart_mid_search_loses_nothing(postgres: Server, mnist_root:
     spec = tmp_path / "spec.toml"
     text = (REPO / "studies" / "tiny.toml").read_text().replace('kind = "median"', 'kind = "none"')
     spec.write_text(text.replace("[run]", "[run]\nheartbeat_seconds = 1"))
-    args = [
-        sys.executable,
-        "-m",
-        "search",
-        "worker",
-        str(spec),
-        "--storage",
-        postgres.url,
-        "--trials",
-        "6",
-        "--subset",
-        "1500",
-        "--data-dir",
-        str(mnist_root),
-        "--threads",
-        "1",
-    ]
+    args = worker_args(spec, postgres.url, mnist_root, trials=6, subset=1500)
     workers = [
         subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
     ]
