@@ -37,18 +37,21 @@ class DatasetInfo:
     def raw_dir(self, root: Path) -> Path:
         return root / self.directory / "raw"
 
+    def _found(self, root: Path, role: str) -> Path | None:
+        """The plain IDX file if present, else the published .gz next to it, else None."""
+        gz = self.raw_dir(root) / self.files[role].name
+        return next((c for c in (gz.with_suffix(""), gz) if c.is_file()), None)
+
     def present(self, root: Path) -> bool:
         """Every file there (plain or .gz); their contents are checked when read."""
-        raw = self.raw_dir(root)
-        return all((raw / f.name).is_file() or (raw / f.name).with_suffix("").is_file() for f in self.files.values())
+        return all(self._found(root, role) is not None for role in self.files)
 
     def locate(self, root: Path, role: str) -> Path:
         """The plain IDX file if present, else the published .gz next to it."""
+        if (found := self._found(root, role)) is not None:
+            return found
         gz = self.raw_dir(root) / self.files[role].name
         plain = gz.with_suffix("")
-        for candidate in (plain, gz):
-            if candidate.is_file():
-                return candidate
         raise TinynasError(
             f"{self.name} data not found: no {plain.name} or {gz.name} in {gz.parent}. "
             f"Fetch it with `tinynas data fetch {self.name} --data-dir {root}`, or point "

@@ -183,10 +183,14 @@ def _latency_us(session: Any, image: np.ndarray) -> float:
     return round(statistics.median(times) * 1e6, 1)
 
 
-def _weight_bytes(path: Path) -> int:
+def _initializers(path: Path) -> list[np.ndarray]:
+    """Every stored tensor of an ONNX file (weights, biases, quantization scales)."""
     onnx, _, _ = _onnx_modules()
-    graph = onnx.load(str(path)).graph
-    return int(sum(onnx.numpy_helper.to_array(t).nbytes for t in graph.initializer))
+    return [onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer]
+
+
+def _weight_bytes(path: Path) -> int:
+    return int(sum(a.nbytes for a in _initializers(path)))
 
 
 def _check(path: Path, test: Split, reference: np.ndarray) -> Checked:
@@ -234,8 +238,7 @@ def _quantize(fp32: Path, int8: Path, calibration: np.ndarray) -> None:
 
 def int8_weight_peak(path: Path) -> int:
     """The largest |value| of the int8 weight tensors in a quantized file (0 if none)."""
-    onnx, _, _ = _onnx_modules()
-    arrays = [onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer]
+    arrays = _initializers(path)
     return max((int(np.abs(a.astype(np.int32)).max()) for a in arrays if a.dtype == np.int8 and a.size), default=0)
 
 

@@ -31,7 +31,7 @@ from search.study.record import Kind, TrialRecord, record_study
 from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import is_tinynas_study, open_storage, resolve_url
-from search.training import resolve_device, set_threads
+from search.training import check_threads, resolve_device, set_threads
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -77,8 +77,7 @@ def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
     if trials is not None:
         check_range("--trials", trials, 1, MAX_TRIALS)
     check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
-    if threads is not None:
-        check_range("--threads", threads, 1, cores())
+    check_threads(threads)
     if subset is not None and subset < 1:  # its upper bound is the split's size, checked where the data loads
         raise TinynasError(f"--subset must be at least 1, got {subset}")
     if seeds_per_trial is not None:

@@ -21,10 +21,15 @@ def resolve_device(name: str) -> str:
     raise TinynasError(f"unknown --device {name!r}; use cpu or cuda[:N]")
 
 
+def check_threads(threads: int | None) -> int | None:
+    """--threads, refused outside 1 to this machine's cores (before any work: `resolve_options`)."""
+    return None if threads is None else check_range("--threads", threads, 1, cores())
+
+
 def set_threads(threads: int | None) -> None:
     """Intra-op threads for this process; None keeps PyTorch's default (all cores)."""
-    if threads is not None:
-        torch.set_num_threads(check_range("--threads", threads, 1, cores()))
+    if (checked := check_threads(threads)) is not None:
+        torch.set_num_threads(checked)
 
 
 SIMD_FEATURES = (
