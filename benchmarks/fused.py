@@ -28,10 +28,11 @@ TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-
 
 
 def epoch_seconds(
-    config: ModelConfig, cfgs: list[TrainConfig], split: Split, eval_split: Split, device: str, fmt=None
+    config: ModelConfig, cfgs: list[TrainConfig], split: Split, eval_split: Split, device: str, layout="channels_last"
 ) -> float:
     start = time.perf_counter()
-    train_replicas(config, cfgs, split, eval_split, device=device, memory_format=fmt)
+    cfgs = [c.model_copy(update={"layout": layout}) for c in cfgs]
+    train_replicas(config, cfgs, split, eval_split, device=device)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter() - start
@@ -49,7 +50,7 @@ def measure(
     for _ in range(repeats):
         sequential = min(sequential, sum(epoch_seconds(config, [c], split, eval_split, device) for c in cfgs))
         if device == "cpu":
-            plain = sum(epoch_seconds(config, [c], split, eval_split, device, torch.contiguous_format) for c in cfgs)
+            plain = sum(epoch_seconds(config, [c], split, eval_split, device, "contiguous") for c in cfgs)
             contiguous = min(contiguous, plain)
         fused = min(fused, epoch_seconds(config, cfgs, split, eval_split, device))
     images = k * len(split)

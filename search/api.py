@@ -25,27 +25,30 @@ import optuna
 import pandas as pd
 
 from search.data import data_root
-from search.errors import TinynasError, check_range, check_writable, write_user_file
-from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
+from search.errors import TinynasError, check_range, check_writable, cores, write_user_file
+from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_JOBS_PER_CORE, MAX_SEEDS
 from search.outputs import experiment_for, pick, run_folder, write_report
 from search.outputs.deploy import DeployCard, deploy_checkpoint
-from search.outputs.export import candidates, pick_confirmed
+from search.outputs.export import candidates, pick_confirmed, searched_confirmations
 from search.quiet import quiet
 from search.study import SearchFlags, StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
 from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
 from search.study.confirm import confirm as confirm_trials
 from search.study.record import Confirmation, TrialRecord
-from search.study.runner import WatcherFactory, silent
+from search.study.runner import WatcherFactory, confirm_best, silent
 from search.training import (
     Experiment,
     Reporter,
     RetrainOptions,
     RetrainResult,
     check_epochs,
+    check_threads,
+    fuses_seeds,
     load_experiment,
     resolve_device,
     set_threads,
+    worker_split,
 )
 from search.training import retrain as _retrain
 from search.training.retrain import SeedStart
@@ -57,10 +60,17 @@ def load_spec(path: str | Path) -> StudySpec:
 
 
 @quiet()
-def search(spec: StudySpec | str | Path, *, watcher: WatcherFactory = silent, **flags: Any) -> optuna.Study:
-    """Run or resume a study until it holds `trials` finished trials (default: the spec's). The
-    keywords are `SearchFlags`' fields (trials, timeout, storage, data_dir, subset, device,
-    jobs, threads, seeds_per_trial), as the CLI's flags."""
+def search(
+    spec: StudySpec | str | Path,
+    *,
+    watcher: WatcherFactory = silent,
+    on_confirmed: Callable[[TrialRecord, Confirmation], None] | None = None,
+    **flags: Any,
+) -> optuna.Study:
+    """Run or resume a study until it holds `trials` finished trials (default: the spec's), then
+    confirm its top trials if the spec's `[run] confirm` asks. The keywords are `SearchFlags`'
+    fields (trials, timeout, storage, data_dir, subset, device, jobs, threads,
+    seeds_per_trial), as the CLI's flags."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
     unknown = set(flags) - {f.name for f in fields(SearchFlags)}
     if unknown:
@@ -70,6 +80,7 @@ def search(spec: StudySpec | str | Path, *, watcher: WatcherFactory = silent, **
     handler = signal.getsignal(signal.SIGINT)
     try:
         run(study, ctx, opts, watcher)
+        confirm_best(study, spec, opts, on_confirmed)
     finally:  # Ctrl-C stops the search; the notebook's own Ctrl-C works again afterwards
         signal.signal(signal.SIGINT, handler)
     return study
@@ -94,32 +105,47 @@ def export(
     rule: str = "smallest",
     target: float | None = None,
     out: str | Path | None = None,
-    confirm: int = 0,
+    confirm: int | None = None,
     confirm_seeds: int = 2,
     data_dir: str | Path | None = None,
     device: str = "cpu",
     threads: int | None = None,
+    jobs: int | None = None,
     on_confirmed: Callable[[TrialRecord, Confirmation], None] | None = None,
 ) -> Experiment:
     """The trial a rule picks, as the experiment `retrain` consumes (written to `out` if given).
 
     With `confirm=N`, the rule's top N trials are first retrained with `confirm_seeds` fresh
-    seeds (fused) on the validation split, the results recorded on the study, and the rule is
+    seeds on the validation split, the results recorded on the study, and the rule is
     applied to the confirmed means; the exported provenance carries searched and confirmed.
+    Without `confirm`, a study whose spec confirms its own top trials (`[run] confirm`) is
+    judged by those confirmations; `confirm=0` judges by the searched scores. The confirmed
+    trials are spread over `jobs` worker processes (default: `worker_split`).
     """
-    check_range("--confirm", confirm, 0, MAX_CONFIRM)
+    if confirm is not None:
+        check_range("--confirm", confirm, 0, MAX_CONFIRM)
+    if jobs is not None:
+        check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
+    check_threads(threads)
     check_range("--confirm-seeds", confirm_seeds, 1, MAX_SEEDS)
     if out is not None:
         check_writable(Path(out), "exported config")  # before any retraining
-    if confirm:
-        set_threads(threads)
+    own = searched_confirmations(study) if confirm is None else {}
+    if own:
+        chosen = pick_confirmed(study, rule, own, target)
+        exp = experiment_for(study, chosen, own[chosen.number])
+    elif confirm:
+        dev = resolve_device(device)
+        workers, per_worker = worker_split(dev, jobs, threads)
         pool = candidates(study, rule, target, confirm)
         confirmed = confirm_trials(
             study,
             pool,
             confirm_seeds,
             data_root(Path(data_dir) if data_dir else None),
-            device=resolve_device(device),
+            device=dev,
+            workers=workers,
+            threads=per_worker,
             on_trial=on_confirmed,
         )
         chosen = pick_confirmed(study, rule, confirmed, target)
@@ -172,26 +198,43 @@ def retrain(
     data_dir: str | Path | None = None,
     device: str = "cpu",
     threads: int | None = None,
+    jobs: int | None = None,
+    fused: bool | None = None,
     sequential: bool = False,
     reporter: Reporter | None = None,
     on_seed_start: SeedStart | None = None,
 ) -> RetrainResult:
-    """Train on all training images, test after every epoch, per seed (the seeds fused into one
-    network unless `sequential`); writes the run folder (`out`, default runs/<name>-<hash>) and
-    records each seed in `results`."""
+    """Train on all training images, test after every epoch, per seed; writes the run folder
+    (`out`, default runs/<name>-<hash>) and records each seed in `results`. The seeds run
+    spread over `jobs` worker processes (default: `worker_split`, one per core on a CPU),
+    or as one fused network with `fused` (the default on a GPU or with one worker), or one
+    after another in this process with `sequential`. The recipe's layout is honoured, so a
+    run replays exactly."""
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     check_range("--seeds", seeds, 1, MAX_SEEDS)
     if epochs is not None:
         check_epochs(epochs)
-    set_threads(threads)
+    if jobs is not None:
+        check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
+    check_threads(threads)
+    if sequential and fused:
+        raise TinynasError("--sequential and --fused are two ways to train the seeds: pass one")
+    dev = resolve_device(device)
+    workers, per_worker = worker_split(dev, jobs, threads)
+    fuse = not sequential and (fused if fused is not None else fuses_seeds(dev) or workers == 1)
+    if fuse or sequential:  # one process
+        workers, per_worker = 1, threads
+    set_threads(per_worker)
     folder = Path(out) if out is not None else default_run_folder(exp)
     opts = RetrainOptions(
         seeds=seeds,
         data_root=data_root(Path(data_dir) if data_dir else None),
         epochs=epochs,
-        device=resolve_device(device),
+        device=dev,
         subset=subset,
-        fused=not sequential,
+        fused=fuse,
+        workers=workers,
+        threads=per_worker,
     )
 
     started: list[bool] = []

@@ -58,12 +58,12 @@ def make_spec(name: str = "synthetic", **overrides) -> StudySpec:
     return StudySpec.model_validate(base)
 
 
-def run_synthetic(spec: StudySpec, db: Path, trials: int) -> optuna.Study:
-    """A whole search on synthetic data into a SQLite file, in-process and silent."""
+def run_synthetic(spec: StudySpec, db: Path, trials: int, threads: int | None = None) -> optuna.Study:
+    """A whole search on synthetic data into a SQLite file, in-process and silent; `threads`
+    is what the run tells the objective it has (the layout follows it)."""
     opts = SearchOptions(storage=f"sqlite:///{db}", trials=trials, data_root=db.parent)
-    ctx = SearchContext(
-        spec, SYNTHETIC, synthetic_split(192, 1), synthetic_split(96, 2), seeds=spec.run.seeds_per_trial
-    )
+    splits = synthetic_split(192, 1), synthetic_split(96, 2)
+    ctx = SearchContext(spec, SYNTHETIC, *splits, seeds=spec.run.seeds_per_trial, threads=threads)
     study = open_study(spec, opts)
     optimize(study, ctx, opts)
     return study

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from search.errors import TinynasError
+from search.errors import TinynasError, cores
 from search.limits import DEFAULT_RESULTS_URL, EPOCH_CEILING, STORAGE_ENV
 
 app = typer.Typer(
@@ -70,8 +70,15 @@ DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Dataset root (holds MNIST/raw). Default: $TINYNAS_DATA, else ./data."),
 ]
-Threads = Annotated[int | None, typer.Option(help="CPU threads for PyTorch (default: all cores).")]
+Threads = Annotated[int | None, typer.Option(help="CPU threads for PyTorch, per worker process.")]
 Device = Annotated[str, typer.Option(help="cpu, or cuda[:N] when available.")]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        help="Worker processes on this machine. Default on a CPU: one per core, one thread each "
+        "(with --threads alone: one worker)."
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")]
 Storage = Annotated[
     str | None,
@@ -100,7 +107,16 @@ def retrain(
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<name>-<hash>).")] = None,
     results: Annotated[str, typer.Option(help="SQLAlchemy URL recording every run.")] = DEFAULT_RESULTS_URL,
     subset: Annotated[int | None, typer.Option(min=10, help="Train on N training images only.")] = None,
-    sequential: Annotated[bool, typer.Option(help="Train the seeds one after another, not fused.")] = False,
+    jobs: Jobs = None,
+    fused: Annotated[
+        bool | None,
+        typer.Option(
+            "--fused/--no-fused",
+            help="Train the seeds as one fused network (default on a GPU; how results were retrained "
+            "before runs were spread over cores: pass it to replay them).",
+        ),
+    ] = None,
+    sequential: Annotated[bool, typer.Option(help="Train the seeds one after another in this process.")] = False,
     data_dir: DataDir = None,
     device: Device = "cpu",
     threads: Threads = None,
@@ -108,8 +124,8 @@ def retrain(
 ) -> None:
     """Train on all 60,000 training images and report test accuracy after every epoch, per seed.
 
-    The seeds train together as one fused network (same per-seed results, less time);
-    --sequential trains them one after another.
+    On a CPU the seeds' runs are spread over the cores, one thread each; --fused trains them
+    as one network, --sequential one after another here (with per-batch progress).
     """
     from models import count_params
     from search import api
@@ -139,6 +155,8 @@ def retrain(
         data_dir=data_dir,
         device=device,
         threads=threads,
+        jobs=jobs,
+        fused=fused,
         sequential=sequential,
         on_seed_start=announce,
         reporter=None if quiet else EpochBars(console, eval_name="test"),
@@ -153,7 +171,7 @@ def search(
     trials: Annotated[int | None, typer.Option(help="Run until the study holds N finished trials.")] = None,
     timeout: Annotated[str | None, typer.Option(help="Stop starting trials after e.g. 90m or 2h.")] = None,
     storage: Storage = None,
-    jobs: Annotated[int, typer.Option(help="Worker processes on this machine, threads split between them.")] = 1,
+    jobs: Jobs = None,
     data_dir: DataDir = None,
     subset: Annotated[int | None, typer.Option(help="Train each trial on N training images only.")] = None,
     seeds_per_trial: Annotated[
@@ -168,9 +186,10 @@ def search(
     Running the same command again resumes the study: it adds trials until the study holds
     --trials finished (complete or pruned) ones.
     """
-    from search.cli.display import feed
+    from search.cli.display import feed, plural
     from search.study import SearchFlags, finished, load_spec, prepare, redact, resolve_options, run
     from search.study.interrupt import graceful_interrupts
+    from search.study.runner import confirm_best
 
     spec = load_spec(spec_path)
     flags = SearchFlags(
@@ -194,12 +213,21 @@ def search(
                     f"study {spec.name} already holds {done} finished trials (target {opts.trials}); "
                     "raise --trials to add more"
                 )
-                return
-            say(
-                f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
-                f"with {opts.jobs} worker(s); storage {redact(opts.storage)}"
-            )
-            run(study, ctx, opts, partial(feed, footer=not quiet and opts.jobs == 1))
+                if not spec.run.confirm.top:
+                    return
+            else:
+                say(
+                    f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
+                    f"with {plural(opts.jobs, 'worker')} x {plural(opts.threads or cores(), 'thread')}; "
+                    f"storage {redact(opts.storage)}"
+                )
+                run(study, ctx, opts, partial(feed, footer=not quiet and opts.jobs == 1))
+            if spec.run.confirm.top:  # trials confirmed before (an interrupted run) are not retrained
+                say(
+                    f"confirming the top {plural(spec.run.confirm.top, 'trial')} with "
+                    f"{plural(spec.run.confirm.seeds, 'fresh seed')} each on the validation split"
+                )
+                confirm_best(study, spec, opts, say_confirmed)
     except KeyboardInterrupt:
         say("interrupted; the study is consistent and the same command resumes it")
         _print_outcome(_study(spec.name, opts.storage))
@@ -236,6 +264,7 @@ def worker(
         data_dir=data_dir,
         subset=subset,
         device=device,
+        jobs=1,
         threads=threads,
     )
     opts = resolve_options(spec, flags)
@@ -246,6 +275,14 @@ def worker(
             optimize(study, ctx, opts, feed(study, footer=False))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+
+
+def say_confirmed(record, c) -> None:
+    seeds = ", ".join(f"{v:.2f}" for v in c.per_seed)
+    say(
+        f"trial {record.number:>4}  {record.params:>7,} params  searched {record.value:6.2f}%  "
+        f"confirmed {c.mean:6.2f}%  (seeds {', '.join(map(str, c.seeds))}: {seeds})"
+    )
 
 
 def _print_outcome(study) -> None:
@@ -356,26 +393,21 @@ def export(
     target: Target = None,
     out: Annotated[Path, typer.Option(help="JSON file for `tinynas retrain`.")] = Path("best.json"),
     confirm: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="First retrain the rule's top N trials with fresh seeds on the validation split; "
-            "the rule then applies to their confirmed means."
+            "the rule then applies to their confirmed means. Default: the confirmations the search "
+            "made if its spec asks for them ([run] confirm), else none; 0: judge by searched scores."
         ),
-    ] = 0,
-    confirm_seeds: Annotated[int, typer.Option(help="Fresh seeds per confirmed trial (trained fused).")] = 2,
+    ] = None,
+    confirm_seeds: Annotated[int, typer.Option(help="Fresh seeds per confirmed trial.")] = 2,
     data_dir: DataDir = None,
     device: Device = "cpu",
     threads: Threads = None,
+    jobs: Jobs = None,
 ) -> None:
     """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
     from search import api
-
-    def confirmed(record, c) -> None:
-        seeds = ", ".join(f"{v:.2f}" for v in c.per_seed)
-        say(
-            f"trial {record.number:>4}  {record.params:>7,} params  searched {record.value:6.2f}%  "
-            f"confirmed {c.mean:6.2f}%  (seeds {', '.join(map(str, c.seeds))}: {seeds})"
-        )
 
     exp = api.export(
         _study(study, storage),
@@ -387,10 +419,12 @@ def export(
         data_dir=data_dir,
         device=device,
         threads=threads,
-        on_confirmed=confirmed,
+        jobs=jobs,
+        on_confirmed=say_confirmed,
     )
     p = exp.provenance
-    held = f" (confirmed {(p.model_extra or {})['confirmed_val_acc']:.2f}% on fresh seeds)" if confirm else ""
+    confirmed = (p.model_extra or {}).get("confirmed_val_acc")
+    held = f" (confirmed {confirmed:.2f}% on fresh seeds)" if confirmed is not None else ""
     say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
 
 

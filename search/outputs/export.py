@@ -10,7 +10,7 @@ import optuna
 
 from search.errors import TinynasError
 from search.limits import DEFAULT_TARGET
-from search.study import StudyRecord, TrialRecord, complete_records
+from search.study import StudyRecord, StudySpec, TrialRecord, complete_records
 from search.study.record import Confirmation
 from search.training import Experiment, Provenance
 from search.version import __version__
@@ -84,6 +84,18 @@ def pick_confirmed(
             )
         return min(meeting, key=lambda r: (r.params, -mean[r.number]))
     return max(pool, key=lambda r: mean[r.number])
+
+
+def searched_confirmations(study: optuna.Study) -> dict[int, Confirmation]:
+    """The confirmations the search itself made (its spec's `[run] confirm`), by trial: those
+    with the spec's number of seeds. Empty when the spec asks for none."""
+    about = StudyRecord.of(study)
+    if about.spec is None:
+        return {}
+    wanted = StudySpec.model_validate(about.spec).run.confirm
+    if not wanted.top:
+        return {}
+    return {n: c for n, c in about.confirmed.items() if len(c.seeds) == wanted.seeds}
 
 
 def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confirmation | None = None) -> Experiment:

@@ -79,6 +79,8 @@ def finish(folder: Path, result: RetrainResult) -> None:
                 "final_acc_std": std,
                 "last3_min": [r.last3_min for r in runs],
                 "seconds": [r.history.seconds for r in runs],
+                "fused": result.fused,
+                "layout": runs[0].config.layout,
                 "test_acc_per_epoch": {str(r.seed): r.history.eval_acc for r in runs},
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },

@@ -7,6 +7,7 @@ configurations rather than their luckiest seed. The results are recorded on the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from search.limits import CONFIRM_SEED_OFFSET
 from search.study.objective import seed_score
 from search.study.record import Confirmation, StudyRecord, TrialRecord, record_confirmation
 from search.study.spec import StudySpec
-from search.training import Experiment, train_replicas
+from search.training import Experiment, fastest_layout, train_replicas
+from search.training.parallel import in_workers
 
 
 def confirm_seeds(record: TrialRecord, k: int) -> list[int]:
@@ -27,13 +29,26 @@ def confirm_seeds(record: TrialRecord, k: int) -> list[int]:
 
 
 def confirm_experiment(
-    exp: Experiment, seeds: list[int], train: Split, val: Split, device: str = "cpu"
+    exp: Experiment, seeds: list[int], train: Split, val: Split, device: str = "cpu", threads: int | None = None
 ) -> Confirmation:
-    """One configuration trained with the given seeds (fused), scored per seed as the search scores."""
-    cfgs = [exp.train.model_copy(update={"seed": s}) for s in seeds]
+    """One configuration trained with the given seeds (fused, in the layout fastest for that),
+    scored per seed as the search scores."""
+    layout = fastest_layout(device, len(seeds), threads)
+    cfgs = [exp.train.model_copy(update={"seed": s, "layout": layout}) for s in seeds]
     histories = train_replicas(exp.model, cfgs, train, val, device=device).histories
     per_seed = [seed_score(h) for h in histories]
     return Confirmation(seeds=seeds, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
+
+
+@functools.cache
+def _splits(dataset: str, data_root: Path, val_size: int, seed: int, subset: int | None) -> tuple[Split, Split]:
+    """A study's (train, validation) split, loaded once per process."""
+    return search_splits(dataset_info(dataset), data_root, val_size, seed, subset)
+
+
+def _confirm_job(job: tuple[str, list[int], tuple, str, int | None]) -> Confirmation:
+    exp_json, seeds, split, device, threads = job
+    return confirm_experiment(Experiment.model_validate_json(exp_json), seeds, *_splits(*split), device, threads)
 
 
 def confirm(
@@ -43,26 +58,33 @@ def confirm(
     data_root: Path,
     *,
     device: str = "cpu",
+    workers: int = 1,
+    threads: int | None = None,
     on_trial: Callable[[TrialRecord, Confirmation], None] | None = None,
 ) -> dict[int, Confirmation]:
     """Retrain each candidate with `seeds` fresh seeds (fused) on the study's own training and
-    validation split; its score per seed is the search's (mean of the last epochs). A trial
-    already confirmed with the same seeds is not trained again."""
+    validation split, candidates spread over `workers` processes; its score per seed is the
+    search's (mean of the last epochs). A trial already confirmed with the same seeds is not
+    trained again. Results are recorded on the study (by this process) as they arrive."""
     about = StudyRecord.of(study)
     if about.spec is None:
         raise TinynasError(f"study {study.study_name} stored no spec (made by an older tinynas?); cannot confirm")
     spec = StudySpec.model_validate(about.spec)
-    train_split, val_split = search_splits(
-        dataset_info(spec.dataset), data_root, spec.run.val_size, spec.seed, about.subset
-    )
-    done: dict[int, Confirmation] = {}
+    split = (spec.dataset, data_root, spec.run.val_size, spec.seed, about.subset)
+    _splits(*split)  # the data's problems surface here, before any worker starts
+    wanted = {r.number: confirm_seeds(r, seeds) for r in candidates}
+    todo = [
+        r for r in candidates if (known := about.confirmed.get(r.number)) is None or known.seeds != wanted[r.number]
+    ]
+    jobs = [(r.experiment().model_dump_json(), wanted[r.number], split, device, threads) for r in todo]
+    fresh = {r.number for r in todo}
+    done = {r.number: about.confirmed[r.number] for r in candidates if r.number not in fresh}
     for record in candidates:
-        wanted = confirm_seeds(record, seeds)
-        known = about.confirmed.get(record.number)
-        if known is None or known.seeds != wanted:
-            known = confirm_experiment(record.experiment(), wanted, train_split, val_split, device)
-            record_confirmation(study, record.number, known)
-        done[record.number] = known
+        if on_trial and record.number in done:
+            on_trial(record, done[record.number])
+    for record, confirmation in zip(todo, in_workers(_confirm_job, jobs, workers, threads), strict=True):
+        record_confirmation(study, record.number, confirmation)  # as each arrives: an interrupt loses none
+        done[record.number] = confirmation
         if on_trial:
-            on_trial(record, known)
-    return done
+            on_trial(record, confirmation)
+    return {r.number: done[r.number] for r in candidates}

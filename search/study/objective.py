@@ -21,7 +21,7 @@ from search.study.record import (
 )
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
-from search.training import EpochResult, Experiment, History, train_replicas
+from search.training import EpochResult, Experiment, History, fastest_layout, train_replicas
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
 METRIC_NAMES = {"accuracy": ["val_acc"], "accuracy+params": ["val_acc", "params"]}
@@ -42,6 +42,8 @@ class SearchContext:
     device: str = "cpu"
     seeds: int = 1
     """Replicas per trial (seeds spec.seed, spec.seed + 1, ...), trained fused."""
+    threads: int | None = None
+    """PyTorch threads of this process (None: PyTorch's default, every core)."""
     owner: Owner = field(default_factory=Owner.current)
 
 
@@ -54,7 +56,9 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
         record_invalid(trial, str(exc))
         trial.set_constraint("shape", 1.0)
         raise optuna.TrialPruned(f"invalid architecture: {exc}") from None
-    cfg = sample_train(suggest, ctx.spec.space.train, seed=ctx.spec.seed)
+    cfg = sample_train(suggest, ctx.spec.space.train, seed=ctx.spec.seed).model_copy(
+        update={"layout": fastest_layout(ctx.device, ctx.seeds, ctx.threads)}
+    )
     stats = analyse(model)
     record_sampled(trial, Experiment(dataset=ctx.spec.dataset, model=model, train=cfg), stats)
     over = stats.params - ctx.spec.budget.max_params

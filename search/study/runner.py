@@ -23,15 +23,16 @@ from models import count_params, explain
 from search.data import data_root, dataset_info, search_splits
 from search.errors import TinynasError, check_range, cores
 from search.limits import MAX_JOBS_PER_CORE, MAX_SEEDS, MAX_TRIALS
+from search.study.confirm import confirm
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
 from search.study.owners import fail_dead_local_trials
 from search.study.pruning import make_pruner
-from search.study.record import Kind, TrialRecord, record_study
+from search.study.record import Confirmation, Kind, TrialRecord, complete_records, record_study
 from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import is_tinynas_study, open_storage, resolve_url
-from search.training import check_threads, resolve_device, set_threads
+from search.training import check_threads, resolve_device, set_threads, worker_split
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -65,8 +66,8 @@ class SearchFlags:
     data_dir: str | Path | None = None  # dataset root holding MNIST/raw
     subset: int | None = None  # training images per trial
     device: str = "cpu"
-    jobs: int = 1  # worker processes on this machine, the cores split between them
-    threads: int | None = None  # PyTorch threads per worker
+    jobs: int | None = None  # worker processes on this machine (default: `worker_split`)
+    threads: int | None = None  # PyTorch threads per worker (default: the cores split between the workers)
     seeds_per_trial: int | None = None  # seeds each trial trains (fused); its score is their mean
 
 
@@ -76,19 +77,22 @@ def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
     jobs, threads, seeds_per_trial = flags.jobs, flags.threads, flags.seeds_per_trial
     if trials is not None:
         check_range("--trials", trials, 1, MAX_TRIALS)
-    check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
+    if jobs is not None:
+        check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
     check_threads(threads)
     if subset is not None and subset < 1:  # its upper bound is the split's size, checked where the data loads
         raise TinynasError(f"--subset must be at least 1, got {subset}")
     if seeds_per_trial is not None:
         check_range("--seeds-per-trial", seeds_per_trial, 1, MAX_SEEDS)
+    device = resolve_device(flags.device)
+    jobs, threads = worker_split(device, jobs, threads)
     return SearchOptions(
         storage=resolve_url(storage, spec.name),
         trials=trials or spec.run.trials,
         data_root=data_root(Path(flags.data_dir) if flags.data_dir else None),
         timeout_s=parse_duration(timeout) if timeout else spec.run.timeout_s,
         subset=subset or spec.run.subset,
-        device=resolve_device(flags.device),
+        device=device,
         jobs=jobs,
         threads=threads,
         seeds_per_trial=seeds_per_trial or spec.run.seeds_per_trial,
@@ -105,6 +109,7 @@ class Watcher(Protocol):
     def stopping(self) -> None: ...
 
 
+ConfirmedCallback = Callable[[TrialRecord, Confirmation], None]
 WatcherFactory = Callable[[optuna.Study], Watcher]
 """Builds a watcher in the process that runs the trials; must be picklable (a module-level
 function) so that worker processes can build their own."""
@@ -272,19 +277,21 @@ class InfeasibleStreak:
 
 @dataclass(frozen=True)
 class StopAt:
-    """Stops the optimize loop once the study holds `target` trained trials."""
+    """Stops the optimize loop once the study holds `target` trained trials, counting those
+    other workers are training now (so N workers do not overshoot the target by N - 1)."""
 
     target: int
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        if finished(study) >= self.target:
+        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        if finished(study) + running >= self.target:
             study.stop()
 
 
 def load_context(spec: StudySpec, opts: SearchOptions) -> SearchContext:
     info = dataset_info(spec.dataset)
     train, val = search_splits(info, opts.data_root, spec.run.val_size, spec.seed, opts.subset)
-    return SearchContext(spec, info, train, val, opts.device, opts.seeds_per_trial)
+    return SearchContext(spec, info, train, val, opts.device, opts.seeds_per_trial, opts.threads)
 
 
 def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watcher: Watcher | None = None) -> None:
@@ -337,10 +344,9 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
     if opts.jobs == 1:
         optimize(study, ctx, opts, make_watcher(study))
         return
-    threads = max(1, (opts.threads or os.cpu_count() or 1) // opts.jobs)
     procs = [
         mp.get_context("spawn").Process(
-            target=_child, args=(ctx.spec.model_dump_json(), replace(opts, threads=threads, worker=i + 1), make_watcher)
+            target=_child, args=(ctx.spec.model_dump_json(), replace(opts, worker=i + 1), make_watcher)
         )
         for i in range(opts.jobs)
     ]
@@ -358,3 +364,23 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
         raise
     if failed := sum(1 for p in procs if p.exitcode):
         raise TinynasError(f"{failed} of {opts.jobs} workers failed; see their output above")
+
+
+def confirm_best(
+    study: optuna.Study, spec: StudySpec, opts: SearchOptions, on_trial: ConfirmedCallback | None = None
+) -> dict[int, Confirmation]:
+    """The spec's `[run] confirm`: its top trials by searched score retrained with fresh seeds,
+    spread over the run's workers (those already confirmed with the same seeds are kept)."""
+    if not spec.run.confirm.top:
+        return {}
+    ranked = sorted(complete_records(study), key=lambda r: -r.score)[: spec.run.confirm.top]
+    return confirm(
+        study,
+        ranked,
+        spec.run.confirm.seeds,
+        opts.data_root,
+        device=opts.device,
+        workers=opts.jobs,
+        threads=opts.threads,
+        on_trial=on_trial,
+    )

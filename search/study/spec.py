@@ -29,6 +29,7 @@ from search.limits import (
     DEFAULT_VAL_SIZE,
     EPOCH_CEILING,
     INFEASIBLE_STREAK,
+    MAX_CONFIRM,
     MAX_SEEDS,
     MAX_TIMEOUT_S,
     MAX_TRIALS,
@@ -209,6 +210,14 @@ class PrunerSpec(_Frozen):
     startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS, description="median: trials before pruning starts")
 
 
+class ConfirmSpec(_Frozen):
+    """The search's own last step: its top trials retrained with fresh seeds on the validation
+    split, so the study's answer (what `export` picks) is a confirmed one, not its luckiest draw."""
+
+    top: int = Field(default=0, ge=0, le=MAX_CONFIRM, description="trials to confirm, best first; 0: none")
+    seeds: int = Field(default=3, ge=1, le=MAX_SEEDS, description="fresh seeds per confirmed trial")
+
+
 class RunSpec(_Frozen):
     trials: int = Field(
         default=50, ge=1, le=MAX_TRIALS, description="the study is done when it holds this many finished trials"
@@ -223,6 +232,7 @@ class RunSpec(_Frozen):
     infeasible_streak: int = Field(
         default=INFEASIBLE_STREAK, ge=1, le=1_000_000, description="stop after this many untrainable draws in a row"
     )
+    confirm: ConfirmSpec = ConfirmSpec()
 
     @field_validator("timeout")
     @classmethod

@@ -3,7 +3,16 @@
 Imports the data layer and `models`; nothing from the study, outputs or CLI layers.
 """
 
-from search.training.device import check_threads, cpu_features, cpu_name, resolve_device, set_threads
+from search.training.device import (
+    check_threads,
+    cpu_features,
+    cpu_name,
+    fastest_layout,
+    fuses_seeds,
+    resolve_device,
+    set_threads,
+    worker_split,
+)
 from search.training.experiment import Experiment, Provenance, load_experiment
 from search.training.loop import EpochResult, History, Reporter, Trained, evaluate, train, train_replicas
 from search.training.recipe import TrainConfig, check_epochs
@@ -11,5 +20,5 @@ from search.training.retrain import RetrainOptions, RetrainResult, SeedRun, retr
 
 __all__ = [
     "EpochResult", "Experiment", "History", "Provenance", "Reporter", "RetrainOptions", "RetrainResult", "SeedRun",
-    "TrainConfig", "Trained", "check_epochs", "check_threads", "cpu_features", "cpu_name", "evaluate", "load_experiment", "resolve_device", "retrain", "seed_config", "set_threads", "train", "train_replicas",
+    "TrainConfig", "Trained", "check_epochs", "check_threads", "cpu_features", "cpu_name", "fuses_seeds", "worker_split", "evaluate", "fastest_layout", "load_experiment", "resolve_device", "retrain", "seed_config", "set_threads", "train", "train_replicas",
 ]  # fmt: skip

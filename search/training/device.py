@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from search.errors import TinynasError, check_range, cores
+from search.training.recipe import Layout
 
 
 def resolve_device(name: str) -> str:
@@ -19,6 +20,37 @@ def resolve_device(name: str) -> str:
             raise TinynasError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
         return name
     raise TinynasError(f"unknown --device {name!r}; use cpu or cuda[:N]")
+
+
+def fastest_layout(device: str, replicas: int, threads: int | None) -> Layout:
+    """The memory layout a run trains in (recorded in each trial, so retrain replays it). On a
+    CPU, measured by benchmarks/cores.py and benchmarks/fused.py: fused replicas (grouped
+    convs) and a lone model on one thread run faster channels-last; a lone model on several
+    threads runs faster contiguous. On a GPU, cuDNN's default (contiguous)."""
+    if device != "cpu":
+        return "contiguous"
+    return "contiguous" if replicas == 1 and (threads or cores()) > 1 else "channels_last"
+
+
+def worker_split(device: str, jobs: int | None, threads: int | None) -> tuple[int, int | None]:
+    """(worker processes, threads each) from what the user set. Neither: on a CPU one worker
+    per core with one thread each, since tiny models scale badly across threads (their ops
+    are too small to split) and separate runs on separate cores train more configurations
+    per hour (benchmarks/cores.py); on a GPU one worker with PyTorch's default threads.
+    Threads alone: one worker. Workers alone: the cores split between them."""
+    if jobs is None and threads is None:
+        return (cores(), 1) if device == "cpu" else (1, None)
+    jobs = jobs or 1
+    return jobs, threads if threads is not None or jobs == 1 else max(1, cores() // jobs)
+
+
+def fuses_seeds(device: str) -> bool:
+    """Whether a retrain's seeds train as one fused network when there are several workers to
+    spread them over. Not on a CPU: one run per seed on each core keeps them all busy, where a
+    fused network is one process (with a single worker, fusing is the cheaper way: 2 fused
+    seeds cost about 1.4x one seed on one core, benchmarks/cores.py). On a GPU a tiny model
+    leaves the device idle between kernels, which fusion fills (HFTA)."""
+    return device != "cpu"
 
 
 def check_threads(threads: int | None) -> int | None:

@@ -49,8 +49,9 @@ class Experiment(BaseModel):
         return self
 
     def config_hash(self) -> str:
-        """Identifies the model + recipe (not the seed or provenance) across runs."""
-        recipe = self.train.model_dump(mode="json", exclude={"seed"})
+        """Identifies the model + recipe across runs: not the seed, the layout (how the arithmetic
+        was laid out, like fusion or threads) or the provenance."""
+        recipe = self.train.model_dump(mode="json", exclude={"seed", "layout"})
         blob = json.dumps({"model": self.model.to_dict(), "train": recipe}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -18,6 +18,7 @@ from search.data.splits import Split
 from search.training.recipe import TrainConfig
 
 EVAL_BATCH = 2000
+MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,6 @@ def train_replicas(
     on_epoch: Callable[[list[EpochResult]], None] | None = None,
     reporter: Reporter | None = None,
     on_step: StepCallback | None = None,
-    memory_format: torch.memory_format | None = None,
 ) -> Trained:
     """Train one replica per recipe (recipes differ only in their seed) as one fused network
     (`models.fuse`); evaluate each on eval_split after every epoch.
@@ -286,9 +286,7 @@ def train_replicas(
     for c in cfgs:
         torch.manual_seed(c.seed)
         replicas.append(build(model_config))
-    # channels_last on CPU: the fused (grouped) convs need it (benchmarks/fused.py); kept for
-    # single runs too, so their numbers stay those of every earlier result.
-    fmt = memory_format or (torch.channels_last if device.type == "cpu" else torch.contiguous_format)
+    fmt = MEMORY_FORMATS[cfg.layout]  # the recipe's: the layout decides which kernels run
     model = (replicas[0] if k == 1 else fuse(model_config, replicas)).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     train_split, eval_split = train_split.to(device), eval_split.to(device)
     opt = _optimizer(cfg, model)

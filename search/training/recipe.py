@@ -10,6 +10,8 @@ from search.data.augment import MAX_ROTATION_DEG, MAX_SHIFT
 from search.errors import TinynasError
 from search.limits import MAX_EPOCHS, epochs_ceiling_text
 
+Layout = Literal["channels_last", "contiguous"]
+
 
 class TrainConfig(BaseModel):
     """A recipe; the defaults are the hand-made reference's (Adam, lr 0.01, batch 64, 15 epochs),
@@ -58,6 +60,11 @@ class TrainConfig(BaseModel):
     ema: float = Field(default=0.0, ge=0, lt=1, description="EMA decay of the weights (0 = off)")
     # 0: seeds are counted from here; retrain's seed i runs seed + i.
     seed: int = Field(default=0, ge=0)
+    # The memory layout of activations: it changes which kernels run, so the arithmetic (and
+    # the last digits of every result). channels_last: the layout of every result recorded
+    # before this field existed, so their files replay exactly; a search writes the layout
+    # measured fastest for its device into each trial (`device.fastest_layout`).
+    layout: Layout = "channels_last"
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

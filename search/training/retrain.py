@@ -6,6 +6,7 @@ recording results and drawing tables belong to the outputs and the CLI.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,10 +14,11 @@ from pathlib import Path
 
 from torch import nn
 
-from models import analyse
-from search.data import dataset_info, retrain_splits
+from models import ModelConfig, analyse
+from search.data import Split, dataset_info, retrain_splits
 from search.training.experiment import Experiment
 from search.training.loop import History, Reporter, train_replicas
+from search.training.parallel import in_workers
 from search.training.recipe import TrainConfig
 
 LAST_K = 3
@@ -30,8 +32,13 @@ class RetrainOptions:
     epochs: int | None = None
     device: str = "cpu"
     subset: int | None = None
-    fused: bool = True
-    """Train the seeds as one fused network (default); False: one after another."""
+    fused: bool = False
+    """Train the seeds as one fused network (how results were retrained before runs were spread
+    over cores; pass it to replay them exactly); False: one run per seed."""
+    workers: int = 1
+    """Processes the seeds' runs are spread over (not fused); 1: one after another, here."""
+    threads: int | None = None
+    """PyTorch threads per worker process."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,8 @@ class RetrainResult:
     params: int
     macs: int
     runs: tuple[SeedRun, ...]
+    fused: bool = False
+    """Whether the seeds trained as one fused network (it changes the arithmetic: replay with it)."""
 
     @property
     def finals(self) -> list[float]:
@@ -79,6 +88,20 @@ def seed_config(exp: Experiment, index: int, epochs: int | None) -> TrainConfig:
     if epochs is not None:
         data["epochs"] = epochs
     return TrainConfig.model_validate(data)
+
+
+@functools.cache
+def _splits(dataset: str, data_root: Path, subset: int | None) -> tuple[Split, Split]:
+    return retrain_splits(dataset_info(dataset), data_root, subset)
+
+
+def _seed_job(job: tuple[str, str, str, Path, int | None, str]) -> tuple[History, nn.Module, nn.Module]:
+    """One seed's run in a worker process: its history, evaluated and raw weights."""
+    dataset, model_json, cfg_json, data_root, subset, device = job
+    cfg = TrainConfig.model_validate_json(cfg_json)
+    splits = _splits(dataset, data_root, subset)
+    trained = train_replicas(ModelConfig.model_validate_json(model_json), [cfg], *splits, device=device)
+    return trained.histories[0], trained.models[0], trained.raw[0]
 
 
 SeedStart = Callable[[list[TrainConfig], int, int], None]
@@ -100,6 +123,19 @@ def retrain(
     cfgs = [seed_config(exp, i, opts.epochs) for i in range(opts.seeds)]
     groups = [cfgs] if opts.fused else [[c] for c in cfgs]
     runs = []
+    if not opts.fused and opts.workers > 1 and len(cfgs) > 1:  # one run per seed, on every core
+        for group in groups:
+            if on_seed_start:
+                on_seed_start(group, len(train_split), len(test_split))
+        model_json = exp.model.model_dump_json()
+        jobs = [(exp.dataset, model_json, c.model_dump_json(), opts.data_root, opts.subset, opts.device) for c in cfgs]
+        results = in_workers(_seed_job, jobs, opts.workers, opts.threads)
+        for cfg, (history, model, raw) in zip(cfgs, results, strict=True):
+            run = SeedRun(cfg, history, model, raw)
+            if on_seed_end:
+                on_seed_end(run)
+            runs.append(run)
+        return RetrainResult(exp, stats.params, stats.macs, tuple(runs), fused=False)
     for group in groups:
         if on_seed_start:
             on_seed_start(group, len(train_split), len(test_split))
@@ -109,4 +145,4 @@ def retrain(
             if on_seed_end:
                 on_seed_end(run)
             runs.append(run)
-    return RetrainResult(exp, stats.params, stats.macs, tuple(runs))
+    return RetrainResult(exp, stats.params, stats.macs, tuple(runs), fused=opts.fused and len(cfgs) > 1)

@@ -140,9 +140,36 @@ def test_seeds_per_trial_then_confirm_then_fused_retrain(tmp_path: Path, mnist_r
         "--results",
         f"sqlite:///{tmp_path / 'r.db'}",
         "--quiet",
+        "--fused",
         *common,
     )
     assert retrained.returncode == 0, retrained.stderr
     assert "seeds 0, 1 (fused)" in retrained.stdout
     summary = json.loads((tmp_path / "rt" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1] and all(30 < a <= 100 for a in summary["final_acc"]), summary["final_acc"]
+
+
+def test_by_default_a_search_keeps_every_core_busy_and_ends_confirmed(tmp_path: Path, mnist_root: Path) -> None:
+    """No --jobs or --threads: one worker per core, one thread each; the workers stop at the
+    target together; the spec's [run] confirm retrains the top trials with fresh seeds, and
+    export picks by those confirmed means."""
+    spec = tmp_path / "tiny.toml"
+    spec.write_text((REPO / "studies" / "tiny.toml").read_text() + "confirm = {top = 2, seeds = 2}\n")
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    searched = run_cli("search", str(spec), "--trials", "4", "--subset", "2000", "--storage", url,
+                       "--data-dir", str(mnist_root))  # fmt: skip
+    assert searched.returncode == 0, searched.stderr
+    assert "with 2 workers x 1 thread" in searched.stdout and searched.stdout.count("confirmed ") == 2
+    frame_csv = tmp_path / "t.csv"
+    assert run_cli("trials", "tiny", "--storage", url, "--csv", str(frame_csv)).returncode == 0
+    frame = pd.read_csv(frame_csv)
+    assert frame["state"].isin(["COMPLETE", "PRUNED"]).sum() == 4  # not 5: no worker overshoots
+    configs = [json.loads(c)["train"] for c in frame.loc[frame["state"] == "COMPLETE", "config_json"]]
+    assert {c["layout"] for c in configs} == {"channels_last"}  # one seed on one thread: the faster layout
+    best = tmp_path / "best.json"
+    exported = run_cli("export", "tiny", "--storage", url, "--rule", "best", "--out", str(best))
+    assert exported.returncode == 0 and "on fresh seeds" in exported.stdout, exported.stderr
+    provenance = json.loads(best.read_text())["provenance"]
+    assert provenance["confirm_seeds"] == [1000, 1001] and len(provenance["confirmed_per_seed"]) == 2
+    again = run_cli("search", str(spec), "--trials", "4", "--storage", url, "--data-dir", str(mnist_root))
+    assert again.returncode == 0 and "already holds 4" in again.stdout, again.stderr  # nothing retrained

@@ -87,12 +87,35 @@ def test_fused_and_sequential_retrains_agree_within_seed_noise(tmp_path: Path, m
             "--threads",
             "2",
             "--quiet",
-            *(["--sequential"] if mode == "sequential" else []),
+            "--fused" if mode == "fused" else "--sequential",
         )
         assert result.returncode == 0, result.stderr
         finals[mode] = json.loads((tmp_path / mode / "summary.json").read_text())["final_acc"]
     for fused, alone in zip(finals["fused"], finals["sequential"], strict=True):
         assert fused > 95 and abs(fused - alone) < 1.0, finals
+
+
+def test_seeds_spread_over_the_cores_give_the_runs_one_after_another_would(tmp_path: Path, mnist_root: Path) -> None:
+    """By default (a CPU) each seed runs in its own worker process on one thread: the same
+    arithmetic as the seeds one after another on one thread, so the same numbers, sooner."""
+    config = tmp_path / "c.json"
+    config.write_text(
+        json.dumps({"model": preset("compact-4k").to_dict(), "train": {"epochs": 2, "layout": "contiguous"}})
+    )
+    summaries = {}
+    for mode, flags in {"spread": [], "sequential": ["--sequential", "--threads", "1"]}.items():
+        result = run_cli(
+            "retrain", str(config), "--seeds", "2", "--subset", "2000", "--out", str(tmp_path / mode),
+            "--results", f"sqlite:///{tmp_path / 'r.db'}", "--data-dir", str(mnist_root), "--quiet", *flags,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        summaries[mode] = json.loads((tmp_path / mode / "summary.json").read_text())
+    spread, alone = summaries["spread"], summaries["sequential"]
+    assert spread["test_acc_per_epoch"] == alone["test_acc_per_epoch"] and min(spread["final_acc"]) > 50
+    assert (spread["fused"], spread["layout"]) == (False, "contiguous")
+    for seed in spread["seeds"]:  # each seed's checkpoint came back from its worker
+        checkpoint = torch.load(tmp_path / "spread" / f"seed{seed}" / "checkpoint.pt", weights_only=False)
+        assert checkpoint["experiment"]["train"]["layout"] == "contiguous"
 
 
 def test_retrain_takes_ema_linear_schedule_and_scale_augmentation(tmp_path: Path, mnist_root: Path) -> None:

@@ -16,7 +16,7 @@ from search.study.pruning import dominated
 from search.study.record import user_attrs
 from search.study.space import RandomSuggest, sample_model
 from search.study.spec import IntRange, ModelSpace
-from tests.helpers import make_spec, run_synthetic
+from tests.helpers import make_spec, run_synthetic, synthetic_split
 
 run = run_synthetic
 
@@ -172,3 +172,57 @@ def test_a_trial_with_several_seeds_scores_their_mean(tmp_path: Path) -> None:
         assert r.seeds == (0, 1, 2) and len(r.val_curves) == 3
         assert list(r.val_curve) == pytest.approx([sum(c[i] for c in r.val_curves) / 3 for i in range(3)])
         assert r.value == pytest.approx(sum(sum(c[-2:]) / 2 for c in r.val_curves) / 3)
+
+
+def test_the_cores_are_split_into_one_thread_workers_unless_the_user_says_otherwise(monkeypatch) -> None:
+    from search.training import device
+
+    monkeypatch.setattr(device, "cores", lambda: 4)
+    assert device.worker_split("cpu", None, None) == (4, 1)  # a CPU: one worker per core
+    assert device.worker_split("cpu", None, 2) == (1, 2)  # threads alone: one worker
+    assert device.worker_split("cpu", 2, None) == (2, 2)  # workers alone: the cores shared out
+    assert device.worker_split("cpu", 3, 1) == (3, 1)
+    assert device.worker_split("cuda", None, None) == (1, None)
+    assert device.fastest_layout("cpu", 1, 1) == device.fastest_layout("cpu", 2, 4) == "channels_last"
+    assert device.fastest_layout("cpu", 1, 4) == device.fastest_layout("cuda", 1, None) == "contiguous"
+
+
+def test_a_search_records_the_layout_it_trained_in(tmp_path: Path) -> None:
+    for seeds, threads, layout in ((1, 2, "contiguous"), (1, 1, "channels_last"), (2, 2, "channels_last")):
+        db = tmp_path / f"{seeds}-{threads}.db"
+        study = run(make_spec(**{"run.seeds_per_trial": seeds}), db, trials=2, threads=threads)
+        complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+        assert complete and {TrialRecord.of(t).experiment().train.layout for t in complete} == {layout}
+
+
+def test_workers_stop_at_the_target_counting_trials_still_training(tmp_path: Path) -> None:
+    """Two workers asked for 3 trials must not end with 4: a worker stops when the finished
+    trials plus those another worker is training reach the target."""
+    from search.study.runner import StopAt
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
+    study.ask()  # another worker's trial, still training
+    study.optimize(lambda trial: 1.0, n_trials=10, callbacks=[StopAt(3)])
+    states = [t.state.name for t in study.trials]
+    assert states == ["RUNNING", "COMPLETE", "COMPLETE"]  # 2 here + 1 still training = the target
+
+
+def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypatch) -> None:
+    from search.study import runner
+    from search.study.record import StudyRecord
+
+    spec = make_spec(**{"run.confirm": {"top": 2, "seeds": 2}})
+    db = tmp_path / "s.db"
+    study = run(spec, db, trials=4)
+    splits = (synthetic_split(192, 1), synthetic_split(96, 2))
+    monkeypatch.setattr("search.study.confirm._splits", lambda *args: splits)
+    opts = runner.SearchOptions(storage=f"sqlite:///{db}", trials=4, data_root=tmp_path)
+    confirmed = runner.confirm_best(study, spec, opts)
+    top = sorted((TrialRecord.of(t) for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))),
+                 key=lambda r: -r.score)[:2]  # fmt: skip
+    assert sorted(confirmed) == sorted(r.number for r in top)
+    assert StudyRecord.of(study).confirmed == confirmed  # recorded on the study
+    assert all(len(c.seeds) == 2 and 0 <= c.mean <= 100 for c in confirmed.values())
+    from search.outputs.export import searched_confirmations
+
+    assert searched_confirmations(study) == confirmed  # what export picks by

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -136,3 +138,16 @@ def test_augmentation_settings_are_validated() -> None:
         TrainConfig(scale=0.5)
     with pytest.raises(ValueError, match="less than 1"):
         TrainConfig(ema=1.0)
+
+
+def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> None:
+    """An experiment file without a layout was trained channels-last: it loads as such, so
+    `retrain` gives its numbers again, under the configuration hash its retrains recorded."""
+    from search.training import load_experiment
+
+    results = Path(__file__).resolve().parents[2] / "studies" / "results"
+    old = load_experiment(results / "sub5k-v5" / "best.json")
+    assert old.train.layout == "channels_last"
+    recorded = json.loads((results / "retrains" / "sub5k-v5-e15" / "summary.json").read_text())["config_hash"]
+    moved = old.model_copy(update={"train": old.train.model_copy(update={"layout": "contiguous"})})
+    assert old.config_hash() == moved.config_hash() == recorded
