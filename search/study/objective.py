@@ -88,7 +88,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
 def _should_stop(trial: optuna.Trial, ctx: SearchContext, epoch: int, acc: float, params: int) -> bool:
     """Pruning sees the mean over the trial's seeds."""
     if ctx.spec.multi_objective:  # Optuna's pruners are single-objective only
-        if epoch < ctx.spec.pruner.min_epochs or ctx.spec.pruner.kind == "none":
+        if epoch < ctx.spec.pruner.first_epoch(ctx.spec.budget.max_epochs) or ctx.spec.pruner.kind == "none":
             return False
         return dominated(trial.study, epoch, params, acc)
     trial.report(acc, epoch)

@@ -13,13 +13,14 @@ MIN_PEERS = 3
 
 
 def make_pruner(spec: PrunerSpec, max_epochs: int) -> optuna.pruners.BasePruner:
-    """Epochs are the resource: every trial gets min_epochs before it can be stopped."""
+    """Epochs are the resource: every trial trains `spec.first_epoch` epochs before it can be stopped."""
+    first = spec.first_epoch(max_epochs)
     if spec.kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(spec.min_epochs, max_epochs, spec.reduction_factor)
+        return optuna.pruners.HyperbandPruner(first, max_epochs, spec.reduction_factor)
     if spec.kind == "sha":
-        return optuna.pruners.SuccessiveHalvingPruner(spec.min_epochs, spec.reduction_factor)
+        return optuna.pruners.SuccessiveHalvingPruner(first, spec.reduction_factor)
     if spec.kind == "median":
-        return optuna.pruners.MedianPruner(spec.startup_trials, n_warmup_steps=spec.min_epochs - 1)
+        return optuna.pruners.MedianPruner(spec.startup_trials, n_warmup_steps=first - 1)
     return optuna.pruners.NopPruner()
 
 

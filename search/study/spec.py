@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from search.limits import (
     DEFAULT_TARGET,
     DEFAULT_VAL_SIZE,
     EPOCH_CEILING,
+    FIRST_RUNG,
     INFEASIBLE_STREAK,
     MAX_CONFIRM,
     MAX_SEEDS,
@@ -205,9 +207,16 @@ class SamplerSpec(_Frozen):
 
 class PrunerSpec(_Frozen):
     kind: Literal["none", "median", "sha", "hyperband"] = "hyperband"
-    min_epochs: int = Field(default=2, ge=1, description="epochs every trial gets before it can be stopped")
+    min_epochs: int | None = Field(
+        default=None, ge=1, description="epochs every trial gets before it can be stopped; default: FIRST_RUNG"
+    )
     reduction_factor: int = Field(default=3, ge=2, le=100)
     startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS, description="median: trials before pruning starts")
+
+    def first_epoch(self, max_epochs: int) -> int:
+        """The first epoch at which a trial may be stopped: min_epochs, else FIRST_RUNG of the
+        schedule (rounded up)."""
+        return self.min_epochs or max(1, math.ceil(FIRST_RUNG * max_epochs))
 
 
 class ConfirmSpec(_Frozen):
@@ -273,7 +282,7 @@ class StudySpec(_Frozen):
                 f"space.train.epochs reaches {top} but budget.max_epochs is {self.budget.max_epochs}: "
                 f"lower the epochs range or raise the budget (it stays below {EPOCH_CEILING})"
             )
-        if self.pruner.min_epochs > self.budget.max_epochs:
+        if self.pruner.min_epochs and self.pruner.min_epochs > self.budget.max_epochs:
             raise ValueError("pruner.min_epochs exceeds budget.max_epochs")
         return self
 

@@ -60,3 +60,10 @@ def test_durations() -> None:
     assert parse_duration("90") == 90 and parse_duration("30m") == 1800 and parse_duration("1h30m") == 5400
     with pytest.raises(TinynasError, match="cannot read duration"):
         parse_duration("soon")
+
+
+def test_pruning_starts_at_half_the_schedule_unless_the_spec_says() -> None:
+    from search.study.spec import PrunerSpec
+
+    assert [PrunerSpec().first_epoch(e) for e in (1, 4, 5, 15, 19)] == [1, 2, 3, 8, 10]
+    assert PrunerSpec(min_epochs=3).first_epoch(15) == 3
