@@ -1,23 +1,28 @@
-"""How many configurations a search trains in the same wall time: tinynas's defaults against
-earlier settings, on the same spec, one after another on the same machine.
+"""How much a search trains in the same wall time: tinynas's defaults against earlier
+settings, on the same spec, one after another on the same machine.
 
-Each arm runs `tinynas.search` on the spec (its own confirmation step left out: it runs after
-the search's time) for --minutes into a fresh SQLite file. Counted per arm: trained
-configurations, i.e. trials that trained and ended (complete or pruned; over-budget draws are
-never trained) within the time, and the epochs those configurations trained (a configuration
-trained with 2 seeds fused counts its epochs once).
+Each arm runs `tinynas.search` on the spec (its confirmation step left out: it runs after
+the search's time) into a fresh SQLite file. At exactly --minutes after the arm started, its
+study is read (from another thread, as any reader of the database would) and counted:
+configuration-epochs trained so far (every epoch any trial has finished, in-flight trials
+included; a configuration trained with 2 seeds fused counts each epoch once), trials started
+on a trained configuration, and trials finished (complete or pruned). Over-budget draws are
+never trained and are not counted. The arm is then stopped as Ctrl-C stops a search.
 
-    python benchmarks/search_throughput.py --data-dir data --spec studies/sub5k.toml --minutes 15
+    python benchmarks/search_throughput.py --data-dir data --spec studies/sub5k.toml --minutes 12
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import tempfile
-import time
-from datetime import datetime
+import threading
 from pathlib import Path
+
+import optuna
 
 import search as tinynas
 from search.data import data_root
@@ -35,18 +40,18 @@ ARMS = {
 }
 
 
-def count(study, started: datetime, budget_s: float) -> tuple[int, int, int]:
-    """(trained configurations, of which complete, epochs trained) ending within the budget."""
-    configs = complete = epochs = 0
+def count(storage: str, name: str) -> dict[str, int]:
+    """What the study holds now: configuration-epochs, trained configurations, finished ones."""
+    study = optuna.load_study(study_name=name, storage=storage)
+    out = {"epochs": 0, "configurations": 0, "finished": 0}
     for trial in study.get_trials(deepcopy=False):
         record = TrialRecord.of(trial)
-        if record.kind not in (Kind.COMPLETE, Kind.PRUNED) or trial.datetime_complete is None:
+        if record.kind is Kind.INFEASIBLE or (not record.val_curve and trial.state.name != "RUNNING"):
             continue
-        if (trial.datetime_complete - started).total_seconds() <= budget_s:
-            configs += 1
-            complete += record.kind is Kind.COMPLETE
-            epochs += len(record.val_curve)
-    return configs, complete, epochs
+        out["epochs"] += len(record.val_curve)
+        out["configurations"] += 1
+        out["finished"] += record.kind in (Kind.COMPLETE, Kind.PRUNED)
+    return out
 
 
 def main() -> None:
@@ -54,7 +59,10 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=data_root(None))
     parser.add_argument("--spec", type=Path, default=Path("studies/sub5k.toml"))
     parser.add_argument("--minutes", type=float, default=15.0)
-    parser.add_argument("--out", type=Path, default=None, help="a JSON file for the counts")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="a JSON file for the counts (arms already in it are kept)"
+    )
+    parser.add_argument("--arms", type=int, nargs="+", default=None, help="run only these arms (0, 1)")
     args = parser.parse_args()
     quiet_libraries()
     base = load_spec(args.spec)
@@ -62,29 +70,38 @@ def main() -> None:
         update={"run": base.run.model_copy(update={"confirm": base.run.confirm.model_copy(update={"top": 0})})}
     )
     budget_s = args.minutes * 60
-    rows = {}
+    kept = json.loads(args.out.read_text()) if args.out and args.out.exists() else {}
+    rows: dict[str, dict] = kept.get("arms", {})
+
+    def count_then_stop(storage: str, name: str) -> None:
+        rows[name] = count(storage, spec.name)
+        # the search's own Ctrl-C, to the main thread (a thread blocked waiting for its workers
+        # would not see a SIGINT the kernel handed to this timer thread)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, flags) in enumerate(ARMS.items()):
+            if args.arms is not None and i not in args.arms:
+                continue
             print(f"{name}: searching for {args.minutes:g} min ...", flush=True)
-            started = datetime.now()  # Optuna stamps trials with naive local time
-            t0 = time.perf_counter()
-            study = tinynas.search(
-                spec, storage=f"sqlite:///{tmp}/{i}.db", data_dir=args.data_dir, timeout=f"{budget_s:.0f}s", **flags
-            )
-            rows[name] = dict(zip(("configs", "complete", "epochs"), count(study, started, budget_s), strict=True))
-            rows[name]["wall_s"] = time.perf_counter() - t0
+            storage = f"sqlite:///{tmp}/{i}.db"
+            timer = threading.Timer(budget_s, count_then_stop, (storage, name))
+            timer.start()
+            with contextlib.suppress(KeyboardInterrupt):  # count_then_stop's
+                tinynas.search(spec, storage=storage, data_dir=args.data_dir, **flags)
+            timer.join()
             print(f"{name}: {rows[name]}", flush=True)
     print(f"\n{args.spec}, {args.minutes:g} min per arm; {cpu_name()}")
-    print(f"{'arm':<68} {'configurations':>14} {'complete':>8} {'epochs':>6}")
+    print(f"{'arm':<68} {'configuration-epochs':>20} {'configurations':>14} {'finished':>8}")
     for name, row in rows.items():
-        print(f"{name:<68} {row['configs']:>14} {row['complete']:>8} {row['epochs']:>6}")
+        print(f"{name:<68} {row['epochs']:>20} {row['configurations']:>14} {row['finished']:>8}")
     before, after = rows.values()
-    print(f"epochs trained, defaults / earlier settings: {after['epochs'] / max(before['epochs'], 1):.2f}x")
-    print(f"configurations trained, defaults / earlier settings: {after['configs'] / max(before['configs'], 1):.2f}x")
+    print(
+        f"configuration-epochs trained, defaults / earlier settings: {after['epochs'] / max(before['epochs'], 1):.2f}x"
+    )
     if args.out:
-        args.out.write_text(
-            json.dumps({"spec": str(args.spec), "minutes": args.minutes, "machine": cpu_name(), "arms": rows}, indent=1)
-        )
+        result = {"spec": str(args.spec), "minutes": args.minutes, "machine": cpu_name(), "arms": rows}
+        args.out.write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ import optuna
 import pandas as pd
 
 from search.data import data_root
-from search.errors import TinynasError, check_range, check_writable, cores, write_user_file
-from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_JOBS_PER_CORE, MAX_SEEDS
+from search.errors import TinynasError, check_range, check_writable, write_user_file
+from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
 from search.outputs import experiment_for, pick, run_folder, write_report
 from search.outputs.deploy import DeployCard, deploy_checkpoint
 from search.outputs.export import candidates, pick_confirmed, searched_confirmations
@@ -43,7 +43,6 @@ from search.training import (
     RetrainOptions,
     RetrainResult,
     check_epochs,
-    check_threads,
     fuses_seeds,
     load_experiment,
     resolve_device,
@@ -124,19 +123,16 @@ def export(
     """
     if confirm is not None:
         check_range("--confirm", confirm, 0, MAX_CONFIRM)
-    if jobs is not None:
-        check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
-    check_threads(threads)
     check_range("--confirm-seeds", confirm_seeds, 1, MAX_SEEDS)
+    dev = resolve_device(device)
+    workers, per_worker = worker_split(dev, jobs, threads)
     if out is not None:
         check_writable(Path(out), "exported config")  # before any retraining
-    own = searched_confirmations(study) if confirm is None else {}
+    own = searched_confirmations(study) if confirm is None and rule in ("best", "smallest") else {}
     if own:
         chosen = pick_confirmed(study, rule, own, target)
         exp = experiment_for(study, chosen, own[chosen.number])
     elif confirm:
-        dev = resolve_device(device)
-        workers, per_worker = worker_split(dev, jobs, threads)
         pool = candidates(study, rule, target, confirm)
         confirmed = confirm_trials(
             study,
@@ -214,9 +210,6 @@ def retrain(
     check_range("--seeds", seeds, 1, MAX_SEEDS)
     if epochs is not None:
         check_epochs(epochs)
-    if jobs is not None:
-        check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
-    check_threads(threads)
     if sequential and fused:
         raise TinynasError("--sequential and --fused are two ways to train the seeds: pass one")
     dev = resolve_device(device)

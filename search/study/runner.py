@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from models import count_params, explain
 from search.data import data_root, dataset_info, search_splits
-from search.errors import TinynasError, check_range, cores
-from search.limits import MAX_JOBS_PER_CORE, MAX_SEEDS, MAX_TRIALS
+from search.errors import TinynasError, check_range
+from search.limits import MAX_SEEDS, MAX_TRIALS
 from search.study.confirm import confirm
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
@@ -32,7 +32,7 @@ from search.study.record import Confirmation, Kind, TrialRecord, complete_record
 from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import is_tinynas_study, open_storage, resolve_url
-from search.training import check_threads, resolve_device, set_threads, worker_split
+from search.training import resolve_device, set_threads, worker_split
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -77,9 +77,6 @@ def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
     jobs, threads, seeds_per_trial = flags.jobs, flags.threads, flags.seeds_per_trial
     if trials is not None:
         check_range("--trials", trials, 1, MAX_TRIALS)
-    if jobs is not None:
-        check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
-    check_threads(threads)
     if subset is not None and subset < 1:  # its upper bound is the split's size, checked where the data loads
         raise TinynasError(f"--subset must be at least 1, got {subset}")
     if seeds_per_trial is not None:

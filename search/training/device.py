@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from search.errors import TinynasError, check_range, cores
+from search.limits import MAX_JOBS_PER_CORE
 from search.training.recipe import Layout
 
 
@@ -37,7 +38,11 @@ def worker_split(device: str, jobs: int | None, threads: int | None) -> tuple[in
     per core with one thread each, since tiny models scale badly across threads (their ops
     are too small to split) and separate runs on separate cores train more configurations
     per hour (benchmarks/cores.py); on a GPU one worker with PyTorch's default threads.
-    Threads alone: one worker. Workers alone: the cores split between them."""
+    Threads alone: one worker. Workers alone: the cores split between them. Either, out of
+    range, is refused in one line."""
+    if jobs is not None:
+        check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
+    check_threads(threads)
     if jobs is None and threads is None:
         return (cores(), 1) if device == "cpu" else (1, None)
     jobs = jobs or 1

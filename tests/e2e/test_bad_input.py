@@ -210,6 +210,14 @@ CASES = {
                                       "run.val_size: Input should be less than or equal to 30000"),
     "spec trials of 10^12": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("trials = 6", "trials = 1000000000000"))],
                              "run.trials: Input should be less than or equal to 100000"),
+    "spec confirms a billion trials": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("[run]", "[run]\nconfirm = {top = 1000000000}"))],
+                                       "run.confirm.top: Input should be less than or equal to 100"),
+    "retrain --fused --sequential": (lambda f, d: ["retrain", "seed-8k", "--fused", "--sequential", "--out", str(f / "r")],
+                                     "--sequential and --fused are two ways to train the seeds: pass one"),
+    "retrain on no workers": (lambda f, d: ["retrain", "seed-8k", "--jobs", "0", "--out", str(f / "r")],
+                              "--jobs must be 1 to"),
+    "confirm on a million workers": (lambda f, d: ["export", "tiny", "--storage", "{study}", "--confirm", "2",
+                                                   "--jobs", "1000000", "--out", str(f / "b.json")], "--jobs must be 1 to"),
 }  # fmt: skip
 
 
