@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -60,13 +61,22 @@ class TrialGuard:
         if self._in_trial:
             raise KeyboardInterrupt
 
+    def _unraisable(self, info: sys.UnraisableHookArgs) -> None:
+        """A KeyboardInterrupt raised while Python ran a garbage-collection callback cannot
+        propagate; the stop is already recorded (`requested`), so the trial ends normally and the
+        loop stops after it: nothing to print."""
+        if not (self.requested and isinstance(info.exc_value, KeyboardInterrupt)):
+            self._previous_hook(info)
+
     @contextmanager
     def installed(self) -> Iterator[None]:
         previous = signal.signal(signal.SIGINT, self._handle)
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         try:
             yield
         finally:  # once a stop was asked for, later Ctrl-Cs stay ignored while the caller winds down
             signal.signal(signal.SIGINT, signal.SIG_IGN if self.requested else previous)
+            sys.unraisablehook = self._previous_hook
         if self.requested:
             raise KeyboardInterrupt
 
