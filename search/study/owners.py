@@ -70,3 +70,11 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
         retry(study, next(x for x in study.get_trials(deepcopy=False) if x.number == t.number))
         reaped.append(t.number)
     return reaped
+
+
+def lost_to_another_run(study: optuna.Study, number: int) -> bool:
+    """Whether trial `number` was taken from this run while it trained it: another run failed
+    it (its heartbeat fell silent past the grace period, e.g. while the database server
+    restarted) and queued its configuration again. This run's result for it is void; the
+    queued copy is trained in its place."""
+    return any(number in t.system_attrs.get("retry_history", ()) for t in study.get_trials(deepcopy=False))

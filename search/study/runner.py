@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from search.limits import MAX_SEEDS, MAX_TRIALS
 from search.study.confirm import confirm
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
-from search.study.owners import fail_dead_local_trials
+from search.study.owners import fail_dead_local_trials, lost_to_another_run
 from search.study.pruning import make_pruner
 from search.study.record import Confirmation, Kind, TrialRecord, complete_records, record_study
 from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
@@ -298,13 +299,24 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
     watcher = watcher or _Silent()
     guard = TrialGuard(watcher.stopping)
     streak = InfeasibleStreak(ctx.spec.run.infeasible_streak)
+    callbacks = [watcher, StopAt(opts.trials), streak, guard.stop_if_requested]
+    deadline = None if opts.timeout_s is None else time.monotonic() + opts.timeout_s
+    current: list[int] = []  # the number of the trial this run trains
+
+    def one_trial(trial: optuna.Trial) -> float | tuple[float, float]:
+        current[:] = [trial.number]
+        return guard.run(objective, trial, ctx)
+
     try:
         with watcher, guard.installed():
-            study.optimize(
-                lambda t: guard.run(objective, t, ctx),
-                timeout=opts.timeout_s,
-                callbacks=[watcher, StopAt(opts.trials), streak, guard.stop_if_requested],
-            )
+            while deadline is None or (left := deadline - time.monotonic()) > 0:
+                try:
+                    study.optimize(one_trial, timeout=None if deadline is None else left, callbacks=callbacks)
+                    break
+                except Exception:  # Optuna could not record a trial another run took over: go on with the next
+                    if not (current and lost_to_another_run(study, current[0])):
+                        raise
+                    current.clear()
     finally:
         optuna.storages.fail_stale_trials(study)  # another host's dead worker: the heartbeat rule
         fail_dead_local_trials(study)  # this host's: at once
