@@ -8,7 +8,7 @@ every tinynas model belongs to; `build(config)` is the one build entry point (pu
 from models.analysis import ARCH_NOTATION, Analysis, LayerRow, analyse, arch_string, count_params
 from models.build import build
 from models.config import SCHEMA_VERSION, ConfigError, ModelConfig, explain
-from models.family import cnn, conv_block
+from models.family import ConvKind, cnn, conv_block
 from models.fold import fold_batchnorm
 from models.fused import Fused, fuse, unfuse
 from models.layers import (
@@ -26,7 +26,7 @@ from models.layers import (
 from models.presets import PRESETS, preset, register
 
 __all__ = [
-    "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "Dropout", "Fused", "GlobalAvgPool",
+    "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "ConvKind", "Dropout", "Fused", "GlobalAvgPool",
     "ARCH_NOTATION", "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "SharedConv", "analyse", "arch_string", "build",
     "cnn", "conv_block", "count_params", "explain", "fold_batchnorm", "fuse", "preset", "register", "unfuse",
 ]  # fmt: skip

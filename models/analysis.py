@@ -63,8 +63,9 @@ def count_params(config: ModelConfig) -> int:
 
 ARCH_NOTATION = (
     "arch, left to right: 8 = 3x3 conv to 8 channels (padded), 8v = unpadded 3x3 conv, 8x3s = one 3x3 conv "
-    "applied 3 times with shared weights, t8 = 1x1 conv to 8 channels, P = 2x2 max-pool, G = global average "
-    "pool, L10 = linear layer to 10 outputs; BatchNorm, ReLU and dropout are not written"
+    "applied 3 times with shared weights, t8 = 1x1 conv to 8 channels, d8 = depthwise 3x3 conv on 8 channels "
+    "(d8 t12: depthwise-separable to 12), 12g2 = 3x3 conv to 12 in 2 groups, P = 2x2 max-pool, G = global "
+    "average pool, L10 = linear layer to 10 outputs; BatchNorm, ReLU and dropout are not written"
 )
 """How to read `arch_string`, for every table that shows it."""
 
@@ -75,8 +76,13 @@ def arch_string(config: ModelConfig) -> str:
     for layer, shape in zip(config.layers, config.shapes(), strict=False):
         if layer.type == "shared":
             tokens.append(f"{shape[0]}x{layer.repeats}s")
+        elif layer.type == "conv" and layer.depthwise(shape):
+            tokens.append(f"d{layer.out}{'' if layer.padding else 'v'}")
         elif layer.type == "conv":
-            tokens.append(f"t{layer.out}" if layer.kernel == 1 else f"{layer.out}{'' if layer.padding else 'v'}")
+            grouped = f"g{layer.groups}" if layer.groups > 1 else ""
+            tokens.append(
+                f"t{layer.out}" if layer.kernel == 1 else f"{layer.out}{'' if layer.padding else 'v'}{grouped}"
+            )
         elif layer.type in ("maxpool", "gap"):
             tokens.append("P" if layer.type == "maxpool" else "G")
         elif layer.type == "linear":

@@ -33,7 +33,7 @@ def _module(layer: object, shape: Shape) -> nn.Module:
 
 @_module.register
 def _(layer: Conv, shape: Shape) -> nn.Module:
-    return nn.Conv2d(shape[0], layer.out, layer.kernel, padding=layer.padding, bias=layer.bias)
+    return nn.Conv2d(shape[0], layer.out, layer.kernel, padding=layer.padding, bias=layer.bias, groups=layer.groups)
 
 
 @_module.register

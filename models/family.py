@@ -16,12 +16,34 @@ from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Linear, MaxPo
 
 Head = Literal["gap", "conv1x1", "linear"]
 Order = Literal["bn-relu", "relu-bn"]
+ConvKind = Literal["full", "separable", "grouped"]
+"""How a stage's 3x3 convs spend parameters: full (every output channel sees every input
+channel), separable (a depthwise 3x3 conv, then a 1x1 conv mixing the channels: in x 9 +
+in x out weights instead of in x out x 9), grouped (the channels in GROUPS independent halves:
+half the weights)."""
+
+GROUPS = 2
+"""Groups of a 'grouped' conv: the most parameter-saving split that still lets every output
+see a range of input channels; the searched widths are even."""
 
 
-def conv_block(out: int, *, padding: Literal[0, 1], bias: bool, order: Order) -> list:
-    """A 3x3 conv with its normalisation and activation, in the chosen order."""
+def conv_block(
+    out: int, *, padding: Literal[0, 1], bias: bool, order: Order, kind: ConvKind = "full", channels_in: int = 1
+) -> list:
+    """A 3x3 conv (of the given kind) with its normalisation and activation, in the chosen
+    order. A conv on a single channel (the image) is always a full conv: there is nothing to
+    split."""
     act = [BatchNorm(), ReLU()] if order == "bn-relu" else [ReLU(), BatchNorm()]
-    return [Conv(out=out, padding=padding, bias=bias), *act]
+    if kind == "full" or channels_in < 2:
+        convs = [Conv(out=out, padding=padding, bias=bias)]
+    elif kind == "separable":  # no BN between the two: the pair is one conv with factored weights
+        convs = [
+            Conv(out=channels_in, padding=padding, bias=False, groups=channels_in),
+            Conv(out=out, kernel=1, padding=0, bias=bias),
+        ]
+    else:
+        convs = [Conv(out=out, padding=padding, bias=bias, groups=GROUPS)]
+    return [*convs, *act]
 
 
 def _per_pool(value: float | int | Sequence | None, pools: int, what: str, where: str = "pools") -> list:
@@ -43,6 +65,7 @@ def cnn(
     head: Head = "conv1x1",
     transitions: int | Sequence[int | None] | None = None,
     shared: int | Sequence[int] = 0,
+    kinds: ConvKind | Sequence[ConvKind] = "full",
     dropout: float | Sequence[float] = 0.0,
     head_dropout: float = 0.0,
     bias: bool = False,
@@ -61,6 +84,8 @@ def cnn(
     transitions: channels of a 1x1 conv after each pool (None: no transition there).
     shared: per stage (or one value for all), how many times a width-keeping 3x3 conv with
         shared weights is applied at the end of the stage, each time with its own BN (0: none).
+    kinds: per stage (or one value for all), the kind of its padded 3x3 convs (`ConvKind`);
+        tail, transition, shared and head convs are full.
     dropout: after each pool (one value for all, or one per pool); 0 adds no layer.
     head_dropout: after global pooling (the hand-made reference drops out its logits).
     """
@@ -68,10 +93,13 @@ def cnn(
     drops = _per_pool(dropout, pools, "dropout")
     trans = _per_pool(transitions, pools, "transitions")
     repeats = _per_stage(shared, len(stages))
+    stage_kinds = _per_pool(kinds, len(stages), "kinds", "stages")
     layers: list = []
+    channels = input_shape[0]
     for i, stage in enumerate(stages):
         for out in stage:
-            layers += conv_block(out, padding=1, bias=bias, order=order)
+            layers += conv_block(out, padding=1, bias=bias, order=order, kind=stage_kinds[i], channels_in=channels)
+            channels = out
         if repeats[i] == 1:
             raise ValueError(f"shared[{i}] is 1: a conv applied once is a plain conv, add it to the stage instead")
         if repeats[i]:
@@ -82,6 +110,7 @@ def cnn(
                 layers.append(Dropout(p=drops[i]))
             if trans[i] is not None:
                 layers.append(Conv(out=trans[i], kernel=1, padding=0, bias=bias))
+                channels = trans[i]
     for out in tail:
         layers += conv_block(out, padding=0, bias=bias, order=order)
     layers.append(GlobalAvgPool())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 Shape = tuple[int, ...]
 """(C, H, W) for feature maps, (F,) after a flatten."""
@@ -45,16 +45,30 @@ def _spatial(shape: Shape, what: str) -> tuple[int, int, int]:
 
 
 class Conv(_Layer):
-    """A 2-D convolution; kernel 1 (a channel 'transition') or 3."""
+    """A 2-D convolution; kernel 1 (a channel 'transition') or 3. With groups > 1 the channels
+    split into that many groups, each output group seeing only its own input group: groups =
+    channels in = channels out is a depthwise conv (one 3x3 filter per channel), which a 1x1
+    conv after it makes a depthwise-separable pair."""
 
     type: Literal["conv"] = "conv"
     out: int = Field(ge=1, le=1024)
     kernel: Literal[1, 3] = 3
     padding: Literal[0, 1] = 1
     bias: bool = True
+    groups: int = Field(default=1, ge=1, le=1024)
+
+    @model_serializer(mode="wrap")
+    def _without_one_group(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """A plain conv is written as before groups existed: its files and config hashes stay."""
+        data = handler(self)
+        if data.get("groups") == 1:
+            del data["groups"]
+        return data
 
     def out_shape(self, shape: Shape) -> Shape:
-        _, h, w = _spatial(shape, "conv")
+        c, h, w = _spatial(shape, "conv")
+        if c % self.groups or self.out % self.groups:
+            raise ValueError(f"groups {self.groups} must divide the channels in ({c}) and out ({self.out})")
         size = (h + 2 * self.padding - self.kernel + 1, w + 2 * self.padding - self.kernel + 1)
         if min(size) < 1:
             k, p = self.kernel, self.padding
@@ -62,19 +76,23 @@ class Conv(_Layer):
         return (self.out, *size)
 
     def params(self, shape: Shape) -> int:
-        return shape[0] * self.out * self.kernel**2 + (self.out if self.bias else 0)
+        return shape[0] // self.groups * self.out * self.kernel**2 + (self.out if self.bias else 0)
 
     def macs(self, shape: Shape) -> int:
         _, h, w = self.out_shape(shape)
-        return shape[0] * self.out * self.kernel**2 * h * w
+        return shape[0] // self.groups * self.out * self.kernel**2 * h * w
 
     def window(self, shape: Shape) -> tuple[int, int]:
         return self.kernel, 1
 
+    def depthwise(self, shape: Shape) -> bool:
+        return self.groups > 1 and self.groups == shape[0] == self.out
+
     def label(self, shape: Shape) -> str:
         b = "" if self.bias else ", no bias"
         k = self.kernel
-        return f"Conv2d {shape[0]}->{self.out}, {k}x{k}, pad {self.padding}{b}"
+        g = ", depthwise" if self.depthwise(shape) else f", groups {self.groups}" if self.groups > 1 else ""
+        return f"Conv2d {shape[0]}->{self.out}, {k}x{k}, pad {self.padding}{g}{b}"
 
 
 class SharedConv(_Layer):

@@ -52,6 +52,59 @@ def compact_4k() -> ModelConfig:
     )
 
 
+@register
+def teacher_17k() -> ModelConfig:
+    """A distillation teacher inside the ceilings (17,642 parameters): twice the reference's
+    widths where it matters, at the same depth (two full-resolution convs, two pools,
+    receptive field past 28), bias-free convs with BN before ReLU."""
+    return cnn(
+        name="teacher-17k",
+        stages=[[16, 16], [24, 24], [28]],
+        head="conv1x1",
+        bias=False,
+        order="bn-relu",
+        dropout=0.05,
+    )
+
+
+@register
+def sub5k_t83() -> ModelConfig:
+    """Found by the sub5k study (trial 83; 4,822 parameters): three stages of narrow padded
+    convs, BN before ReLU, a 1x1 conv head. Its recipe: `search.training.presets`."""
+    return cnn(
+        name="sub5k-t83",
+        stages=[[4, 10], [4, 12, 6], [16, 8, 10]],
+        head="conv1x1",
+        order="bn-relu",
+        dropout=0.005288142410881843,
+    )
+
+
+@register
+def sub4k_t23() -> ModelConfig:
+    """Found by the sub4k study (trial 23; 3,390 parameters)."""
+    return cnn(
+        name="sub4k-t23",
+        stages=[[4, 4], [10, 10, 6], [6, 6, 10]],
+        head="conv1x1",
+        order="bn-relu",
+        dropout=0.013974260195000521,
+    )
+
+
+@register
+def sub3k_t1() -> ModelConfig:
+    """Found by the sub3k study (trial 1; 2,942 parameters): one conv at full resolution."""
+    return cnn(
+        name="sub3k-t1",
+        stages=[[8], [6, 10, 6], [6, 8]],
+        tail=[6],
+        head="conv1x1",
+        order="bn-relu",
+        dropout=0.0037,
+    )
+
+
 def preset(name: str) -> ModelConfig:
     try:
         return PRESETS[name]()

@@ -35,6 +35,9 @@ DATA_ENV = "TINYNAS_DATA"
 DEFAULT_DATA_DIR = "data"
 """--data-dir, else $TINYNAS_DATA, else this folder (torchvision's layout under it)."""
 
+CACHE_ENV = "TINYNAS_CACHE"
+"""Where trained teachers are kept (else the user's cache folder, e.g. ~/.cache/tinynas)."""
+
 STUDIES_DIR = "studies"
 """Where a study's default SQLite database and report go, relative to the working folder."""
 

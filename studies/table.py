@@ -1,43 +1,130 @@
-"""The README's results table, from retrain run folders (their summary.json and experiment.json).
+"""The README's results table and the figure of the front, from retrain run folders (their
+summary.json and experiment.json).
 
     python studies/table.py studies/results/retrains/*/
+    python studies/table.py studies/results/retrains/*/ --figure studies/results/front.html --png studies/results/front.png
 
-One Markdown row per folder: model, parameters, MACs, epochs, seeds, test accuracy at the
-final epoch per seed, mean +- sample std, the lowest test accuracy over any seed's last 3
-epochs, and the retrain's wall time. Nothing here chooses an epoch: every number is the
-final epoch's or the last-3 minimum, as `tinynas retrain` recorded it.
+One Markdown row per folder: model, parameters, MACs, epochs, seeds, what the search saw
+(the trial's validation score, and its confirmed mean on fresh seeds when it was confirmed),
+test accuracy at the final epoch per seed, mean +- sample std, the lowest test accuracy over
+any seed's last 3 epochs, and the retrain's wall time. Nothing here chooses an epoch: every
+number is the final epoch's or the last-3 minimum, as `tinynas retrain` recorded it. The
+searched, confirmed and test columns side by side show the winner's curse: how much of a
+trial's score was its luck.
+
+The figure: parameters against mean final-epoch test accuracy (error bar: the seeds' std),
+one point per model at its most epochs, with the hand-made reference and the public
+single-run records (../shared/notes/field.md; best or final epoch of one run, as published)
+as marked points.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 HEADER = (
-    "| model | params | MACs | epochs | seeds | test acc. final epoch, per seed | mean ± std "
-    "| min of last 3 (worst seed) | retrain wall |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    "| model | params | MACs | epochs | seeds | searched val. | confirmed val. | test acc. final epoch, per seed "
+    "| mean ± std | min of last 3 (worst seed) | retrain wall |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 )
+
+PUBLISHED = [  # (params, accuracy %, label): single runs as their authors reported them
+    (8_070, 99.44, "hand-made reference (best epoch, 1 run)"),
+    (6_260, 99.44, "TSAI-S6 (final epoch, 1 run)"),
+    (6_174, 99.47, "firekind model_4 (final epoch, 1 run)"),
+    (4_838, 99.41, "woolly-of-cv 4,838 (final epoch, 1 run)"),
+    (3_762, 99.52, "woolly-of-cv 3,762 (final epoch, 1 run)"),
+    (997, 99.06, "Parameter-Efficient-MNIST 997 (max of 223 runs; mean 98.76)"),
+    (575, 98.0, "neural golfing 575 (1 run)"),
+]
+
+
+def _load(folder: Path) -> tuple[dict, dict]:
+    return json.loads((folder / "summary.json").read_text()), json.loads((folder / "experiment.json").read_text())
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "—"
 
 
 def row(folder: Path) -> str:
-    summary = json.loads((folder / "summary.json").read_text())
-    name = json.loads((folder / "experiment.json").read_text())["model"].get("name") or folder.name
-    seeds = summary["seeds"]
+    summary, exp = _load(folder)
+    name = exp["model"].get("name") or folder.name
+    provenance = exp.get("provenance", {})
     per_seed = ", ".join(f"{a:.2f}" for a in summary["final_acc"])
     wall = sum(summary["seconds"])  # fused seeds each record their share of the run's wall time
     return (
         f"| {name} (`{folder.name}`) | {summary['params']:,} | {summary['macs']:,} | {summary['epochs']} "
-        f"| {', '.join(map(str, seeds))} | {per_seed} "
+        f"| {', '.join(map(str, summary['seeds']))} | {_pct(provenance.get('val_acc'))} "
+        f"| {_pct(provenance.get('confirmed_val_acc'))} | {per_seed} "
         f"| {summary['final_acc_mean']:.2f} ± {summary['final_acc_std']:.2f} | {min(summary['last3_min']):.2f} "
         f"| {wall / 60:.0f} min |"
     )
 
 
-if __name__ == "__main__":
-    folders = [Path(a) for a in sys.argv[1:]]
-    if not folders or any(not (f / "summary.json").is_file() for f in folders):
-        sys.exit("usage: python studies/table.py RETRAIN_FOLDER...  (each holding a finished retrain's summary.json)")
+def front_figure(folders: list[Path]):
+    import plotly.graph_objects as go
+
+    longest: dict[str, tuple[dict, str]] = {}  # per model, its run with the most epochs
+    for folder in folders:
+        summary, exp = _load(folder)
+        name = exp["model"].get("name") or folder.name
+        if name not in longest or summary["epochs"] > longest[name][0]["epochs"]:
+            longest[name] = (summary, folder.name)
+    points = sorted(longest.items(), key=lambda item: item[1][0]["params"])
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[s["params"] for _, (s, _) in points],
+            y=[s["final_acc_mean"] for _, (s, _) in points],
+            error_y={"type": "data", "array": [s["final_acc_std"] for _, (s, _) in points]},
+            text=[f"{n} ({s['epochs']} epochs, {len(s['seeds'])} seeds)" for n, (s, _) in points],
+            mode="markers+lines+text",
+            textposition="top center",
+            name="tinynas: mean final-epoch test accuracy over seeds",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[p for p, _, _ in PUBLISHED],
+            y=[a for _, a, _ in PUBLISHED],
+            text=[label for _, _, label in PUBLISHED],
+            mode="markers",
+            marker={"symbol": "x", "size": 10},
+            name="published single runs (as reported)",
+        )
+    )
+    fig.update_layout(
+        title="Parameters vs MNIST test accuracy (< 20 epochs)",
+        xaxis_title="parameters",
+        yaxis_title="test accuracy (%)",
+        xaxis_type="log",
+        width=1100,
+        height=650,
+    )
+    return fig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="retrain folders, each holding summary.json")
+    parser.add_argument("--figure", type=Path, help="also write the front as a self-contained HTML figure")
+    parser.add_argument("--png", type=Path, help="and a PNG of it (drawn by Chromium, as the report's)")
+    args = parser.parse_args()
+    if any(not (f / "summary.json").is_file() for f in args.folders):
+        raise SystemExit("each folder must hold a finished retrain's summary.json")
     print(HEADER)
-    for f in folders:
-        print(row(f))
+    for folder in args.folders:
+        print(row(folder))
+    if args.figure:
+        front_figure(args.folders).write_html(args.figure, include_plotlyjs=True)
+        if args.png:
+            from search.outputs.browser import screenshot
+
+            screenshot(args.figure, args.png, width=1150, height=700)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ The search selects on a validation split carved from the training images; only
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,14 @@ class Split:
 
     def to(self, device: torch.device | str) -> Split:
         return Split(self.x.to(device), self.y.to(device))
+
+    def digest(self) -> str:
+        """sha256 (16 hex digits) of the images and labels: which images a model was trained on."""
+        h = hashlib.sha256()
+        for t in (self.x, self.y):
+            h.update(str((tuple(t.shape), t.dtype)).encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
 
 
 def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, torch.Tensor]:

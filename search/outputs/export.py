@@ -119,6 +119,7 @@ def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confi
             "val_curve": list(chosen.val_curve),
             "objective": StudyRecord.of(study).objective,
             "seeds": list(chosen.seeds) or [exp.train.seed],
+            **({"teacher": chosen.teacher} if chosen.teacher else {}),  # trained on the search's images
             **confirmed,
         }
     )

@@ -81,6 +81,7 @@ def finish(folder: Path, result: RetrainResult) -> None:
                 "seconds": [r.history.seconds for r in runs],
                 "fused": result.fused,
                 "layout": runs[0].config.layout,
+                "teacher": result.teacher,
                 "test_acc_per_epoch": {str(r.seed): r.history.eval_acc for r in runs},
                 "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },

@@ -21,6 +21,7 @@ from search.study.record import Confirmation, StudyRecord, TrialRecord, record_c
 from search.study.spec import StudySpec
 from search.training import Experiment, fastest_layout, train_replicas
 from search.training.parallel import in_workers
+from search.training.teachers import teacher_of
 
 
 def confirm_seeds(record: TrialRecord, k: int) -> list[int]:
@@ -35,7 +36,8 @@ def confirm_experiment(
     scored per seed as the search scores."""
     layout = fastest_layout(device, len(seeds), threads)
     cfgs = [exp.train.model_copy(update={"seed": s, "layout": layout}) for s in seeds]
-    histories = train_replicas(exp.model, cfgs, train, val, device=device).histories
+    teacher = teacher_of(exp.train, train, val, device)  # the search's own teacher, from the cache
+    histories = train_replicas(exp.model, cfgs, train, val, device=device, teacher=teacher).histories
     per_seed = [seed_score(h) for h in histories]
     return Confirmation(seeds=seeds, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
 

@@ -18,10 +18,12 @@ from search.study.record import (
     record_owner,
     record_sampled,
     record_seeds,
+    record_teacher,
 )
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
 from search.training import EpochResult, Experiment, History, fastest_layout, train_replicas
+from search.training.teachers import teacher_of
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
 METRIC_NAMES = {"accuracy": ["val_acc"], "accuracy+params": ["val_acc", "params"]}
@@ -66,6 +68,9 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
     if over > 0:  # hard budget: never trained, but the sampler learns where the wall is
         record_infeasible(trial)
         raise optuna.TrialPruned(f"{stats.params:,} params > budget {ctx.spec.budget.max_params:,}")
+    teacher = teacher_of(cfg, ctx.train, ctx.val, ctx.device)  # cached: trained once per split
+    if teacher is not None:
+        record_teacher(trial, teacher.identity())
     seeds = [cfg.seed + r for r in range(ctx.seeds)]
     record_seeds(trial, seeds)
     curves: list[list[float]] = [[] for _ in seeds]
@@ -80,7 +85,9 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
             raise optuna.TrialPruned(f"stopped after epoch {epoch}")
 
     replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
-    histories = train_replicas(model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch).histories
+    histories = train_replicas(
+        model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch, teacher=teacher
+    ).histories
     score = sum(map(seed_score, histories)) / len(histories)
     return (score, float(stats.params)) if ctx.spec.multi_objective else score
 

@@ -44,6 +44,7 @@ class _Key:
     INFEASIBLE = "infeasible"  # True: over the parameter budget, never trained
     INVALID = "invalid"  # why the sampled architecture cannot exist
     OWNER = "owner"  # {host, pid, started} of the process running it (search.study.owners)
+    TEACHER = "teacher"  # the distillation teacher's identity (`Teacher.identity`), when the recipe distils
 
 
 class StudyKey:
@@ -79,6 +80,7 @@ class TrialRecord:
     seconds: float | None
     sampled: dict[str, Any]
     owner: dict | None
+    teacher: dict | None = None
 
     @classmethod
     def of(cls, t: FrozenTrial) -> TrialRecord:
@@ -101,6 +103,7 @@ class TrialRecord:
             seconds=t.duration.total_seconds() if t.duration else None,
             sampled=dict(t.params),
             owner=attrs.get(_Key.OWNER),
+            teacher=attrs.get(_Key.TEACHER),
         )
 
     @property
@@ -170,6 +173,10 @@ def record_curves(trial: optuna.Trial, curves: list[list[float]]) -> None:
     trial.set_user_attr(_Key.VAL_CURVE, mean)
     if len(curves) > 1:
         trial.set_user_attr(_Key.VAL_CURVES, [list(c) for c in curves])
+
+
+def record_teacher(trial: optuna.Trial, identity: dict) -> None:
+    trial.set_user_attr(_Key.TEACHER, identity)
 
 
 def record_seeds(trial: optuna.Trial, seeds: list[int]) -> None:

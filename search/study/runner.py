@@ -30,10 +30,12 @@ from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, 
 from search.study.owners import fail_dead_local_trials, lost_to_another_run
 from search.study.pruning import make_pruner
 from search.study.record import Confirmation, Kind, TrialRecord, complete_records, record_study
-from search.study.space import RandomSuggest, sample_model, smallest_model, start_problems
+from search.study.space import RandomSuggest, possible_teachers, sample_model, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import is_tinynas_study, open_storage, resolve_url
 from search.training import resolve_device, set_threads, worker_split
+from search.training.recipe import Distill
+from search.training.teachers import teacher_for
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -347,12 +349,26 @@ def _child(spec_json: str, opts: SearchOptions, make_watcher: WatcherFactory) ->
         raise SystemExit(130) from None
 
 
+def train_teachers(ctx: SearchContext, threads: int) -> None:
+    """Every teacher the space can draw, trained on the search's split (or found in the cache)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for name in possible_teachers(ctx.spec.space.train):
+            teacher_for(Distill(teacher=name), ctx.train, ctx.val, ctx.device)
+    finally:
+        torch.set_num_threads(before)
+
+
 def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watcher: WatcherFactory = silent) -> None:
     """Trials until the study holds opts.trials finished ones: here, or in opts.jobs processes
     that split the CPU threads (each builds its own watcher)."""
     if opts.jobs == 1:
         optimize(study, ctx, opts, make_watcher(study))
         return
+    train_teachers(ctx, threads=opts.jobs * (opts.threads or 1))  # once, here: the workers find them cached
     procs = [
         mp.get_context("spawn").Process(
             target=_child, args=(ctx.spec.model_dump_json(), replace(opts, worker=i + 1), make_watcher)

@@ -12,10 +12,11 @@ from typing import Any, Protocol
 import numpy as np
 import optuna
 
-from models import ModelConfig, cnn, count_params
+from models import ConvKind, ModelConfig, cnn, count_params
 from search.data import DatasetInfo
-from search.study.spec import FloatRange, IntRange, ModelSpace, TrainSpace
+from search.study.spec import NO_TEACHER, FloatRange, IntRange, ModelSpace, TrainSpace
 from search.training import TrainConfig
+from search.training.teachers import TEACHERS
 
 
 class Suggest(Protocol):
@@ -89,7 +90,9 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
     stages: list[list[int]] = []
     transitions: list[int | None] = []
     shared: list[int] = []
+    kinds: list[ConvKind] = []
     for i in range(n_stages):  # drawn in the order the layers come, pools' transitions included
+        kinds.append(draw(s, f"s{i}_kind", space.kind))
         stages.append([width(f"s{i}_c{j}", (i, j)) for j in range(convs[i])])
         shared.append(draw(s, f"s{i}_shared", space.shared))
         if i < n_stages - 1:
@@ -102,6 +105,7 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
         head=head,
         transitions=transitions,
         shared=shared,
+        kinds=kinds,
         dropout=dropout,
         bias=bias,
         order=order,
@@ -116,9 +120,21 @@ CONDITIONAL = {
     "step_size": ("scheduler", ("step",)),
     "gamma": ("scheduler", ("step",)),
     "pct_start": ("scheduler", ("onecycle", "linear")),
+    "distill_alpha": ("teacher", tuple(TEACHERS)),
+    "distill_temperature": ("teacher", tuple(TEACHERS)),
 }
 """Settings that only matter under one choice are only sampled then, so the sampler does
 not spend its model on dimensions that change nothing."""
+
+
+DISTILL = {"teacher": "teacher", "distill_alpha": "alpha", "distill_temperature": "temperature"}
+"""The space's names for the recipe's `distill` settings."""
+
+
+def possible_teachers(space: TrainSpace) -> list[str]:
+    """The teachers a space can draw."""
+    choices = space.teacher if isinstance(space.teacher, list) else [space.teacher]
+    return [c for c in choices if c != NO_TEACHER]
 
 
 def sample_train(s: Suggest, space: TrainSpace, seed: int) -> TrainConfig:
@@ -127,6 +143,9 @@ def sample_train(s: Suggest, space: TrainSpace, seed: int) -> TrainConfig:
         parent = CONDITIONAL.get(name)
         if parent is None or values[parent[0]] in parent[1]:
             values[name] = draw(s, name, param)
+    distill = {DISTILL[k]: values.pop(k) for k in list(values) if k in DISTILL}
+    if distill.get("teacher", NO_TEACHER) != NO_TEACHER:
+        values["distill"] = distill
     return TrainConfig.model_validate(values | {"seed": seed})
 
 

@@ -38,6 +38,7 @@ from search.limits import (
     PARAM_CEILING,
     STUDY_NAME_PATTERN,
 )
+from search.training.teachers import TEACHERS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,6 +49,10 @@ else:  # pragma: no cover
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 """TOML can write nan and inf; no setting of a study means either."""
 StrictFinite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
+NO_TEACHER = "none"
+"""The `teacher` choice that trains on the labels alone."""
 
 
 def parse_duration(text: str) -> float:
@@ -122,6 +127,8 @@ if TYPE_CHECKING:  # pydantic builds these types at run time; to a type checker 
     OrderParam = Any
     OptimizerParam = Any
     SchedulerParam = Any
+    TeacherParam = Any
+    KindParam = Any
 else:
     IntParam = _param(StrictInt, IntRange)
     FloatParam = _param(StrictFinite | StrictInt, FloatRange)
@@ -131,6 +138,8 @@ else:
     OrderParam = _str_param("bn-relu", "relu-bn")
     OptimizerParam = _str_param("adam", "adamw", "sgd")
     SchedulerParam = _str_param("none", "step", "onecycle", "cosine", "linear")
+    TeacherParam = _str_param(NO_TEACHER, *TEACHERS)
+    KindParam = _str_param("full", "separable", "grouped")
 
 
 class ModelSpace(_Frozen):
@@ -142,6 +151,7 @@ class ModelSpace(_Frozen):
     transition: BoolParam = [False, True]
     transition_channels: IntParam = IntRange(low=4, high=12, step=2)
     shared: SharedParam = 0  # per stage, applications of a shared-weight 3x3 conv at its end; 0: none
+    kind: KindParam = "full"  # per stage, its 3x3 convs: full, separable or grouped (models.family.ConvKind)
     tail_convs: IntParam = IntRange(low=0, high=2)
     head: HeadParam = ["gap", "conv1x1", "linear"]
     bias: BoolParam = [False, True]
@@ -178,6 +188,9 @@ class TrainSpace(_Frozen):
     scale: FloatParam = 0.0
     ema: FloatParam = 0.0
     epochs: IntParam = 8
+    teacher: TeacherParam = NO_TEACHER  # distil from a named teacher (search.training.teachers)
+    distill_alpha: FloatParam = 0.5
+    distill_temperature: FloatParam = 4.0
 
 
 class Space(_Frozen):

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from models import PRESETS, ConfigError, ModelConfig, count_params, explain, preset
 from search.errors import TinynasError, read_user_text
 from search.limits import MAX_PARAMS, params_ceiling_text
+from search.training.presets import SEARCHED
 from search.training.recipe import TrainConfig
+from search.training.teachers import TEACHERS
 
 SCHEMA_VERSION = 1
 """Of the experiment file (model + recipe + provenance); the model config has its own."""
@@ -46,12 +48,18 @@ class Experiment(BaseModel):
             raise ValueError(
                 f"the model has {params:,} parameters; tinynas trains only models with {params_ceiling_text()}"
             )
+        if self.train.distill is not None and self.train.distill.teacher not in TEACHERS:
+            raise ValueError(f"unknown teacher {self.train.distill.teacher!r}; choose one of: {', '.join(TEACHERS)}")
         return self
 
     def config_hash(self) -> str:
         """Identifies the model + recipe across runs: not the seed, the layout (how the arithmetic
-        was laid out, like fusion or threads) or the provenance."""
+        was laid out, like fusion or threads) or the provenance. A distilling recipe's hash names
+        its teacher, not the teacher's trained weights (those depend on the split: the records
+        keep their digest)."""
         recipe = self.train.model_dump(mode="json", exclude={"seed", "layout"})
+        if recipe["distill"] is None:  # recipes from before distillation keep their hashes
+            del recipe["distill"]
         blob = json.dumps({"model": self.model.to_dict(), "train": recipe}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -67,9 +75,11 @@ def _validated(data: Any, where: str) -> Experiment:
 
 
 def load_experiment(source: str | Path) -> Experiment:
-    """A preset name, an exported experiment JSON, or a bare model config JSON."""
-    if str(source) in PRESETS:
-        return _validated({"model": preset(str(source))}, str(source))
+    """A preset name (with its searched recipe, if it has one), an exported experiment JSON, or a
+    bare model config JSON."""
+    if str(source) in PRESETS:  # a searched preset comes with the recipe it was found with
+        recipe, provenance = SEARCHED.get(str(source), (TrainConfig(), {}))
+        return _validated({"model": preset(str(source)), "train": recipe, "provenance": provenance}, str(source))
     path = Path(source)
     if not path.exists():
         raise TinynasError(f"{str(source)!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")

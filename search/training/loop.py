@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -15,6 +16,7 @@ from torch.optim.swa_utils import AveragedModel
 from models import Fused, ModelConfig, build, fuse, unfuse
 from search.data.augment import augment
 from search.data.splits import Split
+from search.training.distill import Teacher, distill_loss, teacher_input
 from search.training.recipe import TrainConfig
 
 EVAL_BATCH = 2000
@@ -171,6 +173,7 @@ class _Loop:
     background: float
     on_step: StepCallback | None = None
     ema: AveragedModel | None = None
+    teacher: nn.Module | None = None
     steps_done: int = 0
 
     def _batch(self, idx: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,7 +200,12 @@ class _Loop:
             idx = [order[b * cfg.batch_size : (b + 1) * cfg.batch_size] for order in orders]
             x, y = self._batch(idx)
             logits = self.model(x).view(len(y), k, -1)
-            if k == 1:
+            if self.teacher is not None and cfg.distill is not None:
+                with torch.no_grad():
+                    soft = self.teacher(teacher_input(x, k)).view(len(y), k, -1)
+                d = cfg.distill
+                losses = distill_loss(logits, soft, y, d.alpha, d.temperature, cfg.label_smoothing)
+            elif k == 1:
                 losses = F.cross_entropy(logits[:, 0], y[:, 0], label_smoothing=cfg.label_smoothing)[None]
             else:  # one call for all replicas: per-sample losses, then each replica's mean
                 losses = (
@@ -261,12 +269,13 @@ def train_replicas(
     model_config: ModelConfig,
     cfgs: list[TrainConfig],
     train_split: Split,
-    eval_split: Split,
+    eval_split: Split | None,
     *,
     device: torch.device | str = "cpu",
     on_epoch: Callable[[list[EpochResult]], None] | None = None,
     reporter: Reporter | None = None,
     on_step: StepCallback | None = None,
+    teacher: Teacher | None = None,
 ) -> Trained:
     """Train one replica per recipe (recipes differ only in their seed) as one fused network
     (`models.fuse`); evaluate each on eval_split after every epoch.
@@ -277,9 +286,14 @@ def train_replicas(
     exponential moving average of the weights and BN buffers is what each epoch evaluates and
     what `Trained.models` holds (the raw weights in `Trained.raw`). The splits live on
     the device as whole tensors and batches are seeded permutations of them: no per-sample
-    Python on the hot path, and the same seeds give the same runs.
+    Python on the hot path, and the same seeds give the same runs. A recipe with `distill`
+    needs its `teacher` (`search.training.teachers.teacher_for`), which sees every replica's
+    own augmented images. Without an eval_split nothing is evaluated between epochs (the
+    histories' evaluation fields are NaN): for a model judged only once, at the end.
     """
     cfg = same_recipe(cfgs)
+    if (cfg.distill is None) != (teacher is None) or (teacher and teacher.name != cfg.distill.teacher):  # type: ignore[union-attr]
+        raise ValueError("a recipe that distils needs its own teacher, and only such a recipe takes one")
     k = len(cfgs)
     device = torch.device(device)
     replicas: list[nn.Module] = []
@@ -288,13 +302,17 @@ def train_replicas(
         replicas.append(build(model_config))
     fmt = MEMORY_FORMATS[cfg.layout]  # the recipe's: the layout decides which kernels run
     model = (replicas[0] if k == 1 else fuse(model_config, replicas)).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
-    train_split, eval_split = train_split.to(device), eval_split.to(device)
+    train_split = train_split.to(device)
+    eval_split = eval_split.to(device) if eval_split is not None else None
     opt = _optimizer(cfg, model)
     sched, per_batch = _scheduler(cfg, opt, -(-len(train_split) // cfg.batch_size))
     gens = [torch.Generator(device=device).manual_seed(c.seed) for c in cfgs]
     ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True) if cfg.ema else None
     evaluated_model = ema.module if ema is not None else model
-    loop = _Loop(cfg, train_split, model, opt, sched, per_batch, gens, fmt, float(train_split.x.min()), on_step, ema)
+    distiller = teacher.module.to(device=device, memory_format=fmt).eval() if teacher else None  # type: ignore[call-overload]
+    loop = _Loop(
+        cfg, train_split, model, opt, sched, per_batch, gens, fmt, float(train_split.x.min()), on_step, ema, distiller
+    )
     histories = [History() for _ in cfgs]
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
@@ -302,7 +320,8 @@ def train_replicas(
             reporter.start_epoch(epoch, cfg.epochs, -(-len(train_split) // cfg.batch_size))
         lr = opt.param_groups[0]["lr"]
         trained = loop.epoch(reporter)
-        evaluated = evaluate(evaluated_model, eval_split, fmt, k)
+        unjudged = [(math.nan, math.nan)] * k
+        evaluated = evaluate(evaluated_model, eval_split, fmt, k) if eval_split is not None else unjudged
         seconds = (time.perf_counter() - start) / k  # each replica's share: seconds add up to the wall time
         results = [EpochResult(epoch, *t, *e, lr, seconds) for t, e in zip(trained, evaluated, strict=True)]
         for history, result in zip(histories, results, strict=True):
@@ -328,6 +347,7 @@ def train(
     device: torch.device | str = "cpu",
     on_epoch: EpochCallback | None = None,
     reporter: Reporter | None = None,
+    teacher: Teacher | None = None,
 ) -> tuple[nn.Module, History]:
     """One run from scratch with cfg.seed: `train_replicas` with a single replica."""
     trained = train_replicas(
@@ -338,5 +358,6 @@ def train(
         device=device,
         reporter=reporter,
         on_epoch=(lambda results: on_epoch(results[0])) if on_epoch else None,
+        teacher=teacher,
     )
     return trained.models[0], trained.histories[0]

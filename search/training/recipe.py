@@ -13,6 +13,22 @@ from search.limits import MAX_EPOCHS, epochs_ceiling_text
 Layout = Literal["channels_last", "contiguous"]
 
 
+class Distill(BaseModel):
+    """Knowledge distillation from a named teacher (`search.training.teachers`): the loss is
+    (1 - alpha) x cross-entropy + alpha x T^2 x KL(teacher || student) at temperature T."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # A name in the teachers' registry: each teacher has its own model and recipe, both inside
+    # the ceilings, and is trained on the student's own training images only.
+    teacher: str = Field(min_length=1)
+    # 0.5: Hinton et al.'s equal weighting of the labels and the teacher's soft targets.
+    alpha: float = Field(default=0.5, gt=0, le=1)
+    # 4: soft enough that the wrong classes' ranking carries information, as in most MNIST
+    # and CIFAR distillation recipes; T^2 keeps the soft term's gradients on the CE scale.
+    temperature: float = Field(default=4.0, ge=1, le=20)
+
+
 class TrainConfig(BaseModel):
     """A recipe; the defaults are the hand-made reference's (Adam, lr 0.01, batch 64, 15 epochs),
     so a bare model config retrains exactly as the reference did."""
@@ -65,6 +81,9 @@ class TrainConfig(BaseModel):
     # before this field existed, so their files replay exactly; a search writes the layout
     # measured fastest for its device into each trial (`device.fastest_layout`).
     layout: Layout = "channels_last"
+    # None: no teacher, as the reference. Otherwise the student also learns the teacher's
+    # soft targets on the very images (and augmentations) it trains on.
+    distill: Distill | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

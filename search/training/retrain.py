@@ -20,6 +20,7 @@ from search.training.experiment import Experiment
 from search.training.loop import History, Reporter, train_replicas
 from search.training.parallel import in_workers
 from search.training.recipe import TrainConfig
+from search.training.teachers import teacher_of
 
 LAST_K = 3
 """The stability rule reported beside the final epoch: the minimum over the last 3 epochs."""
@@ -71,6 +72,9 @@ class RetrainResult:
     runs: tuple[SeedRun, ...]
     fused: bool = False
     """Whether the seeds trained as one fused network (it changes the arithmetic: replay with it)."""
+    teacher: dict | None = None
+    """The distillation teacher's identity (trained on all training images; its accuracy on the
+    test images), when the recipe distils."""
 
     @property
     def finals(self) -> list[float]:
@@ -100,7 +104,10 @@ def _seed_job(job: tuple[str, str, str, Path, int | None, str]) -> tuple[History
     dataset, model_json, cfg_json, data_root, subset, device = job
     cfg = TrainConfig.model_validate_json(cfg_json)
     splits = _splits(dataset, data_root, subset)
-    trained = train_replicas(ModelConfig.model_validate_json(model_json), [cfg], *splits, device=device)
+    teacher = teacher_of(cfg, *splits, device)  # from the cache the parent filled
+    trained = train_replicas(
+        ModelConfig.model_validate_json(model_json), [cfg], *splits, device=device, teacher=teacher
+    )
     return trained.histories[0], trained.models[0], trained.raw[0]
 
 
@@ -122,6 +129,8 @@ def retrain(
     stats = analyse(exp.model)
     cfgs = [seed_config(exp, i, opts.epochs) for i in range(opts.seeds)]
     groups = [cfgs] if opts.fused else [[c] for c in cfgs]
+    teacher = teacher_of(exp.train, train_split, test_split, opts.device)  # trained here once, then cached
+    about_teacher = teacher.identity() if teacher else None
     runs = []
     if not opts.fused and opts.workers > 1 and len(cfgs) > 1:  # one run per seed, on every core
         for group in groups:
@@ -135,14 +144,17 @@ def retrain(
             if on_seed_end:
                 on_seed_end(run)
             runs.append(run)
-        return RetrainResult(exp, stats.params, stats.macs, tuple(runs), fused=False)
+        return RetrainResult(exp, stats.params, stats.macs, tuple(runs), fused=False, teacher=about_teacher)
     for group in groups:
         if on_seed_start:
             on_seed_start(group, len(train_split), len(test_split))
-        trained = train_replicas(exp.model, group, train_split, test_split, device=opts.device, reporter=reporter)
+        trained = train_replicas(
+            exp.model, group, train_split, test_split, device=opts.device, reporter=reporter, teacher=teacher
+        )
         for cfg, model, history, raw in zip(group, trained.models, trained.histories, trained.raw, strict=True):
             run = SeedRun(cfg, history, model, raw)
             if on_seed_end:
                 on_seed_end(run)
             runs.append(run)
-    return RetrainResult(exp, stats.params, stats.macs, tuple(runs), fused=opts.fused and len(cfgs) > 1)
+    fused = opts.fused and len(cfgs) > 1
+    return RetrainResult(exp, stats.params, stats.macs, tuple(runs), fused=fused, teacher=about_teacher)

@@ -28,6 +28,12 @@ CASES = {
     "relu-bn, linear head, bias": dict(stages=[[4], [8]], tail=[8, 8], order="relu-bn", head="linear", bias=True),
     "gap head, dropout": dict(stages=[[4, 4], [8]], tail=[10], order="bn-relu", head="gap", dropout=0.1),
     "shared convs": dict(stages=[[4], [8], [8]], shared=[2, 0, 3], order="bn-relu", head="conv1x1"),
+    "separable and grouped, bn-relu": dict(
+        stages=[[4, 6], [8, 8], [8]], kinds=["separable", "grouped", "separable"], tail=[6], order="bn-relu"
+    ),
+    "separable and grouped, relu-bn": dict(
+        stages=[[4, 6], [8], [8, 8]], kinds=["grouped", "separable", "grouped"], transitions=[4, None], order="relu-bn"
+    ),
 }
 
 

@@ -7,7 +7,9 @@ import torch
 
 from models import ModelConfig, build, cnn, fuse, unfuse
 from search.training import TrainConfig
+from search.training.distill import Teacher
 from search.training.loop import train_replicas
+from search.training.recipe import Distill
 from tests.helpers import synthetic_split
 
 SEEDS = [3, 4, 5]
@@ -31,11 +33,12 @@ def float64():
     torch.set_default_dtype(previous)
 
 
-def small(head: str) -> ModelConfig:
+def small(head: str, kinds: str | list[str] = "full") -> ModelConfig:
     """Conv biases only where ReLU comes before BN (as in seed-8k): a bias right before BN has
     no effect on the output, so Adam drives it by float noise alone, fused or not."""
     return cnn(
         stages=[[4, 6], [6]],
+        kinds=kinds,
         tail=[4] if head != "gap" else [2],
         head=head,
         bias=head == "gap",
@@ -62,13 +65,26 @@ def test_fuse_then_unfuse_gives_back_each_replica() -> None:
         assert torch.allclose(unfuse(config, fused, k).eval()(x), replica(x), atol=1e-6)
 
 
-def run_steps(config: ModelConfig, cfgs: list[TrainConfig]) -> tuple[list, torch.Tensor]:
+def run_steps(
+    config: ModelConfig, cfgs: list[TrainConfig], teacher: Teacher | None = None
+) -> tuple[list, torch.Tensor]:
     losses: list[torch.Tensor] = []
     split = synthetic_split(STEPS * cfgs[0].batch_size, seed=1)
     trained = train_replicas(
-        config, cfgs, split, synthetic_split(64, seed=2), on_step=lambda step, loss, model: losses.append(loss.clone())
+        config,
+        cfgs,
+        split,
+        synthetic_split(64, seed=2),
+        on_step=lambda step, loss, model: losses.append(loss.clone()),
+        teacher=teacher,
     )
     return trained.models, torch.stack(losses)
+
+
+def a_teacher() -> Teacher:
+    torch.manual_seed(9)
+    module = build(cnn(stages=[[8], [8]], head="conv1x1", num_classes=2, input_shape=(1, 8, 8))).eval()
+    return Teacher("seed-8k", module, "", "", 0, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -82,11 +98,26 @@ def run_steps(config: ModelConfig, cfgs: list[TrainConfig]) -> tuple[list, torch
 )
 def test_fused_run_agrees_with_standalone_runs_step_by_step(head: str, recipe: dict) -> None:
     config = small(head)
-    cfgs = [TrainConfig(epochs=1, batch_size=16, seed=s, **recipe) for s in SEEDS]
-    fused_models, fused_losses = run_steps(config, cfgs)
+    check_fused_against_standalone(config, [TrainConfig(epochs=1, batch_size=16, seed=s, **recipe) for s in SEEDS])
+
+
+def test_separable_and_grouped_stages_and_a_teacher_fuse_the_same_way() -> None:
+    """Each replica sees the teacher's logits for its own augmented images, and grouped convs
+    fuse into K times the groups: still step by step the standalone runs."""
+    config = small("conv1x1", kinds=["separable", "grouped"])
+    recipe = {"lr": 0.02, "augment": 0.5, "distill": Distill(teacher="seed-8k", alpha=0.7, temperature=3.0)}
+    check_fused_against_standalone(
+        config, [TrainConfig(epochs=1, batch_size=16, seed=s, **recipe) for s in SEEDS], a_teacher()
+    )
+
+
+def check_fused_against_standalone(
+    config: ModelConfig, cfgs: list[TrainConfig], teacher: Teacher | None = None
+) -> None:
+    fused_models, fused_losses = run_steps(config, cfgs, teacher)
     assert fused_losses.shape == (STEPS, len(SEEDS))
     for k, cfg in enumerate(cfgs):
-        (alone,), alone_losses = run_steps(config, [cfg])
+        (alone,), alone_losses = run_steps(config, [cfg], teacher)
         assert fused_losses.dtype == torch.float64
         assert torch.allclose(fused_losses[:, k], alone_losses[:, 0], rtol=AGREE, atol=AGREE), k
         for (name, a), b in zip(alone.state_dict().items(), fused_models[k].state_dict().values(), strict=True):

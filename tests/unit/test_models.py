@@ -76,6 +76,32 @@ def test_a_shared_conv_pays_its_weights_once_and_its_steps_per_application() -> 
         cnn(stages=[[4], [8]], shared=[0, 1])
 
 
+@pytest.mark.parametrize(
+    ("kind", "stage_params"),
+    [
+        ("full", 4 * 8 * 9 + 8 * 8 * 9),
+        ("separable", (4 * 9 + 4 * 8) + (8 * 9 + 8 * 8)),  # depthwise 3x3, then 1x1 mixing
+        ("grouped", 4 * 8 * 9 // 2 + 8 * 8 * 9 // 2),  # two halves, each seeing its own
+    ],
+)
+def test_a_stage_kind_changes_only_what_its_convs_pay(kind: str, stage_params: int) -> None:
+    """The image's single channel always meets a full conv; the stage's convs after it pay by
+    their kind, with the same output widths and receptive field."""
+    config = cnn(stages=[[4], [8, 8]], kinds=["separable", kind], head="conv1x1", input_shape=(1, 28, 28))
+    full = cnn(stages=[[4], [8, 8]], head="conv1x1")
+    a, reference = analyse(config), analyse(full)
+    first = 1 * 4 * 9 + 2 * 4
+    head = 8 * 10 + 10
+    assert a.params == first + stage_params + 2 * 2 * 8 + head
+    assert a.params == sum(p.numel() for p in build(config).parameters())
+    assert a.rf == reference.rf and a.rows[-1].output == reference.rows[-1].output
+
+
+def test_grouped_convs_need_widths_the_groups_divide() -> None:
+    with pytest.raises(ValueError, match="groups 2 must divide"):
+        cnn(stages=[[4], [7]], kinds="grouped", head="conv1x1")
+
+
 def _measured_rf(module: torch.nn.Module, size: int = 31) -> int:
     """Rows of the input that move the centre output pixel, with every weight positive (so no
     ReLU hides a path) and max-pools read as average pools (the same window, but every input
@@ -146,7 +172,7 @@ def test_configs_are_frozen() -> None:
 def valid_configs(draw: st.DrawFn) -> ModelConfig:
     """Random valid architectures, built forward while tracking the map size."""
     in_channels, in_size = draw(st.integers(1, 3)), draw(st.integers(3, 28))
-    classes, size = draw(st.integers(2, 12)), in_size
+    classes, size, channels = draw(st.integers(2, 12)), in_size, in_channels
     layers: list = []
     for _ in range(draw(st.integers(0, 8))):
         kind = draw(st.sampled_from(["conv", "shared", "bn", "relu", "pool", "dropout"]))
@@ -154,8 +180,9 @@ def valid_configs(draw: st.DrawFn) -> ModelConfig:
             kernel = draw(st.sampled_from([1, 3]))
             padding = draw(st.sampled_from([0, 1])) if size > 2 or kernel == 1 else 1
             out = draw(st.integers(1, 12))
-            layers.append(Conv(out=out, kernel=kernel, padding=padding, bias=draw(st.booleans())))
-            size = size + 2 * padding - kernel + 1
+            groups = draw(st.sampled_from([g for g in range(1, channels + 1) if channels % g == 0 == out % g]))
+            layers.append(Conv(out=out, kernel=kernel, padding=padding, bias=draw(st.booleans()), groups=groups))
+            size, channels = size + 2 * padding - kernel + 1, out
         elif kind == "shared" and layers:
             order = draw(st.sampled_from(["bn-relu", "relu-bn"]))
             layers.append(SharedConv(repeats=draw(st.integers(2, 3)), bias=draw(st.booleans()), order=order))

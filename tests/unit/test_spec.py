@@ -19,7 +19,7 @@ max_epochs = 10
 """
 
 
-@pytest.mark.parametrize("name", ["tiny", "seed", "sub5k", "sub4k", "sub3k"])
+@pytest.mark.parametrize("name", ["tiny", "seed", "sub5k", "sub4k", "sub3k", "sub1k"])
 def test_shipped_specs_load(name: str) -> None:
     spec = load_spec(REPO / "studies" / f"{name}.toml")
     assert spec.name == name and spec.budget.max_params < PARAM_CEILING and spec.budget.max_epochs < EPOCH_CEILING
@@ -43,6 +43,8 @@ def test_shipped_specs_load(name: str) -> None:
         (GOOD + "[sampler]\nkind = 'grid'\n", "sampler.kind"),
         (GOOD + "[space.model]\nshared = [0, 1]\n", "1 is not a number of shared applications: use 0 (none) or 2"),
         (GOOD + "[space.model]\nshared = 9\n", "9 is not a number of shared applications"),
+        (GOOD + "[space.train]\nteacher = ['none', 'nobody']\n", "Input should be 'none', 'seed-8k' or 'teacher-17k'"),
+        (GOOD + "[space.model]\nkind = 'depthwise'\n", "Input should be 'full', 'separable' or 'grouped'"),
         ("[budget]\nmax_params = 5000\nmax_epochs = 10\n", "name: Field required"),
         ("name = 'a b'\n[budget]\nmax_params = 1\nmax_epochs = 1\n", "name: String should match pattern"),
     ],
@@ -67,3 +69,39 @@ def test_pruning_starts_at_half_the_schedule_unless_the_spec_says() -> None:
 
     assert [PrunerSpec().first_epoch(e) for e in (1, 4, 5, 15, 19)] == [1, 2, 3, 8, 10]
     assert PrunerSpec(min_epochs=3).first_epoch(15) == 3
+
+
+def test_distillation_settings_are_drawn_only_with_a_teacher() -> None:
+    from search.study.space import sample_train
+    from search.study.spec import TrainSpace
+
+    space = TrainSpace(teacher=["none", "seed-8k"], distill_alpha={"low": 0.2, "high": 0.9}, distill_temperature=3.0)
+    drawn = [(sample_train(s := _Recording(seed), space, seed=0), s.names) for seed in range(12)]
+    assert {cfg.distill is None for cfg, _ in drawn} == {True, False}
+    for cfg, names in drawn:
+        if cfg.distill is None:
+            assert "distill_alpha" not in names
+        else:
+            assert cfg.distill.teacher == "seed-8k" and 0.2 <= cfg.distill.alpha <= 0.9
+            assert cfg.distill.temperature == 3.0 and "distill_alpha" in names
+
+
+class _Recording:
+    """RandomSuggest that notes the names it is asked for."""
+
+    def __init__(self, seed: int) -> None:
+        from search.study.space import RandomSuggest
+
+        self.inner, self.names = RandomSuggest(seed), set()
+
+    def int(self, name, *args):
+        self.names.add(name)
+        return self.inner.int(name, *args)
+
+    def float(self, name, *args):
+        self.names.add(name)
+        return self.inner.float(name, *args)
+
+    def choice(self, name, choices):
+        self.names.add(name)
+        return self.inner.choice(name, choices)

@@ -151,3 +151,15 @@ def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> Non
     recorded = json.loads((results / "retrains" / "sub5k-v5-e15" / "summary.json").read_text())["config_hash"]
     moved = old.model_copy(update={"train": old.train.model_copy(update={"layout": "contiguous"})})
     assert old.config_hash() == moved.config_hash() == recorded
+
+
+@pytest.mark.parametrize(("name", "study"), [("sub5k-t83", "sub5k-v5"), ("sub4k-t23", "sub4k"), ("sub3k-t1", "sub3k")])
+def test_a_searched_preset_is_its_export_model_and_recipe(name: str, study: str) -> None:
+    """`tinynas retrain sub5k-t83` retrains what the study exported, under the same hash."""
+    from search.training import load_experiment
+
+    exported = load_experiment(Path(__file__).resolve().parents[2] / "studies" / "results" / study / "best.json")
+    named = load_experiment(name)
+    assert named.model == exported.model and named.train == exported.train
+    assert named.config_hash() == exported.config_hash()
+    assert (named.provenance.study, named.provenance.trial) == (exported.provenance.study, exported.provenance.trial)
