@@ -137,6 +137,13 @@ def retrain(
     exp = load_experiment(config)
     folder = out or api.default_run_folder(exp)
     params = count_params(exp.model)
+    if exp.train.distill is not None:
+        from search.training.teachers import cache_dir
+
+        say(
+            f"distilling from teacher [bold]{exp.train.distill.teacher}[/]: trained first on the same training "
+            f"images, unless {cache_dir()} holds it"
+        )
 
     def announce(cfgs, n_train: int, n_test: int) -> None:
         which = f"seed {cfgs[0].seed}" if len(cfgs) == 1 else f"seeds {', '.join(str(c.seed) for c in cfgs)} (fused)"
@@ -190,6 +197,7 @@ def search(
     from search.study import SearchFlags, finished, load_spec, prepare, redact, resolve_options, run
     from search.study.interrupt import graceful_interrupts
     from search.study.runner import confirm_best
+    from search.study.space import possible_teachers
 
     spec = load_spec(spec_path)
     flags = SearchFlags(
@@ -221,6 +229,11 @@ def search(
                     f"with {plural(opts.jobs, 'worker')} x {plural(opts.threads or cores(), 'thread')}; "
                     f"storage {redact(opts.storage)}"
                 )
+                if teachers := possible_teachers(spec.space.train):
+                    say(
+                        f"distillation teachers {', '.join(teachers)}: each trained once on the search's "
+                        f"{len(ctx.train):,} training images (never its validation images), unless cached"
+                    )
                 run(study, ctx, opts, partial(feed, footer=not quiet and opts.jobs == 1))
             if spec.run.confirm.top:  # trials confirmed before (an interrupted run) are not retrained
                 say(
