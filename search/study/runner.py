@@ -349,12 +349,13 @@ def _child(spec_json: str, opts: SearchOptions, make_watcher: WatcherFactory) ->
         raise SystemExit(130) from None
 
 
-def train_teachers(ctx: SearchContext, threads: int) -> None:
-    """Every teacher the space can draw, trained on the search's split (or found in the cache)."""
+def train_teachers(ctx: SearchContext, opts: SearchOptions) -> None:
+    """Every teacher the space can draw, trained on the search's split (or found in the cache),
+    on all the threads the run's workers will share."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(opts.jobs * opts.threads if opts.threads else before)
     try:
         for name in possible_teachers(ctx.spec.space.train):
             teacher_for(Distill(teacher=name), ctx.train, ctx.val, ctx.device)
@@ -365,10 +366,10 @@ def train_teachers(ctx: SearchContext, threads: int) -> None:
 def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watcher: WatcherFactory = silent) -> None:
     """Trials until the study holds opts.trials finished ones: here, or in opts.jobs processes
     that split the CPU threads (each builds its own watcher)."""
+    train_teachers(ctx, opts)  # once, here: the trials (and the workers) find them cached
     if opts.jobs == 1:
         optimize(study, ctx, opts, make_watcher(study))
         return
-    train_teachers(ctx, threads=opts.jobs * (opts.threads or 1))  # once, here: the workers find them cached
     procs = [
         mp.get_context("spawn").Process(
             target=_child, args=(ctx.spec.model_dump_json(), replace(opts, worker=i + 1), make_watcher)

@@ -39,7 +39,7 @@ def test_a_distilled_separable_search_exports_retrains_and_deploys(tmp_path: Pat
 
     run = tmp_path / "run"
     retrained = run_cli(
-        "retrain", str(best), "--subset", "1000", "--out", str(run), "--quiet", "--sequential",
+        "retrain", str(best), "--subset", "1000", "--epochs", "1", "--out", str(run), "--quiet", "--sequential",
         "--results", f"sqlite:///{tmp_path / 'r.db'}", *data, "--threads", "2", env=env,
     )  # fmt: skip
     assert retrained.returncode == 0, retrained.stderr
