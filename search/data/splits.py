@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,10 @@ class Split:
     def to(self, device: torch.device | str) -> Split:
         return Split(self.x.to(device), self.y.to(device))
 
+    @cached_property
     def digest(self) -> str:
-        """sha256 (16 hex digits) of the images and labels: which images a model was trained on."""
+        """sha256 (16 hex digits) of the images and labels: which images a model was trained on.
+        Computed once per split (a split's tensors are not changed in place)."""
         h = hashlib.sha256()
         for t in (self.x, self.y):
             h.update(str((tuple(t.shape), t.dtype)).encode())

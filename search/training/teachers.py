@@ -93,7 +93,7 @@ def teacher_for(distill: Distill, train: Split, eval_split: Split, device: torch
     its accuracy measured on `eval_split`, in evaluation mode on `device`."""
     device = torch.device(device)
     model, recipe = teacher_spec(distill.teacher)
-    images = train.digest()
+    images = train.digest
     path = cache_dir() / f"{distill.teacher}-{_key(distill.teacher, model, recipe, images)}.pt"
     if path.exists() and (found := _load(path, distill.teacher, model, images, device)) is not None:
         return found

@@ -78,7 +78,7 @@ def test_a_teacher_is_trained_once_per_training_split_then_read_from_the_cache(t
     first = teacher_for(Distill(teacher="seed-8k"), train, val)
     again = teacher_for(Distill(teacher="seed-8k"), train, val)
     assert len(calls) == 1 and again.weights == first.weights and again.acc == first.acc
-    assert first.images == train.digest() and first.params == 8070
+    assert first.images == train.digest and first.params == 8070
     elsewhere = teacher_for(Distill(teacher="seed-8k"), other, val)  # other images: its own teacher
     assert len(calls) == 2 and elsewhere.images != first.images
     assert not any(not p.name.endswith(".pt") for p in (tmp_path / "teachers").iterdir())  # no partial files left
