@@ -187,6 +187,7 @@ def retrain(
     experiment: Experiment | str | Path,
     *,
     seeds: int = 1,
+    first_seed: int | None = None,
     epochs: int | None = None,
     out: str | Path | None = None,
     results: str = DEFAULT_RESULTS_URL,
@@ -200,7 +201,8 @@ def retrain(
     reporter: Reporter | None = None,
     on_seed_start: SeedStart | None = None,
 ) -> RetrainResult:
-    """Train on all training images, test after every epoch, per seed; writes the run folder
+    """Train on all training images, test after every epoch, per seed (`seeds` of them, counting
+    up from `first_seed`, by default the recipe's); writes the run folder
     (`out`, default runs/<name>-<hash>) and records each seed in `results`. The seeds run
     spread over `jobs` worker processes (default: `worker_split`, one per core on a CPU),
     or as one fused network with `fused` (the default on a GPU or with one worker), or one
@@ -221,6 +223,7 @@ def retrain(
     folder = Path(out) if out is not None else default_run_folder(exp)
     opts = RetrainOptions(
         seeds=seeds,
+        first_seed=first_seed,
         data_root=data_root(Path(data_dir) if data_dir else None),
         epochs=epochs,
         device=dev,

@@ -103,6 +103,9 @@ def data_fetch(
 def retrain(
     config: Annotated[str, typer.Argument(help="Exported JSON, a bare model config JSON, or a preset name.")],
     seeds: Annotated[int, typer.Option(min=1, help="Independent runs, seeds s, s+1, ...")] = 1,
+    first_seed: Annotated[
+        int | None, typer.Option(min=0, help="s: the first seed (default: the recipe's, as exported).")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help=f"Override the config's epochs (< {EPOCH_CEILING}).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<name>-<hash>).")] = None,
     results: Annotated[str, typer.Option(help="SQLAlchemy URL recording every run.")] = DEFAULT_RESULTS_URL,
@@ -155,6 +158,7 @@ def retrain(
     result = api.retrain(
         exp,
         seeds=seeds,
+        first_seed=first_seed,
         epochs=epochs,
         out=folder,
         results=results,

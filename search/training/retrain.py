@@ -30,6 +30,8 @@ LAST_K = 3
 class RetrainOptions:
     seeds: int
     data_root: Path
+    first_seed: int | None = None
+    """The first seed's number (the rest count up from it); None: the recipe's seed."""
     epochs: int | None = None
     device: str = "cpu"
     subset: int | None = None
@@ -86,9 +88,10 @@ class RetrainResult:
         return statistics.fmean(finals), (statistics.stdev(finals) if len(finals) > 1 else 0.0)
 
 
-def seed_config(exp: Experiment, index: int, epochs: int | None) -> TrainConfig:
-    """Seed i of a retrain is the recipe's seed + i; validation re-runs on the override."""
-    data = exp.train.model_dump() | {"seed": exp.train.seed + index}
+def seed_config(exp: Experiment, index: int, epochs: int | None, first_seed: int | None = None) -> TrainConfig:
+    """Seed i of a retrain is the first seed (by default the recipe's) + i; validation re-runs
+    on the overrides."""
+    data = exp.train.model_dump() | {"seed": (exp.train.seed if first_seed is None else first_seed) + index}
     if epochs is not None:
         data["epochs"] = epochs
     return TrainConfig.model_validate(data)
@@ -127,7 +130,7 @@ def retrain(
     info = dataset_info(exp.dataset)
     train_split, test_split = retrain_splits(info, opts.data_root, opts.subset)
     stats = analyse(exp.model)
-    cfgs = [seed_config(exp, i, opts.epochs) for i in range(opts.seeds)]
+    cfgs = [seed_config(exp, i, opts.epochs, opts.first_seed) for i in range(opts.seeds)]
     groups = [cfgs] if opts.fused else [[c] for c in cfgs]
     teacher = teacher_of(exp.train, train_split, test_split, opts.device)  # trained here once, then cached
     about_teacher = teacher.identity() if teacher else None

@@ -140,6 +140,8 @@ def test_retrain_takes_ema_linear_schedule_and_scale_augmentation(tmp_path: Path
         str(config),
         "--seeds",
         "1",
+        "--first-seed",
+        "7",
         "--subset",
         "3000",
         "--out",
@@ -153,9 +155,10 @@ def test_retrain_takes_ema_linear_schedule_and_scale_augmentation(tmp_path: Path
         "--quiet",
     )
     assert result.returncode == 0, result.stderr
-    checkpoint = torch.load(tmp_path / "out" / "seed0" / "checkpoint.pt", weights_only=False)
+    checkpoint = torch.load(tmp_path / "out" / "seed7" / "checkpoint.pt", weights_only=False)
     train = checkpoint["experiment"]["train"]
+    assert train["seed"] == 7  # --first-seed: seeds never reported before
     assert (train["ema"], train["scheduler"], train["scale"]) == (0.999, "linear", 0.09)
     assert set(checkpoint["state_dict"]) == set(checkpoint["raw_state_dict"])  # the average, and the raw beside it
-    metrics = json.loads((tmp_path / "out" / "seed0" / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "out" / "seed7" / "metrics.json").read_text())
     assert len(metrics) == 2 and metrics[-1]["eval_acc"] > 50
