@@ -11,6 +11,7 @@ import pytest
 from models import build, count_params
 from search.data import dataset_info
 from search.errors import TinynasError
+from search.limits import MAX_PARAMS
 from search.study import TrialRecord, check_space, finished, trials_frame
 from search.study.pruning import dominated
 from search.study.record import user_attrs
@@ -51,6 +52,16 @@ def test_over_budget_configs_are_recorded_infeasible_without_training(tmp_path: 
     for t in trials:
         if t.state == optuna.trial.TrialState.COMPLETE:
             assert TrialRecord.of(t).params <= 160 and t.constraints["params"] <= 0
+
+
+def test_a_draw_over_the_ceiling_is_recorded_infeasible_and_the_search_goes_on(tmp_path: Path) -> None:
+    wide = {"s0_c0": 128, "s1_c0": 128, "tail_convs": 1, "tail0_c": 128}  # far past 20,000 params
+    spec = make_spec(**{"space.model.channels": {"low": 2, "high": 128, "step": 2}, "start": [wide]})
+    study = run(spec, tmp_path / "s.db", trials=1)
+    first = TrialRecord.of(study.trials[0])
+    assert first.infeasible and first.params > MAX_PARAMS
+    assert trials_frame(study).loc[0, "arch"].startswith("128 P t3 128")  # recorded as drawn
+    assert finished(study) == 1 and not study.get_trials(states=(optuna.trial.TrialState.FAIL,))
 
 
 def test_pruner_stops_hopeless_trials(tmp_path: Path) -> None:
