@@ -23,22 +23,21 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
 from pathlib import Path
 
 import torch
+from ablation import SEEDS, seeds_row
 
 from models import ModelConfig, analyse, arch_string, cnn
 from search.data import data_root, dataset_info, search_splits
-from search.training import TrainConfig, load_experiment, train_replicas
+from search.training import TrainConfig, load_experiment
 from search.training.device import cpu_name
 from search.training.recipe import Distill
 from search.training.teachers import TEACHERS, teacher_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIAL_83 = ROOT / "studies" / "results" / "sub5k-v5" / "best.json"
-SEEDS = (0, 1, 2)
 SPLIT_SEED = 5  # the sub5k study's: its trials were selected on this validation split
 VAL_SIZE = 10_000
 
@@ -122,11 +121,6 @@ def main() -> None:
                     print(
                         f"teacher {teacher.name}: {teacher.params:,} params, validation {teacher.acc:.2f}%", flush=True
                     )
-            start = time.perf_counter()
-            trained = train_replicas(
-                model, [cfg.model_copy(update={"seed": s}) for s in SEEDS], train, val, teacher=teacher
-            )
-            finals = [h.final_acc for h in trained.histories]
             stats = analyse(model)
             done[name] = {
                 "epochs": args.epochs,
@@ -134,12 +128,7 @@ def main() -> None:
                 "macs": stats.macs,
                 "arch": arch_string(model),
                 "model": model.to_dict(),
-                "recipe": cfg.model_dump(mode="json"),
-                "val_final": finals,
-                "mean": statistics.fmean(finals),
-                "std": statistics.stdev(finals),
-                "val_curves": [h.eval_acc for h in trained.histories],
-                "seconds": time.perf_counter() - start,
+                **seeds_row(model, cfg, train, val, teacher),
             }
             args.out.write_text(json.dumps(results, indent=1))
             row = done[name]

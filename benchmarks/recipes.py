@@ -20,16 +20,15 @@ import argparse
 import json
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import torch
+from ablation import SEEDS, seeds_row
 
 from search.data import data_root, dataset_info, retrain_splits, search_splits
 from search.training import Experiment, TrainConfig, load_experiment, train_replicas
 
 TRIAL_54 = Path(__file__).resolve().parents[1] / "studies" / "results" / "sub5k-best.json"
-SEEDS = (0, 1, 2)
 EPOCHS = 15
 SPLIT_SEED = 0
 
@@ -80,22 +79,11 @@ def main() -> None:
         for name, cfg in variants(exp.train).items():
             if name in table:
                 continue
-            start = time.perf_counter()
-            cfgs = [cfg.model_copy(update={"seed": s}) for s in SEEDS]
-            trained = train_replicas(exp.model, cfgs, train_split, val_split)
-            finals = [h.final_acc for h in trained.histories]
-            table[name] = {
-                "recipe": cfg.model_dump(mode="json"),
-                "val_final": finals,
-                "mean": statistics.fmean(finals),
-                "std": statistics.stdev(finals),
-                "val_curves": [h.eval_acc for h in trained.histories],
-                "seconds": time.perf_counter() - start,
-            }
+            table[name] = seeds_row(exp.model, cfg, train_split, val_split)
             args.out.write_text(json.dumps(results, indent=1))
             print(
                 f"{model_name:<16} {name:<36} {table[name]['mean']:.2f} ± {table[name]['std']:.2f}  "
-                f"({', '.join(f'{v:.2f}' for v in finals)})  {table[name]['seconds']:.0f}s",
+                f"({', '.join(f'{v:.2f}' for v in table[name]['val_final'])})  {table[name]['seconds']:.0f}s",
                 flush=True,
             )
     print_table(results)
