@@ -81,6 +81,21 @@ def sub5k_t83() -> ModelConfig:
 
 
 @register
+def sub5k_t0() -> ModelConfig:
+    """Found by the sub5k study's sixth space (trial 0; 4,804 parameters): trial 83's first stage,
+    then depthwise-separable stages at 14x14 and 7x7 widened back to its parameters (a 3x3 per
+    channel, then a 1x1 mixing them), BN before ReLU, a 1x1 conv head."""
+    return cnn(
+        name="sub5k-t0",
+        stages=[[4, 10], [12, 28, 16], [32, 24, 24]],
+        kinds=["full", "separable", "separable"],
+        head="conv1x1",
+        order="bn-relu",
+        dropout=0.005288142410881843,
+    )
+
+
+@register
 def sub4k_t23() -> ModelConfig:
     """Found by the sub4k study (trial 23; 3,390 parameters)."""
     return cnn(

@@ -18,6 +18,13 @@ SEARCHED: dict[str, tuple[TrainConfig, dict]] = {
         ),
         {"study": "sub5k", "trial": 83, "val_acc": 99.1625, "params": 4822},
     ),
+    "sub5k-t0": (
+        TrainConfig(
+            lr=0.006971752660057315, batch_size=32, scheduler="linear", pct_start=0.19903453208544622,
+            rotate=0.9360321233273031, translate=0.08032500644961711, scale=0.09, ema=0.999, epochs=19, seed=5,
+        ),
+        {"study": "sub5k", "trial": 0, "val_acc": 99.36, "params": 4804},
+    ),
     "sub4k-t23": (
         TrainConfig(
             lr=0.02309596530030345, batch_size=32, scheduler="onecycle", pct_start=0.18955008041754684,
