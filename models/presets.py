@@ -120,6 +120,20 @@ def sub3k_t1() -> ModelConfig:
     )
 
 
+@register
+def sub1k_t1() -> ModelConfig:
+    """Found by the sub1k study (trial 1, its second start; 776 parameters): one full conv at
+    28x28, depthwise-separable stages at 14x14 and 7x7, the last one channel per class before
+    global pooling (the `gap` head: no classifier weights)."""
+    return cnn(
+        name="sub1k-t1",
+        stages=[[6], [8, 8], [12, 10]],
+        kinds=["full", "separable", "separable"],
+        head="gap",
+        order="bn-relu",
+    )
+
+
 def preset(name: str) -> ModelConfig:
     try:
         return PRESETS[name]()

@@ -155,7 +155,13 @@ def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> Non
 
 @pytest.mark.parametrize(
     ("name", "study"),
-    [("sub5k-t0", "sub5k-v6"), ("sub5k-t83", "sub5k-v5"), ("sub4k-t23", "sub4k"), ("sub3k-t1", "sub3k")],
+    [
+        ("sub5k-t0", "sub5k-v6"),
+        ("sub5k-t83", "sub5k-v5"),
+        ("sub4k-t23", "sub4k"),
+        ("sub3k-t1", "sub3k"),
+        ("sub1k-t1", "sub1k"),
+    ],
 )
 def test_a_searched_preset_is_its_export_model_and_recipe(name: str, study: str) -> None:
     """`tinynas retrain sub5k-t83` retrains what the study exported, under the same hash."""
