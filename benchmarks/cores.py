@@ -7,7 +7,7 @@ that each loaded the data and warmed up before the clock starts. The rate is
 configurations per hour of wall time; the last line names the fastest arm, which is what
 `tinynas search` does by default on a CPU (`search.training.device.worker_split`).
 
-    python benchmarks/cores.py --data-dir data --spec studies/sub5k.toml
+    python benchmarks/cores.py --data-dir data --spec benchmarks/specs/sub5k-v5.toml
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def rate(arm: Arm, configs: list, root: Path, subset: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=data_root(None))
-    parser.add_argument("--spec", type=Path, default=Path("studies/sub5k.toml"))
+    parser.add_argument("--spec", type=Path, default=Path("benchmarks/specs/sub5k-v5.toml"))
     parser.add_argument("--configs", type=int, default=8)
     parser.add_argument("--subset", type=int, default=10_000, help="training images per configuration")
     parser.add_argument("--repeats", type=int, default=2, help="best of this many passes per arm")

@@ -9,7 +9,7 @@ are never trained and not counted), trained configurations finished (complete or
 and the epochs those finished ones trained (a configuration trained with 2 seeds fused
 counts each epoch once).
 
-    python benchmarks/search_throughput.py --data-dir data --spec studies/sub5k.toml --minutes 10
+    python benchmarks/search_throughput.py --data-dir data --spec benchmarks/specs/sub5k-v5.toml --minutes 10
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def count(study: optuna.Study, started: datetime, budget_s: float) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=data_root(None))
-    parser.add_argument("--spec", type=Path, default=Path("studies/sub5k.toml"))
+    parser.add_argument("--spec", type=Path, default=Path("benchmarks/specs/sub5k-v5.toml"))
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument(
         "--out", type=Path, default=None, help="a JSON file for the counts (arms already in it are kept)"

@@ -19,10 +19,14 @@ max_epochs = 10
 """
 
 
-@pytest.mark.parametrize("name", ["tiny", "seed", "sub5k", "sub4k", "sub3k", "sub1k"])
-def test_shipped_specs_load(name: str) -> None:
-    spec = load_spec(REPO / "studies" / f"{name}.toml")
-    assert spec.name == name and spec.budget.max_params < PARAM_CEILING and spec.budget.max_epochs < EPOCH_CEILING
+SHIPPED = sorted((REPO / "studies").glob("*.toml")) + sorted((REPO / "benchmarks" / "specs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_specs_load(path: Path) -> None:
+    spec = load_spec(path)
+    assert path.parent.name != "studies" or spec.name == path.stem  # `tinynas search studies/X.toml` -> study X
+    assert spec.budget.max_params < PARAM_CEILING and spec.budget.max_epochs < EPOCH_CEILING
     check_space(spec)  # every [[start]] configuration names only its space's parameters, within range
 
 
