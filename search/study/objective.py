@@ -63,10 +63,10 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
     )
     stats = analyse(model)
     over = stats.params - ctx.spec.budget.max_params
-    drawn = dict(dataset=ctx.spec.dataset, model=model, train=cfg)
     # A draw over the budget may even be over the ceiling, which no valid Experiment is: it is
-    # recorded as drawn, never trained.
-    record_sampled(trial, Experiment.model_construct(**drawn) if over > 0 else Experiment(**drawn), stats)
+    # recorded as drawn (unvalidated), never trained.
+    make = Experiment.model_construct if over > 0 else Experiment
+    record_sampled(trial, make(dataset=ctx.spec.dataset, model=model, train=cfg), stats)
     trial.set_constraint("params", float(over))
     if over > 0:  # hard budget: never trained, but the sampler learns where the wall is
         record_infeasible(trial)
