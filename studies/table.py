@@ -101,6 +101,7 @@ def front_figure(folders: list[Path]):
         xaxis_title="parameters",
         yaxis_title="test accuracy (%)",
         xaxis_type="log",
+        xaxis_range=[2.6, 4.15],  # 400 to 14,000 parameters (log10): room for the labels at both ends
         width=1100,
         height=650,
     )
