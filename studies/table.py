@@ -2,7 +2,9 @@
 summary.json and experiment.json).
 
     python studies/table.py studies/results/retrains/*/
-    python studies/table.py studies/results/retrains/*/ --figure studies/results/front.html --png studies/results/front.png
+    python studies/table.py FOLDER... --figure /tmp/front.html --png studies/results/front.png
+
+(the figure takes one folder per point: the front's, as in studies/results/README.md.)
 
 One Markdown row per folder: model, parameters, MACs, epochs, seeds, what the search saw
 (the trial's validation score, and its confirmed mean on fresh seeds when it was confirmed),
