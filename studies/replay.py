@@ -31,7 +31,7 @@ def main() -> None:
     set_threads(args.threads)
     exp = load_experiment(args.folder / "experiment.json")
     summary = json.loads((args.folder / "summary.json").read_text())
-    cfgs = [seed_config(exp, i, summary["epochs"]) for i in range(len(summary["seeds"]))]
+    cfgs = [seed_config(exp, i, summary["epochs"], summary["seeds"][0]) for i in range(len(summary["seeds"]))]
     fused = summary.get("fused", True)  # retrains recorded before the field existed ran fused
     groups = [cfgs] if fused else [[c] for c in cfgs]
     train, test = retrain_splits(dataset_info(exp.dataset), data_root(args.data_dir), None)
