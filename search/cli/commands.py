@@ -414,7 +414,7 @@ def export(
         typer.Option(
             help="First retrain the rule's top N trials with fresh seeds on the validation split; "
             "the rule then applies to their confirmed means. Default: the confirmations the search "
-            "made if its spec asks for them ([run] confirm), else none; 0: judge by searched scores."
+            "made if its spec asks for them (\\[run] confirm), else none; 0: judge by searched scores."
         ),
     ] = None,
     confirm_seeds: Annotated[int, typer.Option(help="Fresh seeds per confirmed trial.")] = 2,
