@@ -5,8 +5,8 @@ Every variant trains 3 seeds (fused) for 19 epochs on the sub5k study's training
 (50,000 images) and is judged by its final-epoch accuracy on that study's 10,000-image
 validation split (mean +- std over the seeds). The test set is never read.
 
-- distill: sub5k trial 83 and seed-8k, each with its own recipe, then distilled from each
-  teacher (`search.training.teachers`, alpha 0.5, T 4). Each teacher is trained once on the
+- distill: sub5k trial 83, seed-8k and sub1k-t1 (776 parameters), each with its own recipe,
+  then distilled from each teacher (`search.training.teachers`, alpha 0.5, T 4). Each teacher is trained once on the
   same 50,000 images (cached) and its final validation accuracy recorded. Wall time per
   variant is recorded: the teacher's forward pass on every augmented batch is the cost.
 - convs: trial 83 with the convs of its second and third stages separable or grouped, at
@@ -51,7 +51,12 @@ def _trial_83_like(stages: list[list[int]], kinds: list[str]) -> ModelConfig:
 
 def distill_variants(epochs: int) -> dict[str, dict[str, Variant]]:
     out: dict[str, dict[str, Variant]] = {}
-    for model_name, exp in (("sub5k trial 83", load_experiment(TRIAL_83)), ("seed-8k", load_experiment("seed-8k"))):
+    students = (
+        ("sub5k trial 83", load_experiment(TRIAL_83)),
+        ("seed-8k", load_experiment("seed-8k")),
+        ("sub1k-t1", load_experiment("sub1k-t1")),
+    )
+    for model_name, exp in students:
         base = exp.train.model_copy(update={"epochs": epochs, "layout": "channels_last"})
         rows = {"own recipe": (exp.model, base)}
         for name in TEACHERS:
