@@ -121,6 +121,20 @@ def sub3k_t1() -> ModelConfig:
 
 
 @register
+def sub2k_t1() -> ModelConfig:
+    """Found by the sub2k study (trial 1, its second start: sub1k-t1 widened; 1,948 parameters):
+    one full conv at 28x28, three depthwise-separable convs at 14x14 and two at 7x7, the last
+    one channel per class before global pooling (the `gap` head)."""
+    return cnn(
+        name="sub2k-t1",
+        stages=[[8], [12, 16, 16], [20, 10]],
+        kinds=["full", "separable", "separable"],
+        head="gap",
+        order="bn-relu",
+    )
+
+
+@register
 def sub1k_t1() -> ModelConfig:
     """Found by the sub1k study (trial 1, its second start; 776 parameters): one full conv at
     28x28, depthwise-separable stages at 14x14 and 7x7, the last one channel per class before

@@ -39,6 +39,13 @@ SEARCHED: dict[str, tuple[TrainConfig, dict]] = {
         ),
         {"study": "sub3k", "trial": 1, "val_acc": 98.8625, "params": 2942},
     ),
+    "sub2k-t1": (
+        TrainConfig(
+            lr=0.027317808122085372, batch_size=32, epochs=19, scheduler="linear", pct_start=0.12174721437379499,
+            rotate=1.6508661759522714, translate=0.0632334013823496, scale=0.09, ema=0.999, seed=13,
+        ),
+        {"study": "sub2k", "trial": 1, "val_acc": 99.11500000000001, "params": 1948},
+    ),
     "sub1k-t1": (
         TrainConfig(
             lr=0.027317808122085372, batch_size=32, epochs=19, scheduler="linear", pct_start=0.12174721437379499,

@@ -160,6 +160,7 @@ def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> Non
         ("sub5k-t83", "sub5k-v5"),
         ("sub4k-t23", "sub4k"),
         ("sub3k-t1", "sub3k"),
+        ("sub2k-t1", "sub2k"),
         ("sub1k-t1", "sub1k"),
     ],
 )
