@@ -66,6 +66,12 @@ def row(folder: Path) -> str:
     )
 
 
+def _label_side(ys: list[float], i: int) -> str:
+    """Below a point that sits under its neighbours' mean, above the others: labels keep off the line."""
+    neighbours = ys[max(i - 1, 0) : i] + ys[i + 1 : i + 2]
+    return "bottom center" if ys[i] < sum(neighbours) / len(neighbours) else "top center"
+
+
 def front_figure(folders: list[Path]):
     import plotly.graph_objects as go
 
@@ -76,16 +82,19 @@ def front_figure(folders: list[Path]):
         if name not in longest or summary["epochs"] > longest[name][0]["epochs"]:
             longest[name] = (summary, folder.name)
     points = sorted(longest.items(), key=lambda item: item[1][0]["params"])
+    runs = {(s["epochs"], len(s["seeds"])) for _, (s, _) in points}
+    shared = f", {runs.pop()[0]} epochs, {len(points[0][1][0]['seeds'])} seeds" if len(runs) == 1 else ""
+    ys = [s["final_acc_mean"] for _, (s, _) in points]
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
             x=[s["params"] for _, (s, _) in points],
-            y=[s["final_acc_mean"] for _, (s, _) in points],
+            y=ys,
             error_y={"type": "data", "array": [s["final_acc_std"] for _, (s, _) in points]},
-            text=[f"{n} ({s['epochs']} epochs, {len(s['seeds'])} seeds)" for n, (s, _) in points],
+            text=[n if shared else f"{n} ({s['epochs']} epochs, {len(s['seeds'])} seeds)" for n, (s, _) in points],
             mode="markers+lines+text",
-            textposition="top center",
-            name="tinynas: mean final-epoch test accuracy over seeds",
+            textposition=[_label_side(ys, i) for i in range(len(ys))],
+            name=f"tinynas: mean final-epoch test accuracy over seeds{shared}",
         )
     )
     fig.add_trace(
@@ -104,6 +113,7 @@ def front_figure(folders: list[Path]):
         yaxis_title="test accuracy (%)",
         xaxis_type="log",
         xaxis_range=[2.6, 4.15],  # 400 to 14,000 parameters (log10): room for the labels at both ends
+        legend={"orientation": "h", "y": -0.15},  # below the plot: the axes keep the figure's width
         width=1100,
         height=650,
     )
@@ -122,7 +132,7 @@ def main() -> None:
     for folder in args.folders:
         print(row(folder))
     if args.figure:
-        front_figure(args.folders).write_html(args.figure, include_plotlyjs=True)
+        front_figure(args.folders).write_html(args.figure, include_plotlyjs=True, config={"displayModeBar": False})
         if args.png:
             from search.outputs.browser import screenshot
 
