@@ -6,9 +6,10 @@ Every variant trains 3 seeds (fused) for 19 epochs on the sub5k study's training
 validation split (mean +- std over the seeds). The test set is never read.
 
 - distill: sub5k trial 83, seed-8k and sub1k-t1 (776 parameters), each with its own recipe,
-  then distilled from each teacher (`search.training.teachers`, alpha 0.5, T 4). Each teacher is trained once on the
-  same 50,000 images (cached) and its final validation accuracy recorded. Wall time per
-  variant is recorded: the teacher's forward pass on every augmented batch is the cost.
+  then distilled from each teacher (`search.training.teachers`, alpha 0.5, T 4). Each
+  teacher is trained once on the same 50,000 images (cached) and its final validation
+  accuracy recorded. Wall time per variant is recorded: the teacher's forward pass on every
+  augmented batch is the cost.
 - convs: trial 83 with the convs of its second and third stages separable or grouped, at
   its own widths (fewer parameters) and widened back to about its 4,822 parameters.
 

@@ -83,7 +83,7 @@ def front_figure(folders: list[Path]):
             longest[name] = (summary, folder.name)
     points = sorted(longest.items(), key=lambda item: item[1][0]["params"])
     runs = {(s["epochs"], len(s["seeds"])) for _, (s, _) in points}
-    shared = f", {runs.pop()[0]} epochs, {len(points[0][1][0]['seeds'])} seeds" if len(runs) == 1 else ""
+    shared = ", {} epochs, {} seeds".format(*runs.pop()) if len(runs) == 1 else ""  # said once, in the legend
     ys = [s["final_acc_mean"] for _, (s, _) in points]
     fig = go.Figure()
     fig.add_trace(
