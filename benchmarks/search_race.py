@@ -108,7 +108,7 @@ def plain_arm(spec: StudySpec, budget_s: float, root: Path) -> tuple[list[dict],
     def objective(trial: optuna.Trial) -> float:
         suggest = TrialSuggest(trial)
         try:
-            model = sample_model(suggest, spec.space.model, info)
+            model = sample_model(suggest, spec.space.model, info, spec.budget.max_params)
         except ValueError:
             score, exp = 0.0, None
         else:

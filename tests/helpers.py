@@ -41,7 +41,7 @@ def make_spec(name: str = "synthetic", **overrides) -> StudySpec:
         "name": name,
         "budget": {"max_params": 1000, "max_epochs": 3},
         "space": {
-            "model": {"stages": 2, "convs_per_stage": 1, "channels": {"low": 2, "high": 8, "step": 2},
+            "model": {"sizing": "channels", "stages": 2, "convs_per_stage": 1, "channels": {"low": 2, "high": 8, "step": 2},
                       "tail_convs": {"low": 0, "high": 1}, "head": ["gap", "conv1x1"],
                       "transition_channels": {"low": 2, "high": 4}},
             "train": {"optimizer": "adam", "lr": 0.02, "batch_size": 32, "scheduler": "none", "epochs": 3},

@@ -53,7 +53,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
     record_owner(trial, ctx.owner.as_dict())
     suggest = TrialSuggest(trial)
     try:
-        model = sample_model(suggest, ctx.spec.space.model, ctx.info)
+        model = sample_model(suggest, ctx.spec.space.model, ctx.info, ctx.spec.budget.max_params)
     except ValueError as exc:  # e.g. too many pools and unpadded convs for the image
         record_invalid(trial, str(exc))
         trial.set_constraint("shape", 1.0)

@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from pydantic import ValidationError
 
-from models import count_params, explain
+from models import explain
 from search.data import data_root, dataset_info, search_splits
 from search.errors import TinynasError, check_range
 from search.limits import MAX_SEEDS, MAX_TRIALS
@@ -29,8 +29,9 @@ from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
 from search.study.owners import fail_dead_local_trials, lost_to_another_run
 from search.study.pruning import make_pruner
-from search.study.record import Confirmation, Kind, TrialRecord, complete_records, record_study
-from search.study.space import RandomSuggest, possible_teachers, sample_model, smallest_model, start_problems
+from search.study.record import Confirmation, Kind, StudyKey, TrialRecord, complete_records, record_study
+from search.study.samplers import make_sampler
+from search.study.space import identity, possible_teachers, probe, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import is_tinynas_study, open_storage, resolve_url
 from search.training import resolve_device, set_threads, worker_split
@@ -144,25 +145,21 @@ PROBE_DRAWS = 1000
 def trainable_fraction(spec: StudySpec, draws: int = PROBE_DRAWS) -> tuple[float, str]:
     """The share of random draws from the space that give a model within budget, and why
     the last one that did not failed."""
-    info, ok, why = dataset_info(spec.dataset), 0, ""
-    suggest = RandomSuggest(spec.seed)
-    for _ in range(draws):
-        try:
-            params = count_params(sample_model(suggest, spec.space.model, info))
-        except ValueError as exc:
-            why = str(exc).splitlines()[0]
-            continue
-        if params <= spec.budget.max_params:
+    ok, why, budget = 0, "", spec.budget.max_params
+    for params in probe(spec.space.model, dataset_info(spec.dataset), budget, draws, spec.seed):
+        if isinstance(params, str):
+            why = params
+        elif params <= budget:
             ok += 1
         else:
-            why = f"{params:,} parameters, over budget.max_params {spec.budget.max_params:,}"
+            why = f"{params:,} parameters, over budget.max_params {budget:,}"
     return ok / draws, why
 
 
 def check_space(spec: StudySpec) -> None:
     """Refuse, before any training or storage, a space whose smallest model is over budget or
     in which no random draw gives a trainable model (a search would only record failures)."""
-    smallest, model = smallest_model(spec.space.model, dataset_info(spec.dataset))
+    smallest, model = smallest_model(spec.space.model, dataset_info(spec.dataset), spec.budget.max_params)
     if model is None:
         raise TinynasError(
             "the space holds no valid model: every architecture shrinks the map below 1x1; "
@@ -180,7 +177,9 @@ def check_space(spec: StudySpec) -> None:
         )
     for i, values in enumerate(spec.start):
         try:
-            problems = start_problems(spec.space.model, spec.space.train, dataset_info(spec.dataset), values)
+            problems = start_problems(
+                spec.space.model, spec.space.train, dataset_info(spec.dataset), values, spec.budget.max_params
+            )
         except ValueError as exc:
             why = explain(exc, "model") if isinstance(exc, ValidationError) else str(exc)
             problems = [f"it does not describe a model ({why})"]
@@ -191,25 +190,18 @@ def check_space(spec: StudySpec) -> None:
             )
 
 
-def _sampler(spec: StudySpec, n_existing: int, worker: int) -> optuna.samplers.BaseSampler:
-    """Seeded by spec seed + trials so far (+ the worker), so a resumed study does not
-    replay its start and parallel workers do not draw the same configurations."""
-    seed = (spec.seed + n_existing + 7919 * worker) % 2**32
-    s = spec.sampler
-    if s.kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if s.kind == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    return optuna.samplers.TPESampler(
-        n_startup_trials=s.startup_trials,
-        multivariate=s.multivariate,
-        group=s.multivariate,
-        seed=seed,
-        constant_liar=True,
-    )
+def _sampler_seed(spec: StudySpec, n_existing: int, worker: int) -> int:
+    """Spec seed + trials so far (+ the worker), so a resumed study does not replay its start
+    and parallel workers do not draw the same configurations."""
+    return (spec.seed + n_existing + 7919 * worker) % 2**32
 
 
 def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
+    info, budget = dataset_info(spec.dataset), spec.budget.max_params
+
+    def identify(values: dict[str, Any]) -> str | None:
+        return identity(spec.space.model, spec.space.train, info, budget, values)
+
     storage = open_storage(opts.storage, create=True, heartbeat_s=spec.run.heartbeat_seconds)
     directions: list[Literal["maximize", "minimize"]] = (
         ["maximize", "minimize"] if spec.multi_objective else ["maximize"]
@@ -231,7 +223,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
         study_name=spec.name,
         directions=directions,
         load_if_exists=True,
-        sampler=_sampler(spec, found.n_trials if found else 0, opts.worker),
+        sampler=make_sampler(spec.sampler, _sampler_seed(spec, found.n_trials if found else 0, opts.worker), identify),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )
     study.set_metric_names(METRIC_NAMES[spec.objectives])
@@ -326,8 +318,27 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
         raise streak.error()
 
 
+def as_recorded(spec: StudySpec, url: str) -> StudySpec:
+    """A study begun before budget sizing existed resumes as it was sampled: when its spec does
+    not name `sizing`, the study's recorded spec decides (no `sizing` there: "channels"), so an
+    old spec keeps meaning what it meant and its trials' parameters keep their names."""
+    if "sizing" in spec.space.model.model_fields_set:
+        return spec
+    try:
+        storage = open_storage(url, create=False)
+        found = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
+    except (TinynasError, optuna.exceptions.StorageInternalError):  # none yet, or not readable:
+        return spec  # open_study says what is wrong with the storage
+    recorded = found[spec.name].user_attrs.get(StudyKey.SPEC) if spec.name in found else None
+    if not isinstance(recorded, dict) or "sizing" in recorded.get("space", {}).get("model", {}):
+        return spec
+    model = spec.space.model.model_copy(update={"sizing": "channels"})
+    return spec.model_copy(update={"space": spec.space.model_copy(update={"model": model})})
+
+
 def prepare(spec: StudySpec, opts: SearchOptions) -> tuple[optuna.Study, SearchContext]:
     """Checks the space and the data before the storage is touched, then opens the study."""
+    spec = as_recorded(spec, opts.storage)
     check_space(spec)
     set_threads(opts.threads)
     ctx = load_context(spec, opts)

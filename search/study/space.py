@@ -6,7 +6,8 @@ Optuna trials and the analytic check of a space's smallest corner.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -70,12 +71,16 @@ def draw(s: Suggest, name: str, param: Any) -> Any:
     return param
 
 
-def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfig:
+def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo, max_params: int | None = None) -> ModelConfig:
     """Chooses the arguments of the CNN family (`models.cnn`): stages of padded 3x3 convs,
     each optionally ending in a shared-weight conv applied several times, separated by
     max-pools (each optionally followed by a 1x1 transition), then unpadded
     3x3 tail convs, then the head. With the 'gap' head the last conv outputs one channel
-    per class, as in the reference model, so its width is not drawn."""
+    per class, as in the reference model, so its width is not drawn.
+
+    With `sizing = "budget"` a width range is not drawn as channels but as a relative width
+    in [0, 1]; then a fill fraction of `max_params` is drawn and the channels are solved for
+    (`fit_widths`), so every draw whose smallest corner fits is within the budget."""
     order, bias, head = draw(s, "order", space.order), draw(s, "bias", space.bias), draw(s, "head", space.head)
     dropout = draw(s, "dropout", space.dropout)
     n_stages = draw(s, "stages", space.stages)
@@ -83,9 +88,14 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
     n_tail = draw(s, "tail_convs", space.tail_convs)
     padded = [(i, j) for i in range(n_stages) for j in range(convs[i])]
     last = ("tail", n_tail - 1) if n_tail else padded[-1] if padded else None
+    widths = _Widths(s, budget=space.sizing == "budget")
 
-    def width(name: str, where: tuple) -> int:
-        return info.classes if head == "gap" and where == last else draw(s, name, space.channels)
+    def width(name: str, relative: str, where: tuple) -> int:
+        return (
+            widths.fixed(info.classes)
+            if head == "gap" and where == last
+            else widths.add(name, relative, space.channels)
+        )
 
     stages: list[list[int]] = []
     transitions: list[int | None] = []
@@ -93,25 +103,99 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo) -> ModelConfi
     kinds: list[ConvKind] = []
     for i in range(n_stages):  # drawn in the order the layers come, pools' transitions included
         kinds.append(draw(s, f"s{i}_kind", space.kind))
-        stages.append([width(f"s{i}_c{j}", (i, j)) for j in range(convs[i])])
+        stages.append([width(f"s{i}_c{j}", f"s{i}_w{j}", (i, j)) for j in range(convs[i])])
         shared.append(draw(s, f"s{i}_shared", space.shared))
         if i < n_stages - 1:
             wanted = draw(s, f"pool{i}_transition", space.transition)
-            transitions.append(draw(s, f"pool{i}_tc", space.transition_channels) if wanted else None)
-    tail = [width(f"tail{t}_c", ("tail", t)) for t in range(n_tail)]
-    return cnn(
-        stages=stages,
-        tail=tail,
-        head=head,
-        transitions=transitions,
-        shared=shared,
-        kinds=kinds,
-        dropout=dropout,
-        bias=bias,
-        order=order,
-        num_classes=info.classes,
-        input_shape=info.shape,
-    )
+            transitions.append(widths.add(f"pool{i}_tc", f"pool{i}_tw", space.transition_channels) if wanted else None)
+    tail = [width(f"tail{t}_c", f"tail{t}_w", ("tail", t)) for t in range(n_tail)]
+
+    def build(channels: Sequence[int]) -> ModelConfig:
+        return cnn(
+            stages=[[channels[k] for k in stage] for stage in stages],
+            tail=[channels[k] for k in tail],
+            head=head,
+            transitions=[None if t is None else channels[t] for t in transitions],
+            shared=shared,
+            kinds=kinds,
+            dropout=dropout,
+            bias=bias,
+            order=order,
+            num_classes=info.classes,
+            input_shape=info.shape,
+        )
+
+    if not widths.budget:
+        return build(widths.channels(0.0))
+    if max_params is None:
+        raise TypeError("sizing = 'budget' needs the budget's max_params")
+    fill = draw(s, "fill", space.fill)
+    return fit_widths(build, widths, max(1, math.floor(fill * max_params + 1e-9)))
+
+
+class _Widths:
+    """The widths of one draw, in the order the layers come: fixed ones (a gap head's last
+    conv, a width given as a number or drawn from a list) and, under budget sizing, relative
+    ones that a scale turns into channels on the range's grid."""
+
+    def __init__(self, s: Suggest, budget: bool) -> None:
+        self.s, self.budget = s, budget
+        self.slots: list[tuple[int, float, IntRange | None]] = []  # (value or low, relative width, range)
+
+    def fixed(self, value: int) -> int:
+        self.slots.append((value, 0.0, None))
+        return len(self.slots) - 1
+
+    def add(self, name: str, relative: str, param: Any) -> int:
+        if self.budget and isinstance(param, IntRange):
+            self.slots.append((param.low, self.s.float(relative, 0.0, 1.0, False), param))
+        else:
+            self.slots.append((draw(self.s, name, param), 0.0, None))
+        return len(self.slots) - 1
+
+    def channels(self, scale: float) -> list[int]:
+        """Each relative width w at `scale`: low + the grid step nearest min(1, scale * w) of the range."""
+        out = []
+        for low, w, r in self.slots:
+            if r is None:
+                out.append(low)
+            else:
+                steps = (r.high - r.low) // r.step
+                out.append(r.low + r.step * round(min(1.0, scale * w) * steps))
+        return out
+
+    @property
+    def saturating_scale(self) -> float:
+        """The scale at which every relative width reaches its range's high end."""
+        positive = [w for _, w, r in self.slots if r is not None and w > 0]
+        return 1.0 / min(positive) if positive else 0.0
+
+
+SCALE_BISECTIONS = 40
+"""Halvings of the scale interval in `fit_widths`: far below one grid step of any range."""
+
+
+def fit_widths(build: Callable[[Sequence[int]], ModelConfig], widths: _Widths, target: int) -> ModelConfig:
+    """The widest model the relative widths give within `target` parameters: parameters never
+    fall as the scale grows (each channel is monotone in it), so the largest scale that fits is
+    found by bisection. When even the narrowest corner is over the target it is returned (the
+    budget check then decides), so a draw is never silently changed into another shape."""
+    low, high = 0.0, widths.saturating_scale
+    narrowest = build(widths.channels(low))
+    if high == 0.0 or count_params(narrowest) > target:
+        return narrowest
+    widest = build(widths.channels(high))
+    if count_params(widest) <= target:
+        return widest
+    best = narrowest
+    for _ in range(SCALE_BISECTIONS):
+        mid = (low + high) / 2
+        model = build(widths.channels(mid))
+        if count_params(model) <= target:
+            low, best = mid, model
+        else:
+            high = mid
+    return best
 
 
 CONDITIONAL = {
@@ -177,15 +261,49 @@ class _Given:
         return self._take(name, choices[0], self.values.get(name, choices[0]) in list(choices))
 
 
-def start_problems(model: ModelSpace, train: TrainSpace, info: DatasetInfo, values: dict[str, Any]) -> list[str]:
+def start_problems(
+    model: ModelSpace, train: TrainSpace, info: DatasetInfo, values: dict[str, Any], max_params: int
+) -> list[str]:
     """What is wrong with a configuration to try first: names the space never asks for
     (given the other values) and values outside their ranges; empty when it is a point of
     the space."""
     given = _Given(values)
-    sample_model(given, model, info)
+    sample_model(given, model, info, max_params)
     sample_train(given, train, seed=0)
     unknown = [f"{name} is not a parameter of this space" for name in sorted(set(values) - given.asked)]
     return given.problems + unknown
+
+
+def probe(space: ModelSpace, info: DatasetInfo, max_params: int, draws: int, seed: int) -> list[int | str]:
+    """Uniform random draws of the space's architectures, analytically: each draw's parameter
+    count, or why it is no model (e.g. the map shrinks below 1x1)."""
+    suggest = RandomSuggest(seed)
+    out: list[int | str] = []
+    for _ in range(draws):
+        try:
+            out.append(count_params(sample_model(suggest, space, info, max_params)))
+        except ValueError as exc:
+            out.append(str(exc).splitlines()[0])
+    return out
+
+
+def identity(
+    space: ModelSpace, train: TrainSpace, info: DatasetInfo, max_params: int, values: dict[str, Any]
+) -> str | None:
+    """What these parameter values train (the model and the recipe, any value the space asks
+    for and `values` lacks at its low end or first choice), as one comparable string; None when
+    it is no model within `max_params`. Two draws with one identity train the same thing (under
+    budget sizing, relative widths that solve to the same channels), so a sampler proposing a
+    configuration can skip those already tried and those over the budget."""
+    given = _Given(values)
+    try:
+        model = sample_model(given, space, info, max_params)
+        if count_params(model) > max_params:
+            return None
+        recipe = sample_train(given, train, seed=0)
+    except ValueError:
+        return None
+    return model.model_dump_json() + recipe.model_dump_json()
 
 
 class _Corner:
@@ -208,7 +326,7 @@ class _Corner:
         return choices[index]
 
 
-def smallest_model(space: ModelSpace, info: DatasetInfo) -> tuple[int, ModelConfig | None]:
+def smallest_model(space: ModelSpace, info: DatasetInfo, max_params: int) -> tuple[int, ModelConfig | None]:
     """The fewest parameters any valid model of the space has (ranges at their low end,
     every combination of choices tried: more or wider convs never cost fewer)."""
     best: tuple[int, ModelConfig | None] = (10**12, None)
@@ -216,7 +334,7 @@ def smallest_model(space: ModelSpace, info: DatasetInfo) -> tuple[int, ModelConf
     while True:
         corner = _Corner(path)
         try:
-            model = sample_model(corner, space, info)
+            model = sample_model(corner, space, info, max_params)
             best = min(best, (count_params(model), model), key=lambda b: b[0])
         except ValueError:
             pass  # this combination shrinks the map below 1x1: not a model of the space

@@ -157,6 +157,27 @@ class ModelSpace(_Frozen):
     bias: BoolParam = [False, True]
     order: OrderParam = ["bn-relu", "relu-bn"]
     dropout: FloatParam = FloatRange(low=0.0, high=0.15)
+    # How width ranges are sampled. "budget": each conv draws a relative width in [0, 1] and
+    # the study draws `fill`, the share of budget.max_params to spend; the channels are then
+    # solved for, so a draw is over budget only when its narrowest corner is (96-98% of
+    # "channels" draws of the sub5k and sub1k spaces were over budget: benchmarks/README.md,
+    # "Draws under a budget"). "channels": each range is drawn as channels, as specs written
+    # before budget sizing were.
+    sizing: Literal["budget", "channels"] = "budget"
+    # The share of budget.max_params a "budget" draw fills: the best models of every budget
+    # measured so far sit near it, and a floor of 0.5 keeps the sampler off tiny models that
+    # the budget would pay for twice over.
+    fill: FloatParam = FloatRange(low=0.5, high=1.0)
+
+    @field_validator("fill")
+    @classmethod
+    def _a_share(cls, value: Any) -> Any:
+        ends = (
+            [value.low, value.high] if isinstance(value, FloatRange) else value if isinstance(value, list) else [value]
+        )
+        if any(not 0 < v <= 1 for v in ends):
+            raise ValueError("fill is a share of budget.max_params: keep it above 0 and at most 1")
+        return value
 
     @field_validator("shared")
     @classmethod
@@ -213,9 +234,24 @@ class Budget(_Frozen):
 
 
 class SamplerSpec(_Frozen):
-    kind: Literal["tpe", "random", "nsga2"] = "tpe"
+    kind: Literal["tpe", "random", "nsga2", "evolution"] = "tpe"
+    # Random draws before the sampler's model (TPE) or tournaments (evolution) take over.
     startup_trials: int = Field(default=10, ge=0, le=MAX_TRIALS)
+    # TPE: model the parameters jointly (they interact: widths share one budget).
     multivariate: bool = True
+    # Evolution: the most recent trained trials that compete. Real et al. used 100 on NAS
+    # benchmarks; a CPU trains about a dozen full-fidelity trials an hour, so a population that
+    # turns over within a few hours is smaller.
+    population: int = Field(default=16, ge=2, le=MAX_TRIALS)
+    # Evolution: trials drawn per tournament; its winner is mutated. A quarter of the
+    # population keeps selection pressure without always mutating the one best trial.
+    tournament: int = Field(default=4, ge=2, le=MAX_TRIALS)
+
+    @after(mode="after")
+    def _tournament_fits(self) -> SamplerSpec:
+        if self.tournament > self.population:
+            raise ValueError(f"tournament {self.tournament} is larger than population {self.population}")
+        return self
 
 
 class PrunerSpec(_Frozen):

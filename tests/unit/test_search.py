@@ -107,11 +107,13 @@ def test_dominated_rule_compares_with_no_bigger_peers() -> None:
 
 
 def test_shared_convs_are_drawn_per_stage_and_counted_exactly() -> None:
-    space = ModelSpace(stages=3, convs_per_stage=IntRange(low=0, high=3), shared=[0, 2, 3], channels=[4, 8])
+    space = ModelSpace(
+        sizing="channels", stages=3, convs_per_stage=IntRange(low=0, high=3), shared=[0, 2, 3], channels=[4, 8]
+    )
     info = dataset_info("mnist")
     repeats = set()
     for seed in range(40):
-        model = sample_model(RandomSuggest(seed), space, info)
+        model = sample_model(RandomSuggest(seed), space, info, 20_000)
         repeats |= {layer.repeats for layer in model.layers if layer.type == "shared"}
         assert count_params(model) == sum(p.numel() for p in build(model).parameters())
     assert repeats == {2, 3}

@@ -1,0 +1,212 @@
+"""The samplers a spec may choose, and the one place that builds them from `[sampler]`.
+
+`EvolutionSampler` is regularized (aging) evolution (Real et al., AAAI 2019, arXiv
+1802.01548) written against Optuna's public sampler API, so storage, dashboard, workers and
+resume work as with any Optuna sampler: its population is read from the study's trials each
+time, never kept in memory, so workers share one population and a resumed study continues
+from it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from search.study.spec import SamplerSpec
+
+Identify = Callable[[dict[str, Any]], Hashable | None]
+"""What a configuration (parameter values) trains, comparable; None when it cannot be trained
+(e.g. over budget). Lets a sampler skip children that repeat a trial or break the budget."""
+
+MUTATION_TRIES = 64
+"""Children planned before giving up on finding a new trainable one and taking the last
+(the objective then records it; an over-budget one costs no training)."""
+
+
+def fitness(trial: FrozenTrial) -> list[float] | None:
+    """What a trial scores in a tournament: its values when complete; for a single objective, a
+    pruned trial's last reported value (pruned early, it loses to complete ones); None for a
+    trial that never trained (over budget, invalid) or failed."""
+    if trial.state == TrialState.COMPLETE and trial.values is not None:
+        return list(trial.values)
+    if trial.state == TrialState.PRUNED and trial.intermediate_values:
+        return [trial.intermediate_values[max(trial.intermediate_values)]]
+    return None
+
+
+def _better(a: Sequence[float], b: Sequence[float], directions: Sequence[StudyDirection]) -> bool:
+    """a dominates b: no worse in every objective, better in one."""
+    signs = [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions]
+    no_worse = all(s * x >= s * y for s, x, y in zip(signs, a, b, strict=True))
+    return no_worse and any(s * x > s * y for s, x, y in zip(signs, a, b, strict=True))
+
+
+def _fits(dist: BaseDistribution, value: Any) -> bool:
+    """Whether a parent's value is a point of this trial's distribution (a resumed study may
+    have narrowed a range)."""
+    if isinstance(dist, CategoricalDistribution):
+        return value in dist.choices
+    if isinstance(dist, (IntDistribution, FloatDistribution)):
+        if not isinstance(value, (int, float)) or not dist.low <= value <= dist.high:
+            return False
+        step = dist.step
+        return step is None or math.isclose((value - dist.low) / step, round((value - dist.low) / step))
+    return False
+
+
+class EvolutionSampler(optuna.samplers.BaseSampler):
+    """Regularized (aging) evolution. Until the study has `startup` trained trials, draws are
+    uniform at random. Then each new trial is a child: `tournament` trials drawn from the
+    `population` most recently finished ones, the best of them (for several objectives, one
+    not dominated by the others) copied with one or two of its parameters mutated: a choice
+    changed, a number moved a little (a conv wider or narrower). The oldest trials age out of
+    the population as new ones finish, which keeps a lucky early trial from ruling for ever.
+    Parameters the parent never had (a stage it lacked) are drawn at random."""
+
+    def __init__(
+        self,
+        *,
+        population: int = 16,
+        tournament: int = 4,
+        startup: int = 8,
+        seed: int | None = None,
+        identify: Identify | None = None,
+    ) -> None:
+        if not 2 <= tournament <= population:
+            raise ValueError("tournament must be at least 2 and at most the population")
+        self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
+        self._rng = np.random.RandomState(seed)
+        self._random = optuna.samplers.RandomSampler(seed=seed)
+        self._identify = identify
+        self._seen: dict[int, Hashable | None] = {}  # trial number -> identity, computed once
+        self._plans: dict[int, dict[str, Any]] = {}
+
+    def reseed_rng(self) -> None:
+        self._rng.seed()
+        self._random.reseed_rng()
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def members(self, study: optuna.Study) -> list[FrozenTrial]:
+        """The population: the most recently finished trials that have a fitness."""
+        scored = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))]
+        scored = [t for t in scored if fitness(t) is not None and (len(study.directions) == 1 or t.values)]
+        scored.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
+        return scored[-self.population :]
+
+    def parent(self, study: optuna.Study, members: list[FrozenTrial]) -> FrozenTrial:
+        picks = [members[i] for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
+        scores = [fitness(t) or [] for t in picks]
+        best = [
+            t
+            for t, s in zip(picks, scores, strict=True)
+            if not any(_better(o, s, study.directions) for o in scores if o is not s)
+        ]
+        return best[int(self._rng.randint(len(best)))]
+
+    def mutate(self, parent: FrozenTrial) -> dict[str, Any]:
+        """The parent's parameters with one or two of them changed (each to a different value)."""
+        names = [n for n, d in parent.distributions.items() if not d.single()]
+        child = dict(parent.params)
+        if not names:
+            return child
+        count = min(len(names), 1 + int(self._rng.rand() < 0.5))
+        for name in self._rng.choice(names, size=count, replace=False):
+            child[name] = self._moved(parent.distributions[name], parent.params[name])
+        return child
+
+    def _moved(self, dist: BaseDistribution, value: Any) -> Any:
+        if isinstance(dist, CategoricalDistribution):
+            others = [c for c in dist.choices if c != value]
+            return others[int(self._rng.randint(len(others)))]
+        if isinstance(dist, IntDistribution):
+            if dist.log:
+                moved = round(math.exp(math.log(value) + self._rng.normal(0.0, 0.3)))
+            else:
+                moved = value + dist.step * int(self._rng.choice([-2, -1, 1, 2]))
+            moved = int(min(dist.high, max(dist.low, moved)))
+            if moved == value:  # clipped back at an end: step inwards instead
+                moved = value - dist.step if value + dist.step > dist.high else value + dist.step
+            return int(min(dist.high, max(dist.low, moved)))
+        assert isinstance(dist, FloatDistribution)
+        lo, hi = (math.log(dist.low), math.log(dist.high)) if dist.log else (dist.low, dist.high)
+        x = math.log(value) if dist.log else value
+        x = min(hi, max(lo, x + self._rng.normal(0.0, 0.15 * (hi - lo))))
+        point = math.exp(x) if dist.log else x
+        if dist.step is not None:
+            point = dist.low + dist.step * round((point - dist.low) / dist.step)
+        return float(min(dist.high, max(dist.low, point)))
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        members = self.members(study)
+        if len(members) < max(self.startup, self.tournament):
+            return
+        tried = self._tried(study)
+        for _ in range(MUTATION_TRIES):
+            child = self.mutate(self.parent(study, members))
+            if self._identify is None:
+                break
+            key = self._identify(child)
+            if key is not None and key not in tried:
+                break
+        self._plans[trial.number] = child
+
+    def _tried(self, study: optuna.Study) -> set[Hashable]:
+        """The identities of every configuration the study has drawn (running ones included)."""
+        if self._identify is None:
+            return set()
+        for t in study.get_trials(deepcopy=False):
+            if t.number not in self._seen and t.params:
+                self._seen[t.number] = self._identify(t.params)
+        return {key for key in self._seen.values() if key is not None}
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        plan = self._plans.get(trial.number, {})
+        if param_name in plan and _fits(param_distribution, plan[param_name]):
+            return plan[param_name]
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        self._plans.pop(trial.number, None)
+
+
+def make_sampler(spec: SamplerSpec, seed: int, identify: Identify | None = None) -> optuna.samplers.BaseSampler:
+    """The sampler `[sampler] kind` names. TPE runs with the constant liar, so workers sharing a
+    study see each other's running trials; `identify` (the space's) keeps evolution's children
+    new and within budget."""
+    if spec.kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if spec.kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if spec.kind == "evolution":
+        return EvolutionSampler(
+            population=spec.population,
+            tournament=spec.tournament,
+            startup=spec.startup_trials,
+            seed=seed,
+            identify=identify,
+        )
+    return optuna.samplers.TPESampler(
+        n_startup_trials=spec.startup_trials,
+        multivariate=spec.multivariate,
+        group=spec.multivariate,
+        seed=seed,
+        constant_liar=True,
+    )
