@@ -31,7 +31,7 @@ from search.study.owners import fail_dead_local_trials, lost_to_another_run
 from search.study.pruning import make_pruner
 from search.study.record import Confirmation, Kind, StudyKey, TrialRecord, complete_records, record_study
 from search.study.samplers import make_sampler
-from search.study.space import identity, possible_teachers, probe, smallest_model, start_problems
+from search.study.space import complete, possible_teachers, probe, smallest_model, start_problems
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import is_tinynas_study, open_storage, resolve_url
 from search.training import resolve_device, set_threads, worker_split
@@ -199,8 +199,8 @@ def _sampler_seed(spec: StudySpec, n_existing: int, worker: int) -> int:
 def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     info, budget = dataset_info(spec.dataset), spec.budget.max_params
 
-    def identify(values: dict[str, Any]) -> str | None:
-        return identity(spec.space.model, spec.space.train, info, budget, values)
+    def whole(values: dict[str, Any], seed: int) -> tuple[dict[str, Any], str] | None:
+        return complete(spec.space, info, budget, values, seed)
 
     storage = open_storage(opts.storage, create=True, heartbeat_s=spec.run.heartbeat_seconds)
     directions: list[Literal["maximize", "minimize"]] = (
@@ -223,7 +223,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
         study_name=spec.name,
         directions=directions,
         load_if_exists=True,
-        sampler=make_sampler(spec.sampler, _sampler_seed(spec, found.n_trials if found else 0, opts.worker), identify),
+        sampler=make_sampler(spec.sampler, _sampler_seed(spec, found.n_trials if found else 0, opts.worker), whole),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )
     study.set_metric_names(METRIC_NAMES[spec.objectives])

@@ -21,13 +21,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.study.spec import SamplerSpec
 
-Identify = Callable[[dict[str, Any]], Hashable | None]
-"""What a configuration (parameter values) trains, comparable; None when it cannot be trained
-(e.g. over budget). Lets a sampler skip children that repeat a trial or break the budget."""
+Complete = Callable[[dict[str, Any], int], "tuple[dict[str, Any], Hashable] | None"]
+"""A configuration completed from some parameter values (the missing ones drawn with the given
+seed) with what it trains, comparable; None when it cannot be trained (e.g. over budget). Lets
+a sampler propose whole children, skipping those that repeat a trial or break the budget."""
 
 MUTATION_TRIES = 64
-"""Children planned before giving up on finding a new trainable one and taking the last
-(the objective then records it; an over-budget one costs no training)."""
+"""Children planned before giving up on finding a new trainable one; the trial is then drawn
+at random (the population has converged: exploring is worth more than a repeat)."""
 
 
 def fitness(trial: FrozenTrial) -> list[float] | None:
@@ -77,14 +78,14 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         tournament: int = 4,
         startup: int = 8,
         seed: int | None = None,
-        identify: Identify | None = None,
+        complete: Complete | None = None,
     ) -> None:
         if not 2 <= tournament <= population:
             raise ValueError("tournament must be at least 2 and at most the population")
         self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
         self._rng = np.random.RandomState(seed)
         self._random = optuna.samplers.RandomSampler(seed=seed)
-        self._identify = identify
+        self._complete = complete
         self._seen: dict[int, Hashable | None] = {}  # trial number -> identity, computed once
         self._plans: dict[int, dict[str, Any]] = {}
 
@@ -156,22 +157,27 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             return
         tried = self._tried(study)
         for _ in range(MUTATION_TRIES):
-            child = self.mutate(self.parent(study, members))
-            if self._identify is None:
-                break
-            key = self._identify(child)
-            if key is not None and key not in tried:
-                break
-        self._plans[trial.number] = child
+            child: dict[str, Any] | None = self.mutate(self.parent(study, members))
+            key: Hashable = True
+            if self._complete is not None and child is not None:
+                done = self._complete(child, int(self._rng.randint(2**31)))
+                child, key = done if done is not None else (None, None)
+            if child is not None and key not in tried:
+                self._plans[trial.number] = child
+                return
+        # no new trainable child near the population (it has converged): a random draw explores
 
     def _tried(self, study: optuna.Study) -> set[Hashable]:
-        """The identities of every configuration the study has drawn (running ones included)."""
-        if self._identify is None:
+        """The identities of every configuration the study has drawn (finished ones, computed once)."""
+        if self._complete is None:
             return set()
-        for t in study.get_trials(deepcopy=False):
-            if t.number not in self._seen and t.params:
-                self._seen[t.number] = self._identify(t.params)
-        return {key for key in self._seen.values() if key is not None}
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)):
+            if t.number not in self._seen:
+                done = self._complete(t.params, 0)
+                self._seen[t.number] = done[1] if done else None
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        others = [done[1] for t in running if t.params and (done := self._complete(t.params, 0))]
+        return {key for key in self._seen.values() if key is not None} | set(others)
 
     def sample_independent(
         self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
@@ -187,9 +193,9 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self._plans.pop(trial.number, None)
 
 
-def make_sampler(spec: SamplerSpec, seed: int, identify: Identify | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: SamplerSpec, seed: int, complete: Complete | None = None) -> optuna.samplers.BaseSampler:
     """The sampler `[sampler] kind` names. TPE runs with the constant liar, so workers sharing a
-    study see each other's running trials; `identify` (the space's) keeps evolution's children
+    study see each other's running trials; `complete` (the space's) keeps evolution's children
     new and within budget."""
     if spec.kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -201,7 +207,7 @@ def make_sampler(spec: SamplerSpec, seed: int, identify: Identify | None = None)
             tournament=spec.tournament,
             startup=spec.startup_trials,
             seed=seed,
-            identify=identify,
+            complete=complete,
         )
     return optuna.samplers.TPESampler(
         n_startup_trials=spec.startup_trials,

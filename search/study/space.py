@@ -15,7 +15,7 @@ import optuna
 
 from models import ConvKind, ModelConfig, cnn, count_params
 from search.data import DatasetInfo
-from search.study.spec import NO_TEACHER, FloatRange, IntRange, ModelSpace, TrainSpace
+from search.study.spec import NO_TEACHER, FloatRange, IntRange, ModelSpace, Space, TrainSpace
 from search.training import TrainConfig
 from search.training.teachers import TEACHERS
 
@@ -287,23 +287,49 @@ def probe(space: ModelSpace, info: DatasetInfo, max_params: int, draws: int, see
     return out
 
 
-def identity(
-    space: ModelSpace, train: TrainSpace, info: DatasetInfo, max_params: int, values: dict[str, Any]
-) -> str | None:
-    """What these parameter values train (the model and the recipe, any value the space asks
-    for and `values` lacks at its low end or first choice), as one comparable string; None when
-    it is no model within `max_params`. Two draws with one identity train the same thing (under
-    budget sizing, relative widths that solve to the same channels), so a sampler proposing a
-    configuration can skip those already tried and those over the budget."""
-    given = _Given(values)
+class _Filled:
+    """Suggests the given values, and draws at random each value missing or outside the
+    space, keeping every value it used: the whole set of parameters a trial would record."""
+
+    def __init__(self, values: dict[str, Any], seed: int) -> None:
+        self.given, self.random = values, RandomSuggest(seed)
+        self.used: dict[str, Any] = {}
+
+    def int(self, name: str, low: int, high: int, step: int, log: bool) -> int:
+        v = self.given.get(name)
+        fits = isinstance(v, int) and not isinstance(v, bool) and low <= v <= high and (v - low) % step == 0
+        self.used[name] = v if fits else self.random.int(name, low, high, step, log)
+        return self.used[name]
+
+    def float(self, name: str, low: float, high: float, log: bool) -> float:
+        v = self.given.get(name)
+        fits = isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
+        self.used[name] = v if fits else self.random.float(name, low, high, log)
+        return self.used[name]
+
+    def choice(self, name: str, choices: Sequence[Any]) -> Any:
+        fits = name in self.given and self.given[name] in list(choices)
+        self.used[name] = self.given[name] if fits else self.random.choice(name, choices)
+        return self.used[name]
+
+
+def complete(
+    space: Space, info: DatasetInfo, max_params: int, values: dict[str, Any], seed: int
+) -> tuple[dict[str, Any], str] | None:
+    """The whole configuration that starts from these parameter values (those the space asks
+    for and `values` lacks, e.g. a stage a mutation added, drawn at random with `seed`) and
+    what it trains, as one comparable string; None when that is no model within `max_params`.
+    Two configurations with one identity train the same thing (under budget sizing, relative
+    widths that solve to the same channels), so a sampler can skip those already tried."""
+    filled = _Filled(values, seed)
     try:
-        model = sample_model(given, space, info, max_params)
+        model = sample_model(filled, space.model, info, max_params)
         if count_params(model) > max_params:
             return None
-        recipe = sample_train(given, train, seed=0)
+        recipe = sample_train(filled, space.train, seed=0)
     except ValueError:
         return None
-    return model.model_dump_json() + recipe.model_dump_json()
+    return filled.used, model.model_dump_json() + recipe.model_dump_json()
 
 
 class _Corner:

@@ -1,0 +1,202 @@
+"""Budget sizing (every draw trainable and near the budget) and the aging-evolution sampler:
+children stay inside the space and the budget, never repeat a trial, and a resumed study
+continues from its population."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from models import build, count_params
+from search.data import dataset_info
+from search.errors import TinynasError
+from search.study import TrialRecord, load_spec
+from search.study.record import Kind
+from search.study.samplers import EvolutionSampler, fitness
+from search.study.space import RandomSuggest, complete, probe, sample_model
+from search.study.spec import FloatRange, IntRange, ModelSpace
+from tests.helpers import REPO, make_spec, run_synthetic
+
+MNIST = dataset_info("mnist")
+SUB5K = ModelSpace(
+    sizing="budget",
+    fill=FloatRange(low=0.8, high=1.0),
+    stages=3,
+    convs_per_stage=IntRange(low=1, high=3),
+    channels=IntRange(low=4, high=32, step=2),
+    kind=["full", "separable"],
+    shared=[0, 2, 3],
+    head="conv1x1",
+    bias=False,
+)
+
+
+def test_budget_draws_are_within_the_budget_and_near_it() -> None:
+    draws = probe(SUB5K, MNIST, 5000, draws=200, seed=3)
+    params = [p for p in draws if isinstance(p, int)]
+    assert len(params) == 200 and max(params) <= 5000
+    assert sorted(params)[100] >= 0.6 * 5000  # the median draw spends most of the budget
+
+
+def test_channel_draws_of_the_same_space_are_mostly_over_budget() -> None:
+    """What budget sizing replaces: the same ranges drawn as channels."""
+    draws = probe(SUB5K.model_copy(update={"sizing": "channels"}), MNIST, 5000, draws=200, seed=3)
+    assert sum(isinstance(p, int) and p <= 5000 for p in draws) < 0.5 * 200
+
+
+def test_budget_widths_are_on_the_grid_and_counted_exactly() -> None:
+    suggest = RandomSuggest(0)
+    for _ in range(10):
+        model = sample_model(suggest, SUB5K, MNIST, 5000)
+        widths = [layer.out for layer in model.layers if layer.type == "conv" and layer.kernel == 3]
+        assert all(w % 2 == 0 and 4 <= w <= 32 for w in widths if w != 1)
+        assert count_params(model) == sum(p.numel() for p in build(model).parameters())
+
+
+def test_a_fuller_fill_never_gives_fewer_parameters() -> None:
+    """The solved channels are monotone in the share of the budget (the same relative widths)."""
+
+    class Fixed(RandomSuggest):
+        def __init__(self, fill: float) -> None:
+            super().__init__(7)
+            self.fill = fill
+
+        def float(self, name: str, low: float, high: float, log: bool) -> float:
+            return self.fill if name == "fill" else super().float(name, low, high, log)
+
+    space = SUB5K.model_copy(update={"fill": FloatRange(low=0.1, high=1.0)})
+    counts = [count_params(sample_model(Fixed(f), space, MNIST, 5000)) for f in (0.2, 0.4, 0.6, 0.8, 1.0)]
+    assert counts == sorted(counts) and counts[-1] <= 5000 and counts[0] < counts[-1]
+
+
+def test_shipped_cold_specs_draw_trainable_models_95_percent_of_the_time() -> None:
+    for name in ("sub1k", "sub2k", "sub5k"):
+        spec = load_spec(REPO / "studies" / f"{name}.toml")
+        assert spec.space.model.sizing == "budget" and not spec.start
+        draws = probe(spec.space.model, MNIST, spec.budget.max_params, draws=300, seed=0)
+        fits = sum(isinstance(p, int) and p <= spec.budget.max_params for p in draws)
+        assert fits >= 0.95 * 300, (name, fits)
+
+
+def test_fill_is_a_share_of_the_budget() -> None:
+    with pytest.raises(TinynasError, match="fill is a share"):
+        load_from({"space.model.fill": 1.5})
+
+
+def load_from(overrides: dict):
+    from pydantic import ValidationError
+
+    try:
+        return make_spec(**overrides)
+    except ValidationError as exc:
+        raise TinynasError(str(exc)) from None
+
+
+def _study_with_parents(n: int) -> optuna.Study:
+    """A finished population over a small mixed space: one categorical, one int, one float."""
+    study = optuna.create_study(direction="maximize")
+    dists = {
+        "kind": CategoricalDistribution(["full", "separable", "grouped"]),
+        "width": IntDistribution(4, 32, step=2),
+        "lr": FloatDistribution(1e-3, 1e-1, log=True),
+    }
+    for i in range(n):
+        params = {"kind": ["full", "separable", "grouped"][i % 3], "width": 4 + 2 * (i % 14), "lr": 1e-3 * (1 + i)}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(i)))
+    return study
+
+
+def test_children_change_one_or_two_parameters_and_stay_in_their_ranges() -> None:
+    study = _study_with_parents(12)
+    sampler = EvolutionSampler(population=8, tournament=3, startup=4, seed=0)
+    members = sampler.members(study)
+    assert [t.number for t in members] == list(range(4, 12))  # the most recent: the oldest aged out
+    for _ in range(50):
+        parent = sampler.parent(study, members)
+        child = sampler.mutate(parent)
+        changed = [k for k in child if child[k] != parent.params[k]]
+        assert 1 <= len(changed) <= 2
+        assert child["kind"] in ("full", "separable", "grouped")
+        assert 4 <= child["width"] <= 32 and child["width"] % 2 == 0
+        assert 1e-3 <= child["lr"] <= 1e-1
+
+
+def test_tournaments_favour_the_better_trials() -> None:
+    study = _study_with_parents(16)
+    sampler = EvolutionSampler(population=16, tournament=4, seed=1)
+    wins = [sampler.parent(study, sampler.members(study)).number for _ in range(200)]
+    assert sum(w >= 8 for w in wins) > 0.8 * 200
+
+
+def test_a_pruned_trial_competes_with_its_last_report_and_an_untrained_one_not_at_all() -> None:
+    dist = {"x": FloatDistribution(0, 1)}
+    pruned = optuna.trial.create_trial(
+        params={"x": 0.5}, distributions=dist, state=TrialState.PRUNED, intermediate_values={5: 90.0, 10: 95.0}
+    )
+    untrained = optuna.trial.create_trial(params={"x": 0.5}, distributions=dist, state=TrialState.PRUNED)
+    assert fitness(pruned) == [95.0] and fitness(untrained) is None
+
+
+def _evolution_spec(**overrides):
+    return make_spec(
+        **{
+            "space.model.sizing": "budget",
+            "space.model.fill": {"low": 0.5, "high": 1.0},
+            "space.model.channels": {"low": 2, "high": 16, "step": 2},
+            "space.model.kind": ["full", "separable"],
+            "budget.max_params": 600,
+            "sampler.kind": "evolution",
+            "sampler.startup_trials": 3,
+            "sampler.population": 6,
+            "sampler.tournament": 2,
+            **overrides,
+        }
+    )
+
+
+def test_an_evolution_study_trains_only_new_configurations_within_budget(tmp_path: Path) -> None:
+    spec = _evolution_spec()
+    study = run_synthetic(spec, tmp_path / "e.db", trials=10)
+    records = [TrialRecord.of(t) for t in study.trials]
+    assert all(r.kind in (Kind.COMPLETE, Kind.PRUNED) for r in records)  # no draw over budget or invalid
+    assert all(r.params is not None and r.params <= 600 for r in records)
+    configs = [str(r.config) for r in records]
+    assert len(set(configs)) == len(configs)  # never the same configuration twice
+
+
+def test_a_resumed_evolution_study_continues_from_its_population(tmp_path: Path) -> None:
+    spec = _evolution_spec()
+    db = tmp_path / "e.db"
+    before = run_synthetic(spec, db, trials=6)
+    parents = [t.params for t in before.trials]
+    study = run_synthetic(spec, db, trials=9)
+    for child in study.trials[6:]:  # each new trial is a parent of the first run with few changes
+        nearest = min(
+            sum(child.params.get(k) != v for k, v in p.items())
+            for p in parents + [t.params for t in study.trials[6 : child.number]]
+        )
+        assert nearest <= 4, child.params  # one or two mutated, plus the few a new stage or head brings
+
+
+def test_evolution_works_with_two_objectives(tmp_path: Path) -> None:
+    spec = _evolution_spec(objectives="accuracy+params")
+    study = run_synthetic(spec, tmp_path / "m.db", trials=8)
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) >= 4
+    assert all(len(t.values) == 2 for t in study.trials if t.state == TrialState.COMPLETE)
+
+
+def test_a_completed_child_names_every_parameter_and_what_it_trains() -> None:
+    spec = _evolution_spec()
+    info = dataset_info("mnist")
+    values = {"head": "conv1x1", "tail_convs": 0, "fill": 0.9, "s0_w0": 0.5, "s1_w0": 0.5}
+    whole, key = complete(spec.space, info, 600, values, seed=0) or ({}, "")
+    assert whole.items() >= values.items() and {"order", "s0_kind", "pool0_transition"} <= set(whole)
+    assert complete(spec.space, info, 600, whole, seed=1) == (whole, key)  # nothing left to draw
+    same = complete(spec.space, info, 600, whole | {"s1_w0": 0.5001}, seed=0)  # the same channels
+    other = complete(spec.space, info, 600, whole | {"s0_w0": 0.0, "s1_w0": 1.0}, seed=0)
+    assert same is not None and same[1] == key and other is not None and other[1] != key
+    assert complete(spec.space, info, 10, whole, seed=0) is None  # over this budget
