@@ -1,17 +1,17 @@
-"""The search race: plain Optuna against tinynas, same space, same wall-clock budget, same cores.
+"""The search race: plain Optuna against tinynas, same space, same cores.
 
 Arms, run one after another (interleaved per search seed, so drift in the machine's speed
-hits both), each on the whole machine:
+hits both), each on the same cores (--cores: all of them, or fewer when the machine is
+shared):
 
-- plain: what a user writes by hand. One process with PyTorch's default threads (all cores),
-  PyTorch's default (contiguous) layout, Optuna's TPE with its defaults, one seed per trial,
-  every trial trained for all its epochs, no pruning; the parameter budget is applied after
-  training (an over-budget model is trained, then scored 0); an architecture that does not
-  fit the image also scores 0. A trial's score is its final-epoch validation accuracy.
-- tinynas: `tinynas.search` as shipped, with its defaults (workers x threads, seeds per
-  trial, layout, pruner): the budget computed before anything is built (over-budget draws
-  cost milliseconds and teach the sampler through Optuna's constraints), SQLite storage.
-- optional arms (--arms): tinynas with one setting changed, to see what each lever buys.
+- plain: the script a competent user writes. One process, Optuna's TPE with its defaults,
+  one seed per trial, every trial trained for all its epochs, no pruning, widths drawn as
+  channels; the parameters are counted before training (an over-budget draw, or one that
+  does not fit the image, returns 0 at once). A trial's score is its final-epoch
+  validation accuracy. It gets --plain-factor times the wall clock of a tinynas arm.
+- tinynas: `tinynas.search` as shipped, with its defaults, on the same cores.
+- optional arms (--arms): tinynas with one setting changed (e.g. the evolution sampler, or
+  widths drawn as channels instead of budget sizing), to see what each lever buys.
 
 Both arms use tinynas's trainer and the same split, so the race measures the search, not
 the training loop. The reduced problem: 10,000 training images and a 5,000-image
@@ -21,13 +21,18 @@ validation split (both carved from the training images; the test set is never re
 One yardstick for every arm: each incumbent of a run (a trial that was the arm's best so
 far, by its own score, when it ended: what it would have exported then) is re-measured
 with the same 3 fresh seeds on the validation split (the mean of the last 2 epochs per
-seed). The target of a search seed is the plain arm's last incumbent, re-measured; an arm's
-time to target is when its re-measured incumbent first reaches it; speedup = plain's time
-/ the arm's time (0 when it never does within the budget). The last line is the median over
-search seeds. Results go to --out as each run finishes; a rerun skips those already there.
+seed). Two verdicts per tinynas arm:
 
-    python benchmarks/search_race.py --data-dir data --minutes 5 --seeds 0 1 2 3 4 \\
-        --out studies/results/search-race-v2.json --figure studies/results/search-race-v2.png
+- v3: its final incumbent at T minutes against plain's at plain-factor x T, both
+  re-measured: ahead or level (at most LEVEL below) in N of M search seeds.
+- v2: plain's final incumbent at T, re-measured, is the target; an arm's time to target is
+  when its re-measured incumbent first reaches it; speedup = plain's time / the arm's time
+  (0 when it never does); the median over search seeds.
+
+Results go to --out as each run finishes; a rerun skips those already there.
+
+    python benchmarks/search_race.py --data-dir data --minutes 3 --plain-factor 3 --cores 1 \\
+        --arms tinynas tinynas-evolution --out studies/results/search-race-v3.json
 """
 
 from __future__ import annotations
@@ -76,68 +81,81 @@ REDUCED = {
             "translate": {"low": 0.0, "high": 0.1}, "epochs": EPOCHS,
         },
     },
-    "sampler": {"kind": "tpe"},
+    "sampler": {"kind": "tpe", "startup_trials": 5},
     "run": {"trials": 100_000, "val_size": 5000, "subset": 10_000},
 }  # fmt: skip
 """The race's study: the space and problem above; pruner, seeds per trial and workers are
-tinynas's defaults (an optional arm overrides one)."""
+tinynas's defaults (an optional arm overrides one). A tinynas arm trains 5-10 trials in a
+few minutes of one core, so its sampler starts modelling after 5 random draws, not 10."""
+
+LEVEL = 0.05
+"""v3: a tinynas incumbent at most this many points below plain's, re-measured, is level with
+it (the re-measured mean of 3 seeds on 5,000 images varies by 0.1-0.3 points between seeds)."""
+
+EVOLUTION = {"kind": "evolution", "startup_trials": 5, "population": 10, "tournament": 3}
+"""The evolution arm's sampler, sized like TPE's for a race of a few minutes."""
 
 VARIANTS: dict[str, dict] = {
     "tinynas": {},
-    "tinynas-2seeds": {"seeds_per_trial": 2},  # the earlier default: 2 seeds per trial, fused
-    "tinynas-1worker": {"jobs": 1, "threads": None},  # one process on all cores
-    "tinynas-noprune": {"pruner": {"kind": "none"}},
+    "tinynas-2seeds": {"flags": {"seeds_per_trial": 2}},  # 2 seeds per trial, fused
+    "tinynas-1worker": {"flags": {"jobs": 1, "threads": None}},  # one process on all cores
+    "tinynas-noprune": {"spec": {"pruner": {"kind": "none"}}},
+    "tinynas-evolution": {"spec": {"sampler": EVOLUTION}},  # aging evolution instead of TPE
+    "tinynas-channels": {"model": {"sizing": "channels"}},  # widths drawn as channels, no budget sizing
 }
-"""tinynas arms: the shipped defaults, and each with one lever set back (--arms)."""
+"""tinynas arms: the shipped defaults, and each with one lever changed (--arms)."""
 
 
 def spec_for(seed: int, variant: dict | None = None) -> StudySpec:
-    data = REDUCED | {"seed": seed}
-    if variant and "pruner" in variant:
-        data = data | {"pruner": variant["pruner"]}
-    return StudySpec.model_validate(data)
+    variant = variant or {}
+    data = REDUCED | {"seed": seed} | variant.get("spec", {})
+    model = data["space"]["model"] | variant.get("model", {})
+    return StudySpec.model_validate(data | {"space": data["space"] | {"model": model}})
+
+
+def plain_spec(seed: int) -> StudySpec:
+    """The plain script draws each width as channels: budget sizing is tinynas's."""
+    return spec_for(seed, {"model": {"sizing": "channels"}})
 
 
 def plain_arm(spec: StudySpec, budget_s: float, root: Path) -> tuple[list[dict], list[float]]:
-    """The hand-written script: its trials as (seconds, score, experiment), and when each ended."""
+    """The hand-written script: its trials as (seconds, score, experiment), and when each
+    trained one ended."""
     start = time.perf_counter()
     info = dataset_info(spec.dataset)
     train, val = search_splits(info, root, spec.run.val_size, spec.seed, spec.run.subset)
     points: list[dict] = []
+    ends: list[float] = []
 
     def objective(trial: optuna.Trial) -> float:
         suggest = TrialSuggest(trial)
         try:
             model = sample_model(suggest, spec.space.model, info, spec.budget.max_params)
         except ValueError:
-            score, exp = 0.0, None
-        else:
-            cfg = sample_train(suggest, spec.space.train, seed=spec.seed).model_copy(update={"layout": "contiguous"})
-            history = train_replicas(model, [cfg], train, val).histories[0]
-            score = history.final_acc if count_params(model) <= spec.budget.max_params else 0.0
-            exp = Experiment(dataset=spec.dataset, model=model, train=cfg)
-        points.append(
-            {
-                "seconds": time.perf_counter() - start,
-                "score": score,
-                "experiment": exp.model_dump(mode="json") if exp else None,
-            }
-        )
+            return 0.0  # does not fit the image: nothing to train
+        if count_params(model) > spec.budget.max_params:
+            return 0.0  # counted before training, as anyone would
+        cfg = sample_train(suggest, spec.space.train, seed=spec.seed).model_copy(update={"layout": "contiguous"})
+        score = train_replicas(model, [cfg], train, val).histories[0].final_acc
+        exp = Experiment(dataset=spec.dataset, model=model, train=cfg)
+        seconds = time.perf_counter() - start
+        points.append({"seconds": seconds, "score": score, "experiment": exp.model_dump(mode="json")})
+        ends.append(seconds)
         return score
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=spec.seed))
     study.optimize(objective, timeout=max(1.0, budget_s - (time.perf_counter() - start)))
-    return points, [p["seconds"] for p in points]
+    return points, ends
 
 
 def tinynas_arm(
-    spec: StudySpec, budget_s: float, root: Path, workdir: Path, variant: dict
+    spec: StudySpec, budget_s: float, root: Path, workdir: Path, variant: dict, cores: int
 ) -> tuple[list[dict], list[float]]:
     """tinynas.search with its defaults (but the variant's): its complete trials as (seconds,
     score, experiment), and when each trained trial (complete or pruned; over-budget draws are
     never trained) ended."""
     started = datetime.now()  # Optuna stamps trials with naive local time
-    flags = {k: v for k, v in variant.items() if k != "pruner"}
+    flags = {"jobs": cores, "threads": 1} | variant.get("flags", {})  # tinynas's split: a worker per core
     study = tinynas.search(
         spec,
         storage=f"sqlite:///{workdir / f'race-{spec.seed}-{time.time_ns()}.db'}",
@@ -199,19 +217,43 @@ def remeasure(job: tuple[int, dict, Path]) -> dict:
     }
 
 
-def time_to_target(run: dict, target: float) -> float | None:
-    return next((c["seconds"] for c in run["incumbents"] if c["confirmed"] >= target - 1e-9), None)
+def time_to_target(run: dict, target: float, budget_s: float) -> float | None:
+    return next(
+        (c["seconds"] for c in run["incumbents"] if c["seconds"] <= budget_s and c["confirmed"] >= target - 1e-9),
+        None,
+    )
 
 
-def judge(results: dict, arm: str) -> list[tuple[int, float, float | None, float | None]]:
-    """Per search seed with both runs: (seed, target, plain's time, the arm's time)."""
+def final(run: dict, budget_s: float) -> dict | None:
+    """The run's last incumbent within the budget, re-measured: what it would export then."""
+    inside = [c for c in run["incumbents"] if c["seconds"] <= budget_s]
+    return inside[-1] if inside else None
+
+
+def judge(results: dict, arm: str, budget_s: float) -> list[tuple[int, float, float | None, float | None]]:
+    """v2, per search seed with both runs: (seed, target, plain's time, the arm's time); the
+    target is plain's final incumbent at the arm's budget, re-measured."""
     out = []
     for seed in results["seeds"]:
         plain, other = results["runs"].get(f"plain/{seed}"), results["runs"].get(f"{arm}/{seed}")
-        if plain is None or other is None or not plain["incumbents"]:
+        last = final(plain, budget_s) if plain else None
+        if other is None or last is None:
             continue
-        target = plain["incumbents"][-1]["confirmed"]
-        out.append((seed, target, time_to_target(plain, target), time_to_target(other, target)))
+        target = last["confirmed"]
+        out.append((seed, target, time_to_target(plain, target, budget_s), time_to_target(other, target, budget_s)))
+    return out
+
+
+def verdict(results: dict, arm: str, budget_s: float, factor: float) -> list[tuple[int, float, float]]:
+    """v3, per search seed with both runs: (seed, the arm's final incumbent at T, plain's at
+    factor x T), both re-measured."""
+    out = []
+    for seed in results["seeds"]:
+        plain, other = results["runs"].get(f"plain/{seed}"), results["runs"].get(f"{arm}/{seed}")
+        p = final(plain, factor * budget_s) if plain else None
+        o = final(other, budget_s) if other else None
+        if p is not None and o is not None:
+            out.append((seed, o["confirmed"], p["confirmed"]))
     return out
 
 
@@ -268,7 +310,9 @@ def figure(results: dict, arms: list[str], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=data_root(None))
-    parser.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget per arm and search seed")
+    parser.add_argument("--minutes", type=float, default=5.0, help="wall-clock budget per tinynas arm and search seed")
+    parser.add_argument("--plain-factor", type=float, default=3.0, help="plain's budget, in tinynas budgets")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores each arm runs on")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="search seeds")
     parser.add_argument("--arms", nargs="+", default=["tinynas"], choices=list(VARIANTS), help="tinynas arms")
     parser.add_argument("--out", type=Path, default=Path("search-race.json"))
@@ -278,9 +322,11 @@ def main() -> None:
     quiet_libraries()
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.setdefault("runs", {})
-    cores = os.cpu_count() or 1
+    cores, factor = args.cores, args.plain_factor
     results |= {
         "minutes": args.minutes,
+        "plain_factor": factor,
+        "cores": cores,
         "seeds": args.seeds,
         "machine": results.get("machine") or cpu_name(),
         "problem": f"{REDUCED['run']['subset']:,} training images, {REDUCED['run']['val_size']:,} validation, "
@@ -297,31 +343,26 @@ def main() -> None:
                 key = f"{arm}/{seed}"
                 if key in results["runs"]:
                     continue
-                print(f"{key}: searching for {args.minutes:g} min ...", flush=True)
-                torch.set_num_threads(cores)  # plain: PyTorch's default; tinynas sets its own
+                arm_s = budget_s * (factor if arm == "plain" else 1.0)
+                print(f"{key}: searching for {arm_s / 60:g} min ...", flush=True)
+                torch.set_num_threads(cores)  # plain: one process on the arm's cores; tinynas sets its own
                 if arm == "plain":
-                    points, ends = plain_arm(spec_for(seed), budget_s, args.data_dir)
+                    points, ends = plain_arm(plain_spec(seed), arm_s, args.data_dir)
                 else:
                     variant = VARIANTS[arm]
-                    points, ends = tinynas_arm(spec_for(seed, variant), budget_s, args.data_dir, Path(tmp), variant)
-                incs = incumbents(within(points, budget_s))
+                    points, ends = tinynas_arm(spec_for(seed, variant), arm_s, args.data_dir, Path(tmp), variant, cores)
+                incs = incumbents(within(points, arm_s))
                 remeasured = pool.map(remeasure, [(seed, p, args.data_dir) for p in incs], chunksize=1)
                 results["runs"][key] = {"arm": arm, "points": points, "ends": ends, "incumbents": remeasured}
                 args.out.write_text(json.dumps(results, indent=1))
-                last = remeasured[-1]
-                print(f"{key}: {sum(e <= budget_s for e in ends)} trials trained, {len(incs)} incumbents; last "
-                      f"{last['params']:,} params, searched {last['searched']:.2f}, re-measured {last['confirmed']:.2f}",
-                      flush=True)  # fmt: skip
-    print(f"\n{results['problem']}; {args.minutes:g} min per arm and seed, all {cores} cores; {results['machine']}")
-    print(f"{'arm':<16} {'seed':>4} {'trials':>6} {'incumbent: params':>17} {'searched':>8} {'re-measured':>11} "
-          f"{'target':>7} {'time to target':>15}")  # fmt: skip
-    for arm in arms:
-        for seed, target, _, t in judge(results, arm):
-            run = results["runs"][f"{arm}/{seed}"]
-            last = run["incumbents"][-1]
-            shown = "not reached" if t is None else f"{t / 60:.2f} min"
-            print(f"{arm:<16} {seed:>4} {sum(e <= budget_s for e in run['ends']):>6} {last['params']:>17,} "
-                  f"{last['searched']:>8.2f} {last['confirmed']:>11.2f} {target:>7.2f} {shown:>15}")  # fmt: skip
+                last = remeasured[-1] if remeasured else None
+                said = "no incumbent" if last is None else (
+                    f"last {last['params']:,} params, searched {last['searched']:.2f}, re-measured {last['confirmed']:.2f}"
+                )  # fmt: skip
+                print(
+                    f"{key}: {sum(e <= arm_s for e in ends)} trials trained, {len(incs)} incumbents; {said}", flush=True
+                )
+    report(results, args.arms, budget_s, factor, cores)
     if args.figure:
         html = args.figure.with_suffix(".html")
         figure(results, arms, html)
@@ -329,20 +370,34 @@ def main() -> None:
             screenshot(html, args.figure, width=1120, height=620)
         except Exception as exc:  # no Chromium here: the HTML is still written
             print(f"(no PNG: {exc})")
-    for arm in args.arms:
-        judged = judge(results, arm)
+
+
+def report(results: dict, arms: list[str], budget_s: float, factor: float, cores: int) -> None:
+    """The table per arm and search seed, then each arm's two verdict lines."""
+    minutes = budget_s / 60
+    print(f"\n{results['problem']}; tinynas {minutes:g} min, plain {factor * minutes:g} min per search seed, "
+          f"{cores} core(s) per arm; {results['machine']}")  # fmt: skip
+    print(f"{'arm':<18} {'seed':>4} {'trials':>6} {'incumbent: params':>17} {'searched':>8} {'re-measured':>11}")
+    for arm in ["plain", *arms]:
+        arm_s = budget_s * (factor if arm == "plain" else 1.0)
+        for seed in results["seeds"]:
+            run = results["runs"].get(f"{arm}/{seed}")
+            last = final(run, arm_s) if run else None
+            if last is not None:
+                print(f"{arm:<18} {seed:>4} {sum(e <= arm_s for e in run['ends']):>6} {last['params']:>17,} "
+                      f"{last['searched']:>8.2f} {last['confirmed']:>11.2f}")  # fmt: skip
+    for arm in arms:
+        rows = verdict(results, arm, budget_s, factor)
+        if rows:
+            ahead = sum(o >= p - LEVEL for _, o, p in rows)
+            print(f"{arm} at {minutes:g} min vs plain at {factor * minutes:g} min (re-measured): {arm} ahead or level "
+                  f"(within {LEVEL} points) in {ahead} of {len(rows)} search seeds; "
+                  + ", ".join(f"seed {s}: {o:.2f} vs {p:.2f}" for s, o, p in rows))  # fmt: skip
+        judged = judge(results, arm, budget_s)
         ratios = [0.0 if t is None else (p or budget_s) / max(t, 1e-9) for _, _, p, t in judged]
-        if not ratios:
-            continue
-        print(f"{arm}, per search seed: " + ", ".join(f"{r:.2f}x" for r in ratios))
-        if arm == "tinynas":
-            last_line = f"re-measured time-to-target speedup (median of {len(ratios)} search seeds): " \
-                        f"{statistics.median(ratios):.2f}x"  # fmt: skip
-        else:
-            print(f"{arm}: re-measured time-to-target speedup (median of {len(ratios)} search seeds): "
-                  f"{statistics.median(ratios):.2f}x")  # fmt: skip
-    if "tinynas" in args.arms and judge(results, "tinynas"):
-        print(last_line)
+        if ratios:
+            print(f"{arm}: re-measured time-to-target speedup at {minutes:g} min each (v2, median of {len(ratios)} "
+                  f"search seeds): {statistics.median(ratios):.2f}x (" + ", ".join(f"{r:.2f}x" for r in ratios) + ")")  # fmt: skip
 
 
 if __name__ == "__main__":
