@@ -67,9 +67,22 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
             study.tell(t.number, state=TrialState.FAIL)
         except (ValueError, RuntimeError):
             continue  # finished or failed by another run in the meantime
-        retry(study, next(x for x in study.get_trials(deepcopy=False) if x.number == t.number))
+        retry_trial(study, t.number, retry)
         reaped.append(t.number)
     return reaped
+
+
+def retry_trial(
+    study: optuna.Study, number: int, retry: optuna.storages.RetryHeartbeatStaleTrialCallback | None = None
+) -> bool:
+    """Queue the configuration of FAILED trial `number` again (at most TRIAL_RETRIES times per
+    configuration, as Optuna's retry callback counts): a trial stopped by a signal is retried
+    by the next run like a killed one. False when it is not FAILED."""
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if trial is None or trial.state != TrialState.FAIL:
+        return False
+    (retry or optuna.storages.RetryHeartbeatStaleTrialCallback(TRIAL_RETRIES))(study, trial)
+    return True
 
 
 def lost_to_another_run(study: optuna.Study, number: int) -> bool:

@@ -27,7 +27,7 @@ from search.limits import MAX_SEEDS, MAX_TRIALS
 from search.study.confirm import confirm
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
-from search.study.owners import fail_dead_local_trials, lost_to_another_run
+from search.study.owners import fail_dead_local_trials, lost_to_another_run, retry_trial
 from search.study.pruning import make_pruner
 from search.study.record import Confirmation, Kind, StudyKey, TrialRecord, complete_records, record_study
 from search.study.samplers import make_sampler
@@ -213,6 +213,14 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
             f"study {spec.name!r} in this storage holds trials tinynas did not make; "
             "give the spec another name or use another --storage"
         )
+    recorded = found.user_attrs.get(StudyKey.SPEC) if found else None
+    sizing = recorded_sizing(recorded) if found and found.n_trials else spec.space.model.sizing
+    if sizing != spec.space.model.sizing:
+        raise TinynasError(
+            f"study {spec.name!r} in this storage drew its widths with sizing = {sizing!r}, this spec with "
+            f"{spec.space.model.sizing!r}: its trials' parameters would not mean the same; set [space.model] "
+            f"sizing = {sizing!r} to resume it, or give the spec another name or use another --storage"
+        )
     if found and [d.name.lower() for d in found.directions] != directions:
         raise TinynasError(
             f"study {spec.name!r} already exists in this storage with other objectives; "
@@ -312,16 +320,25 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
                         raise
                     current.clear()
     finally:
+        if guard.requested and current:  # the trial a stop cut short: queued again for the next run
+            retry_trial(study, current[0])
         optuna.storages.fail_stale_trials(study)  # another host's dead worker: the heartbeat rule
         fail_dead_local_trials(study)  # this host's: at once
     if streak.tripped:
         raise streak.error()
 
 
+def recorded_sizing(recorded: Any) -> str:
+    """How a study drew its widths, from the spec it recorded: specs written before budget
+    sizing name none, and drew channels."""
+    model = recorded.get("space", {}).get("model", {}) if isinstance(recorded, dict) else {}
+    return str(model.get("sizing", "channels"))
+
+
 def as_recorded(spec: StudySpec, url: str) -> StudySpec:
     """A study begun before budget sizing existed resumes as it was sampled: when its spec does
-    not name `sizing`, the study's recorded spec decides (no `sizing` there: "channels"), so an
-    old spec keeps meaning what it meant and its trials' parameters keep their names."""
+    not name `sizing`, the study's recorded spec decides, so an old spec keeps meaning what it
+    meant and its trials' parameters keep their names."""
     if "sizing" in spec.space.model.model_fields_set:
         return spec
     try:
@@ -329,10 +346,10 @@ def as_recorded(spec: StudySpec, url: str) -> StudySpec:
         found = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
     except (TinynasError, optuna.exceptions.StorageInternalError):  # none yet, or not readable:
         return spec  # open_study says what is wrong with the storage
-    recorded = found[spec.name].user_attrs.get(StudyKey.SPEC) if spec.name in found else None
-    if not isinstance(recorded, dict) or "sizing" in recorded.get("space", {}).get("model", {}):
+    study = found.get(spec.name)
+    if study is None or not study.n_trials:
         return spec
-    model = spec.space.model.model_copy(update={"sizing": "channels"})
+    model = spec.space.model.model_copy(update={"sizing": recorded_sizing(study.user_attrs.get(StudyKey.SPEC))})
     return spec.model_copy(update={"space": spec.space.model_copy(update={"model": model})})
 
 

@@ -128,6 +128,19 @@ def test_ctrl_c_stops_quickly_and_leaves_nothing_running(tmp_path: Path, mnist_r
     assert "interrupted" in out and "Traceback" not in err
     assert "RUNNING" not in {s for _, s in states(db)}
     assert sqlite_integrity(db) == "ok"
+    # the trials the stop cut short are queued again, and the next run trains them first
+    cut = [n for n, s in states(db) if s == "FAIL"]
+    trained = sum(s in ("COMPLETE", "PRUNED") for _, s in states(db))
+    again = run_cli(*search_args(spec, db, mnist_root, "--jobs", "1", "--trials", str(trained + len(cut))))
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(db) as conn:
+        for number in cut:
+            retried = conn.execute(
+                "select t.state from trial_system_attributes a join trials t using (trial_id) "
+                "where a.key = 'failed_trial' and a.value_json = ?",
+                (str(number),),
+            ).fetchall()
+            assert retried in ([("COMPLETE",)], [("PRUNED",)]), f"trial {number}, cut short, was not run again"
 
 
 def test_four_workers_share_one_sqlite_study(tmp_path: Path, mnist_root: Path) -> None:

@@ -14,8 +14,9 @@ from optuna.trial import TrialState
 from models import build, count_params
 from search.data import dataset_info
 from search.errors import TinynasError
-from search.study import TrialRecord, load_spec
-from search.study.record import Kind
+from search.study import SearchOptions, TrialRecord, load_spec, open_study
+from search.study.record import Kind, StudyKey
+from search.study.runner import as_recorded
 from search.study.samplers import EvolutionSampler, fitness
 from search.study.space import RandomSuggest, complete, probe, sample_model
 from search.study.spec import FloatRange, IntRange, ModelSpace
@@ -200,3 +201,32 @@ def test_a_completed_child_names_every_parameter_and_what_it_trains() -> None:
     other = complete(spec.space, info, 600, whole | {"s0_w0": 0.0, "s1_w0": 1.0}, seed=0)
     assert same is not None and same[1] == key and other is not None and other[1] != key
     assert complete(spec.space, info, 10, whole, seed=0) is None  # over this budget
+
+
+def _without_sizing(spec):
+    data = spec.model_dump(mode="json")
+    del data["space"]["model"]["sizing"]
+    return type(spec).model_validate(data), data
+
+
+def test_a_study_begun_before_budget_sizing_resumes_as_it_was_drawn(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    study = run_synthetic(make_spec(), db, trials=2)  # widths drawn as channels
+    old_spec, recorded = _without_sizing(make_spec())
+    study.set_user_attr(StudyKey.SPEC, recorded)  # what a study made before `sizing` existed recorded
+    assert old_spec.space.model.sizing == "budget"  # today's default...
+    resumed = as_recorded(old_spec, f"sqlite:///{db}")
+    assert resumed.space.model.sizing == "channels"  # ...but the study decides
+    study = run_synthetic(resumed, db, trials=4)
+    assert all("s0_c0" in t.params for t in study.trials if TrialRecord.of(t).kind is Kind.COMPLETE)
+
+
+def test_a_spec_that_names_another_sizing_than_its_study_is_refused_before_any_change(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run_synthetic(make_spec(), db, trials=2)
+    before = db.read_bytes()
+    spec = make_spec(**{"space.model.sizing": "budget"})
+    opts = SearchOptions(storage=f"sqlite:///{db}", trials=4, data_root=tmp_path)
+    with pytest.raises(TinynasError, match="sizing = 'channels' to resume it"):
+        open_study(as_recorded(spec, opts.storage), opts)
+    assert db.read_bytes() == before
