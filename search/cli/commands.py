@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -39,6 +41,21 @@ def root(
     ] = False,
 ) -> None:
     """tinynas: Optuna studies over a parameterised CNN builder, stored in SQLite."""
+
+
+@contextmanager
+def stoppable(after: str) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP end the command the way Ctrl-C ends a search: its workers stop,
+    one line says what stopped it and what is kept, and the exit code is 128 + the signal."""
+    from search.signals import stop_exit_code, stop_name
+    from search.study.interrupt import graceful_interrupts
+
+    try:
+        with graceful_interrupts():
+            yield
+    except KeyboardInterrupt:
+        say(f"stopped by {stop_name()}; {after}")
+        raise typer.Exit(stop_exit_code()) from None
 
 
 def say(text: str) -> None:
@@ -155,23 +172,24 @@ def retrain(
             f"testing on {n_test:,} after every epoch"
         )
 
-    result = api.retrain(
-        exp,
-        seeds=seeds,
-        first_seed=first_seed,
-        epochs=epochs,
-        out=folder,
-        results=results,
-        subset=subset,
-        data_dir=data_dir,
-        device=device,
-        threads=threads,
-        jobs=jobs,
-        fused=fused,
-        sequential=sequential,
-        on_seed_start=announce,
-        reporter=None if quiet else EpochBars(console, eval_name="test"),
-    )
+    with stoppable("the runs that finished are in their folders; run the command again for all seeds"):
+        result = api.retrain(
+            exp,
+            seeds=seeds,
+            first_seed=first_seed,
+            epochs=epochs,
+            out=folder,
+            results=results,
+            subset=subset,
+            data_dir=data_dir,
+            device=device,
+            threads=threads,
+            jobs=jobs,
+            fused=fused,
+            sequential=sequential,
+            on_seed_start=announce,
+            reporter=None if quiet else EpochBars(console, eval_name="test"),
+        )
     console.print(retrain_table(result))
     say(f"outputs in {folder}; runs recorded in {redact(results)}")
 
@@ -198,6 +216,7 @@ def search(
     --trials finished (complete or pruned) ones.
     """
     from search.cli.display import feed, plural
+    from search.signals import stop_exit_code, stop_name
     from search.study import SearchFlags, finished, load_spec, prepare, redact, resolve_options, run
     from search.study.interrupt import graceful_interrupts
     from search.study.runner import confirm_best
@@ -246,9 +265,12 @@ def search(
                 )
                 confirm_best(study, spec, opts, say_confirmed)
     except KeyboardInterrupt:
-        say("interrupted; the study is consistent and the same command resumes it")
+        say(
+            f"stopped by {stop_name()}; the study is consistent, the trials cut short are queued again, "
+            "and the same command resumes it"
+        )
         _print_outcome(_study(spec.name, opts.storage))
-        raise typer.Exit(130) from None
+        raise typer.Exit(stop_exit_code()) from None
     _print_outcome(study)
 
 
@@ -268,6 +290,7 @@ def worker(
 ) -> None:
     """Join a study from any machine: the storage is shared, every worker adds trials to it."""
     from search.cli.display import feed
+    from search.signals import stop_exit_code, stop_name
     from search.study import SearchFlags, load_spec, optimize, prepare, resolve_options
     from search.study.interrupt import graceful_interrupts
 
@@ -291,7 +314,8 @@ def worker(
             study, ctx = prepare(spec, opts)
             optimize(study, ctx, opts, feed(study, footer=False))
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+        say(f"stopped by {stop_name()}; the trial cut short is queued again")
+        raise typer.Exit(stop_exit_code()) from None
 
 
 def say_confirmed(record, c) -> None:
@@ -424,21 +448,23 @@ def export(
     jobs: Jobs = None,
 ) -> None:
     """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
+
     from search import api
 
-    exp = api.export(
-        _study(study, storage),
-        rule=rule,
-        target=target,
-        out=out,
-        confirm=confirm,
-        confirm_seeds=confirm_seeds,
-        data_dir=data_dir,
-        device=device,
-        threads=threads,
-        jobs=jobs,
-        on_confirmed=say_confirmed,
-    )
+    with stoppable("no configuration was exported; the confirmations that finished are kept in the study"):
+        exp = api.export(
+            _study(study, storage),
+            rule=rule,
+            target=target,
+            out=out,
+            confirm=confirm,
+            confirm_seeds=confirm_seeds,
+            data_dir=data_dir,
+            device=device,
+            threads=threads,
+            jobs=jobs,
+            on_confirmed=say_confirmed,
+        )
     p = exp.provenance
     confirmed = (p.model_extra or {}).get("confirmed_val_acc")
     held = f" (confirmed {confirmed:.2f}% on fresh seeds)" if confirmed is not None else ""

@@ -1,4 +1,5 @@
-"""Ctrl-C that stops a search promptly without tearing a database write in half."""
+"""Ctrl-C (or SIGTERM, SIGHUP: `search.signals`) that stops a search promptly without tearing
+a database write in half."""
 
 from __future__ import annotations
 
@@ -10,41 +11,75 @@ from typing import TypeVar
 
 import optuna
 
+from search.signals import STOP_SIGNALS, record
+
 T = TypeVar("T")
+
+
+def _install(handler: object) -> dict[int, object]:
+    """`handler` for every stop signal; the previous handlers, to restore."""
+    return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}  # type: ignore[arg-type]
+
+
+def _ignore_stops() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 @contextmanager
 def graceful_interrupts(on_first: Callable[[], None] | None = None) -> Iterator[None]:
-    """The first SIGINT raises KeyboardInterrupt where the code is (Optuna then records the
-    running trial as FAILED); later ones are ignored from then on (a stopping process).
-    Without an interrupt, the previous handler is restored.
+    """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) raises KeyboardInterrupt where the code
+    is (Optuna then records the running trial as FAILED); later ones are ignored from then on
+    (a stopping process). Without one, the previous handlers are restored.
 
     Installed explicitly because a process started in the background inherits SIGINT as
     ignored, and a search must be stoppable however it was started.
     """
 
     def first(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        record(signum)
+        _ignore_stops()
         if on_first is not None:
             on_first()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, first)
+    previous = _install(first)
     try:
         yield
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the stop is under way: no second traceback on the way out
+        _ignore_stops()  # the stop is under way: no second traceback on the way out
         raise
-    signal.signal(signal.SIGINT, previous)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+_writing = 0  # depth of `storage_write` blocks in this process
+_deferred = False  # a stop that arrived inside one, raised when the outermost ends
+
+
+@contextmanager
+def storage_write() -> Iterator[None]:
+    """A trial's own writes to the storage (its curves, its reports): a stop signal arriving
+    inside is raised when the block ends, never half-way through a database transaction (a
+    connection left in one would hold SQLite's lock against this very process's FAIL record)."""
+    global _writing, _deferred
+    _writing += 1
+    try:
+        yield
+    finally:
+        _writing -= 1
+    if _writing == 0 and _deferred:
+        _deferred = False
+        raise KeyboardInterrupt
 
 
 class TrialGuard:
     """Ctrl-C during a search, made safe for the study.
 
-    Inside a trial the first SIGINT raises KeyboardInterrupt at once, and Optuna records
-    that trial as FAILED. Anywhere else (between trials, while Optuna creates or finishes
-    one) it only asks the loop to stop after the current step, so no trial is ever left
-    RUNNING. Later SIGINTs are ignored: the stop is already under way.
+    Inside a trial the first stop signal raises KeyboardInterrupt at once, and Optuna records
+    that trial as FAILED (the run then queues it again). Anywhere else (between trials, while
+    Optuna creates or finishes one) it only asks the loop to stop after the current step, so
+    no trial is ever left RUNNING. Later signals are ignored: the stop is already under way.
     """
 
     def __init__(self, on_first: Callable[[], None] | None = None) -> None:
@@ -53,12 +88,16 @@ class TrialGuard:
         self._on_first = on_first
 
     def _handle(self, signum: int, frame: object) -> None:
+        global _deferred
         if self.requested:
             return
+        record(signum)
         self.requested = True
         if self._on_first is not None:
             self._on_first()
-        if self._in_trial:
+        if self._in_trial and _writing:
+            _deferred = True  # raised when the write is done (`storage_write`)
+        elif self._in_trial:
             raise KeyboardInterrupt
 
     def _unraisable(self, info: sys.UnraisableHookArgs) -> None:
@@ -70,12 +109,13 @@ class TrialGuard:
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        previous = signal.signal(signal.SIGINT, self._handle)
+        previous = _install(self._handle)
         self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         try:
             yield
-        finally:  # once a stop was asked for, later Ctrl-Cs stay ignored while the caller winds down
-            signal.signal(signal.SIGINT, signal.SIG_IGN if self.requested else previous)
+        finally:  # once a stop was asked for, later signals stay ignored while the caller winds down
+            for sig, handler in previous.items():
+                signal.signal(sig, signal.SIG_IGN if self.requested else handler)  # type: ignore[arg-type]
             sys.unraisablehook = self._previous_hook
         if self.requested:
             raise KeyboardInterrupt
@@ -83,11 +123,13 @@ class TrialGuard:
     def run(self, func: Callable[..., T], *args: object) -> T:
         if self.requested:
             raise KeyboardInterrupt  # asked to stop while Optuna was creating this trial
+        global _deferred
         self._in_trial = True
         try:
             return func(*args)
         finally:
             self._in_trial = False
+            _deferred = False  # a stop deferred past a write that then raised: the loop stops anyway
 
     def stop_if_requested(self, study: optuna.Study, trial: object) -> None:
         """An Optuna callback: end the loop after a trial finished during a Ctrl-C."""

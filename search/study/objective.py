@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import optuna
 
-from models import analyse
+from models import Analysis, ModelConfig, analyse
 from search.data import DatasetInfo, Split
 from search.limits import SCORE_EPOCHS
+from search.study.interrupt import storage_write
 from search.study.owners import Owner
 from search.study.pruning import dominated
 from search.study.record import (
@@ -22,7 +23,7 @@ from search.study.record import (
 )
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
-from search.training import EpochResult, Experiment, History, fastest_layout, train_replicas
+from search.training import EpochResult, Experiment, History, TrainConfig, fastest_layout, train_replicas
 from search.training.teachers import teacher_of
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
@@ -50,6 +51,40 @@ class SearchContext:
 
 
 def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, float]:
+    """Sample, hold the budget, train, report. A stop signal interrupts the training, never a
+    write to the storage (`storage_write`)."""
+    with storage_write():
+        model, cfg, stats = _sample(trial, ctx)
+    teacher = teacher_of(cfg, ctx.train, ctx.val, ctx.device)  # cached: trained once per split
+    seeds = [cfg.seed + r for r in range(ctx.seeds)]
+    with storage_write():
+        if teacher is not None:
+            record_teacher(trial, teacher.identity())
+        record_seeds(trial, seeds)
+    curves: list[list[float]] = [[] for _ in seeds]
+
+    def on_epoch(results: list[EpochResult]) -> None:
+        for curve, result in zip(curves, results, strict=True):
+            curve.append(result.eval_acc)
+        mean = sum(r.eval_acc for r in results) / len(results)
+        epoch = results[0].epoch
+        with storage_write():
+            record_curves(trial, curves)
+            stop = epoch < cfg.epochs and _should_stop(trial, ctx, epoch, mean, stats.params)
+        if stop:
+            raise optuna.TrialPruned(f"stopped after epoch {epoch}")
+
+    replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
+    histories = train_replicas(
+        model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch, teacher=teacher
+    ).histories
+    score = sum(map(seed_score, histories)) / len(histories)
+    return (score, float(stats.params)) if ctx.spec.multi_objective else score
+
+
+def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, TrainConfig, Analysis]:
+    """The trial's configuration, recorded; an over-budget or impossible one is recorded
+    infeasible and pruned at once, never trained."""
     record_owner(trial, ctx.owner.as_dict())
     suggest = TrialSuggest(trial)
     try:
@@ -71,28 +106,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
     if over > 0:  # hard budget: never trained, but the sampler learns where the wall is
         record_infeasible(trial)
         raise optuna.TrialPruned(f"{stats.params:,} params > budget {ctx.spec.budget.max_params:,}")
-    teacher = teacher_of(cfg, ctx.train, ctx.val, ctx.device)  # cached: trained once per split
-    if teacher is not None:
-        record_teacher(trial, teacher.identity())
-    seeds = [cfg.seed + r for r in range(ctx.seeds)]
-    record_seeds(trial, seeds)
-    curves: list[list[float]] = [[] for _ in seeds]
-
-    def on_epoch(results: list[EpochResult]) -> None:
-        for curve, result in zip(curves, results, strict=True):
-            curve.append(result.eval_acc)
-        record_curves(trial, curves)
-        mean = sum(r.eval_acc for r in results) / len(results)
-        epoch = results[0].epoch
-        if epoch < cfg.epochs and _should_stop(trial, ctx, epoch, mean, stats.params):
-            raise optuna.TrialPruned(f"stopped after epoch {epoch}")
-
-    replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
-    histories = train_replicas(
-        model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch, teacher=teacher
-    ).histories
-    score = sum(map(seed_score, histories)) / len(histories)
-    return (score, float(stats.params)) if ctx.spec.multi_objective else score
+    return model, cfg, stats
 
 
 def _should_stop(trial: optuna.Trial, ctx: SearchContext, epoch: int, acc: float, params: int) -> bool:

@@ -24,6 +24,7 @@ from models import explain
 from search.data import data_root, dataset_info, search_splits
 from search.errors import TinynasError, check_range
 from search.limits import MAX_SEEDS, MAX_TRIALS
+from search.signals import die_with_parent, stop_exit_code
 from search.study.confirm import confirm
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
@@ -364,9 +365,10 @@ def prepare(spec: StudySpec, opts: SearchOptions) -> tuple[optuna.Study, SearchC
     return study, ctx
 
 
-def _child(spec_json: str, opts: SearchOptions, make_watcher: WatcherFactory) -> None:
+def _child(spec_json: str, opts: SearchOptions, make_watcher: WatcherFactory, parent: int) -> None:
     from search.quiet import quiet_libraries
 
+    die_with_parent(signal.SIGINT, parent)  # a killed parent: record the trial, queue it again, stop
     quiet_libraries()
     try:
         with graceful_interrupts():
@@ -374,7 +376,7 @@ def _child(spec_json: str, opts: SearchOptions, make_watcher: WatcherFactory) ->
             study, ctx = prepare(spec, opts)
             optimize(study, ctx, opts, make_watcher(study))
     except KeyboardInterrupt:
-        raise SystemExit(130) from None
+        raise SystemExit(stop_exit_code()) from None
 
 
 def train_teachers(ctx: SearchContext, opts: SearchOptions) -> None:
@@ -400,7 +402,7 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
         return
     procs = [
         mp.get_context("spawn").Process(
-            target=_child, args=(ctx.spec.model_dump_json(), replace(opts, worker=i + 1), make_watcher)
+            target=_child, args=(ctx.spec.model_dump_json(), replace(opts, worker=i + 1), make_watcher, os.getpid())
         )
         for i in range(opts.jobs)
     ]

@@ -9,18 +9,22 @@ results come back in the jobs' order as each finishes.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from search.signals import die_with_parent
 from search.training.device import set_threads
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
 
-def _init(threads: int | None) -> None:
+def _init(threads: int | None, parent: int) -> None:
     from search.quiet import quiet_libraries
 
+    die_with_parent(signal.SIGTERM, parent)  # no orphan trains on after a killed parent
     quiet_libraries()
     set_threads(threads)
 
@@ -31,5 +35,7 @@ def in_workers(work: Callable[[Job], Result], jobs: list[Job], workers: int, thr
         set_threads(threads)
         yield from map(work, jobs)
         return
-    with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init, initargs=(threads,)) as pool:
+    with mp.get_context("spawn").Pool(
+        min(workers, len(jobs)), initializer=_init, initargs=(threads, os.getpid())
+    ) as pool:
         yield from pool.imap(work, jobs, chunksize=1)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+import psutil
 import pytest
 
 from search.study.storage import sqlite_integrity
@@ -125,7 +126,7 @@ def test_ctrl_c_stops_quickly_and_leaves_nothing_running(tmp_path: Path, mnist_r
     out, err = proc.communicate(timeout=60)
     assert time.monotonic() - start < 10
     assert proc.returncode == 130, err
-    assert "interrupted" in out and "Traceback" not in err
+    assert "stopped by SIGINT" in out and "Traceback" not in err
     assert "RUNNING" not in {s for _, s in states(db)}
     assert sqlite_integrity(db) == "ok"
     # the trials the stop cut short are queued again, and the next run trains them first
@@ -141,6 +142,48 @@ def test_ctrl_c_stops_quickly_and_leaves_nothing_running(tmp_path: Path, mnist_r
                 (str(number),),
             ).fetchall()
             assert retried in ([("COMPLETE",)], [("PRUNED",)]), f"trial {number}, cut short, was not run again"
+
+
+def _gone_within(procs: list[psutil.Process], seconds: float) -> bool:
+    _, alive = psutil.wait_procs(procs, timeout=seconds)
+    return not alive
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_stop_signal_to_the_main_process_stops_every_worker(
+    tmp_path: Path, mnist_root: Path, signum: int, code: int
+) -> None:
+    """What a service manager or a scheduler sends: the whole run stops, not only its parent."""
+    spec, db = write_spec(tmp_path, subset=3000), tmp_path / "s.db"
+    proc = start_search(spec, db, mnist_root, "--jobs", "2", "--trials", "50")
+    wait_mid_trial(db, proc)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(workers) >= 2
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert f"stopped by {signal.Signals(signum).name}" in out and "Traceback" not in err
+    assert _gone_within(workers, 10), "a worker went on after its search was stopped"
+    assert "RUNNING" not in {s for _, s in states(db)}
+    again = run_cli(*search_args(spec, db, mnist_root, "--jobs", "1", "--trials", "1"))
+    assert again.returncode == 0, again.stderr
+
+
+def test_workers_die_with_a_killed_main_process_and_their_trials_are_retried(tmp_path: Path, mnist_root: Path) -> None:
+    spec, db = write_spec(tmp_path, subset=3000), tmp_path / "s.db"
+    proc = start_search(spec, db, mnist_root, "--jobs", "2", "--trials", "50")
+    wait_mid_trial(db, proc)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.kill()
+    proc.wait()
+    assert _gone_within(workers, 10), "a worker went on training after its search was killed"
+    trained = sum(s in ("COMPLETE", "PRUNED") for _, s in states(db))
+    again = run_cli(*search_args(spec, db, mnist_root, "--jobs", "1", "--trials", str(trained + 1)))
+    assert again.returncode == 0, again.stderr
+    assert "RUNNING" not in {s for _, s in states(db)}
+    with sqlite3.connect(db) as conn:
+        retried = conn.execute("select count(*) from trial_system_attributes where key = 'failed_trial'").fetchone()
+    assert retried[0] >= 1, "the trials the workers were training were not queued again"
 
 
 def test_four_workers_share_one_sqlite_study(tmp_path: Path, mnist_root: Path) -> None:
