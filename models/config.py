@@ -24,7 +24,8 @@ def explain(exc: ValidationError, what: str) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (remove it or check its spelling)"
-        problems.append(f"{where}: {msg}" if where else msg)
+        problem = f"{where}: {msg}" if where else msg
+        problems.append(problem if len(problem) <= 200 else problem[:199] + "…")  # a key or value may be huge
     more = f" (+{len(exc.errors()) - 5} more)" if len(exc.errors()) > 5 else ""
     return f"invalid {what}: " + "; ".join(problems) + more
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from search.limits import MAX_NESTING, MAX_USER_FILE_BYTES, QUOTE_CHARS
+
 
 class TinynasError(Exception):
     """A problem with the user's input or environment: says what is wrong and how to fix it.
@@ -33,10 +35,49 @@ def _why(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
 
 
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """A user's value as an error line shows it: repr'd, and cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
+def nesting(text: str) -> int:
+    """The deepest nesting of brackets and braces outside quoted strings and comments (TOML and JSON)."""
+    depth = deepest = 0
+    quote_char, escaped, comment = "", False, False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote_char:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote_char == '"':
+                escaped = True
+            elif ch == quote_char:
+                quote_char = ""
+        elif ch in "\"'":
+            quote_char = ch
+        elif ch == "#":  # a TOML comment (JSON has none outside strings)
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def read_user_text(path: Path, what: str) -> str:
-    """A user-named text file, or one TinynasError saying which file, what is wrong and the fix."""
+    """A user-named text file, or one TinynasError saying which file, what is wrong and the fix.
+    Its size and nesting are bounded before any parser sees it."""
     try:
-        return Path(path).read_bytes().decode("utf-8")
+        size = Path(path).stat().st_size
+        if size > MAX_USER_FILE_BYTES:
+            raise TinynasError(
+                f"{what} {path} is {size:,} bytes, more than the {MAX_USER_FILE_BYTES:,} a {what} may be; "
+                "check that it is the right file"
+            )
+        text = Path(path).read_bytes().decode("utf-8")
     except IsADirectoryError:
         raise TinynasError(f"{what} {path} is a folder; pass a file") from None
     except FileNotFoundError:
@@ -47,6 +88,9 @@ def read_user_text(path: Path, what: str) -> str:
         raise TinynasError(
             f"{what} {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
         ) from None
+    if (depth := nesting(text)) > MAX_NESTING:
+        raise TinynasError(f"{what} {path} nests brackets {depth} deep, more than {MAX_NESTING}; flatten it")
+    return text
 
 
 def check_writable(path: Path, what: str) -> Path:

@@ -97,3 +97,14 @@ FIRST_RUNG = 0.5
 spec sets pruner.min_epochs. Measured (benchmarks/fidelity.py): with a schedule annealed to
 zero, the validation accuracy of its first epochs ranks configurations poorly (the learning
 rate is still at its peak); from about half of the schedule it ranks them well."""
+
+MAX_USER_FILE_BYTES = 16 * 2**20
+"""A spec or an experiment JSON read from outside: 16 MiB, thousands of times the largest real one
+(a spec with a thousand `[[start]]` tables is under 1 MiB); larger is a mistake, refused before parsing."""
+
+MAX_NESTING = 64
+"""Brackets and braces nested in a spec or an experiment JSON: a real one nests 4 deep; the parsers
+recurse per level, so depth is checked before parsing."""
+
+QUOTE_CHARS = 80
+"""An error line quotes at most this many characters of one value the user gave."""

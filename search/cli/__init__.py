@@ -49,8 +49,15 @@ def _storage_cause(exc: BaseException) -> BaseException | None:
     return None
 
 
+ERROR_LINE_CHARS = 600
+"""An error is one line a person reads: a message that quotes something huge is cut."""
+
+
 def _fail(message: str) -> None:
     from rich.console import Console
+
+    if len(message) > ERROR_LINE_CHARS:
+        message = message[: ERROR_LINE_CHARS - 1] + "…"
 
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     sys.exit(2)

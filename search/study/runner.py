@@ -237,9 +237,28 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     )
     study.set_metric_names(METRIC_NAMES[spec.objectives])
     record_study(study, spec, OBJECTIVE_TEXT, opts.subset)
-    for values in spec.start:  # once: a start already queued or tried is not queued again
-        study.enqueue_trial(values, skip_if_exists=True)
+    queue_starts(study, spec.start)
     return study
+
+
+def queue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> int:
+    """Each start queued once (Optuna's enqueue_trial): a start already queued or tried, by
+    the same parameter values, is not queued again. One pass over the study, so N starts cost
+    N queue writes, not N x N comparisons. Returns how many were queued."""
+
+    def key(values: dict[str, Any]) -> frozenset:  # 1 and 1.0 are one value, as Optuna compares them
+        return frozenset(
+            (k, float(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in values.items()
+        )
+
+    seen = {key(t.system_attrs.get("fixed_params", t.params)) for t in study.get_trials(deepcopy=False)}
+    queued = 0
+    for values in starts:
+        if (k := key(values)) not in seen:
+            seen.add(k)
+            study.enqueue_trial(values)
+            queued += 1
+    return queued
 
 
 def finished(study: optuna.Study) -> int:

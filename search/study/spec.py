@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic import model_validator as after
 
 from models import MAX_SHARED_REPEATS, explain
-from search.errors import TinynasError, read_user_text
+from search.errors import TinynasError, quote, read_user_text
 from search.limits import (
     DEFAULT_TARGET,
     DEFAULT_VAL_SIZE,
@@ -59,11 +59,11 @@ def parse_duration(text: str) -> float:
     """Seconds from '90', '90s', '30m', '2h' or '1h30m'."""
     parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
     if not text.strip() or parts is None:
-        raise TinynasError(f"cannot read duration {text!r}; write e.g. 90s, 30m, 2h or 1h30m")
+        raise TinynasError(f"cannot read duration {quote(text)}; write e.g. 90s, 30m, 2h or 1h30m")
     h, m, s = (float(g) if g else 0.0 for g in parts.groups())
     total = 3600 * h + 60 * m + s
     if not 0 < total <= MAX_TIMEOUT_S:
-        raise TinynasError(f"duration {text!r} must be positive and at most {MAX_TIMEOUT_S // 86400} days")
+        raise TinynasError(f"duration {quote(text)} must be positive and at most {MAX_TIMEOUT_S // 86400} days")
     return total
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -69,6 +70,27 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database) if parsed.database not in (None, "", ":memory:") else None
 
 
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+    )
+
+
+def _check_optuna_file(path: Path) -> None:
+    """A reading command opens only a database that holds Optuna's tables: opening any other
+    file with Optuna would create them in it."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            tables = {name for (name,) in conn.execute("select name from sqlite_master where type = 'table'")}
+    except sqlite3.DatabaseError:
+        tables = set()
+    if "studies" not in tables or "trials" not in tables:
+        raise TinynasError(
+            f"{path} holds no study (it is empty or not a study database); pass the --storage a search wrote"
+        )
+
+
 def _check_sqlite(path: Path, create: bool) -> None:
     if not path.exists():
         if not create:
@@ -88,8 +110,16 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
     FAILED and queued again (RetryHeartbeatStaleTrialCallback) by the next worker.
     """
     path = _sqlite_path(url)
+    if _in_memory(url):
+        raise TinynasError(
+            f"storage {redact(url)!r} is an in-memory database: nothing in it outlives the command, so no "
+            "study could be resumed or read; name a file (e.g. sqlite:///studies/NAME.db; an unset variable "
+            "in the URL leaves the path empty)"
+        )
     if path is not None:
         _check_sqlite(path, create)
+        if not create:
+            _check_optuna_file(path)
     waits = path is not None and "timeout" not in make_url(url).query  # ?timeout=N in the URL wins
     engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}} if waits else {}
     heartbeat = {}

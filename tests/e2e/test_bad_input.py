@@ -32,7 +32,8 @@ def dbs(tmp_path_factory) -> dict[str, Path]:
     plain = optuna.create_study(study_name="tiny", storage=f"sqlite:///{folder / 'plain.db'}")  # Optuna's own
     plain.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
     (folder / "text.db").write_text("a text file, not a database\n")
-    return {name: folder / f"{name}.db" for name in ("study", "empty", "unmet", "plain", "text")}
+    (folder / "blank.db").touch()
+    return {name: folder / f"{name}.db" for name in ("study", "empty", "unmet", "plain", "text", "blank")}
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +177,10 @@ CASES = {
     "search into a plain Optuna study": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--storage", "{plain}"],
                                          "holds trials tinynas did not make"),
     "storage that is not a database": (lambda f, d: ["trials", "tiny", "--storage", "{text}"],
-                                       "file is not a database"),
+                                       "holds no study"),
+    "a reading command on an empty file": (lambda f, d: ["trials", "tiny", "--storage", "{blank}"], "holds no study"),
+    "an in-memory storage": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--storage", "sqlite://"],
+                             "in-memory database"),
     "study name is a path": (lambda f, d: ["report", "../../x", "--storage", "{study}"], "is not a study name"),
     "study name is a path (default storage)": (lambda f, d: ["trials", "../x"], "is not a study name"),
     "spec name is a path": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace('name = "tiny"', 'name = "../x"'))],
