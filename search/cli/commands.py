@@ -198,7 +198,13 @@ def retrain(
 def search(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="Study spec (see studies/).")],
     trials: Annotated[int | None, typer.Option(help="Run until the study holds N finished trials.")] = None,
-    timeout: Annotated[str | None, typer.Option(help="Stop starting trials after e.g. 90m or 2h.")] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            help="End the whole command after e.g. 90m or 2h: trials in flight are cut short and queued "
+            "for the next run, confirmation gets the time left."
+        ),
+    ] = None,
     storage: Storage = None,
     jobs: Jobs = None,
     data_dir: DataDir = None,
@@ -206,6 +212,9 @@ def search(
     seeds_per_trial: Annotated[
         int | None, typer.Option(help="Seeds each trial trains (fused); its score is their mean. Default: the spec's.")
     ] = None,
+    no_confirm: Annotated[
+        bool, typer.Option("--no-confirm", help="Skip the spec's confirmation of its top trials (\\[run] confirm).")
+    ] = False,
     device: Device = "cpu",
     threads: Threads = None,
     quiet: Quiet = False,
@@ -215,12 +224,9 @@ def search(
     Running the same command again resumes the study: it adds trials until the study holds
     --trials finished (complete or pruned) ones.
     """
-    from search.cli.display import feed, plural
     from search.signals import stop_exit_code, stop_name
-    from search.study import SearchFlags, finished, load_spec, prepare, redact, resolve_options, run
+    from search.study import SearchFlags, load_spec, prepare, resolve_options
     from search.study.interrupt import graceful_interrupts
-    from search.study.runner import confirm_best
-    from search.study.space import possible_teachers
 
     spec = load_spec(spec_path)
     flags = SearchFlags(
@@ -233,37 +239,14 @@ def search(
         jobs=jobs,
         threads=threads,
         seeds_per_trial=seeds_per_trial,
+        confirm=False if no_confirm else None,
     )
     opts = resolve_options(spec, flags)
     try:
         with graceful_interrupts():  # trials have their own guard (search.study.interrupt.TrialGuard)
             study, ctx = prepare(spec, opts)
-            done = finished(study)
-            if done >= opts.trials:
-                say(
-                    f"study {spec.name} already holds {done} finished trials (target {opts.trials}); "
-                    "raise --trials to add more"
-                )
-                if not spec.run.confirm.top:
-                    return
-            else:
-                say(
-                    f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
-                    f"with {plural(opts.jobs, 'worker')} x {plural(opts.threads or cores(), 'thread')}; "
-                    f"storage {redact(opts.storage)}"
-                )
-                if teachers := possible_teachers(spec.space.train):
-                    say(
-                        f"distillation teachers {', '.join(teachers)}: each trained once on the search's "
-                        f"{len(ctx.train):,} training images (never its validation images), unless cached"
-                    )
-                run(study, ctx, opts, partial(feed, footer=not quiet and opts.jobs == 1))
-            if spec.run.confirm.top:  # trials confirmed before (an interrupted run) are not retrained
-                say(
-                    f"confirming the top {plural(spec.run.confirm.top, 'trial')} with "
-                    f"{plural(spec.run.confirm.seeds, 'fresh seed')} each on the validation split"
-                )
-                confirm_best(study, spec, opts, say_confirmed)
+            _run_trials(study, ctx, spec, opts, footer=not quiet and opts.jobs == 1)
+            _confirm(study, spec, opts)
     except KeyboardInterrupt:
         say(
             f"stopped by {stop_name()}; the study is consistent, the trials cut short are queued again, "
@@ -274,6 +257,59 @@ def search(
     _print_outcome(study)
 
 
+def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
+    """The search's trials, with a line saying where the study stands."""
+    from search.cli.display import feed, plural
+    from search.study import finished, redact, run
+    from search.study.runner import time_left
+    from search.study.space import possible_teachers
+
+    done = finished(study)
+    if done >= opts.trials:
+        say(
+            f"study {spec.name} already holds {done} finished trials (target {opts.trials}); raise --trials to add more"
+        )
+        return
+    say(
+        f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
+        f"with {plural(opts.jobs, 'worker')} x {plural(opts.threads or cores(), 'thread')}; "
+        f"storage {redact(opts.storage)}"
+    )
+    if teachers := possible_teachers(spec.space.train):
+        say(
+            f"distillation teachers {', '.join(teachers)}: each trained once on the search's "
+            f"{len(ctx.train):,} training images (never its validation images), unless cached"
+        )
+    before = len(study.get_trials(deepcopy=False))
+    run(study, ctx, opts, partial(feed, footer=footer))
+    if opts.deadline is not None and time_left(opts) == 0:
+        waiting = [t for t in study.get_trials(deepcopy=False)[before:] if t.state.name == "WAITING"]
+        cut = f"; {plural(len(waiting), 'trial')} cut short, queued for the next run" if waiting else ""
+        say(f"the --timeout is reached{cut}")
+
+
+def _confirm(study, spec, opts) -> None:
+    """The spec's `[run] confirm`, in the time the --timeout leaves, saying what it did."""
+    from search.cli.display import plural
+    from search.study.runner import confirm_best, confirm_plan, time_left
+
+    ranked, complete = confirm_plan(study, spec, opts)
+    if not ranked:
+        return
+    seeds = spec.run.confirm.seeds
+    later = f"`tinynas export {spec.name} --rule best --confirm {len(ranked)} --confirm-seeds {seeds}`"
+    if time_left(opts) == 0:
+        say(f"confirmation skipped: the --timeout is spent; run it later with {later}")
+        return
+    say(
+        f"confirming the top {len(ranked)} of {plural(complete, 'complete trial')} with "
+        f"{plural(seeds, 'fresh seed')} each on the validation split"
+    )
+    outcome = confirm_best(study, spec, opts, say_confirmed)
+    if outcome.cut:
+        say(f"confirmation cut at the --timeout after {len(outcome.done)} of {outcome.top}; finish it with {later}")
+
+
 @app.command()
 def worker(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="The study's spec.")],
@@ -282,7 +318,9 @@ def worker(
         typer.Option(help=f"The shared storage, e.g. postgresql+psycopg://user@host/db (default ${STORAGE_ENV})."),
     ] = None,
     trials: Annotated[int | None, typer.Option(help="Stop when the study holds N finished trials.")] = None,
-    timeout: Annotated[str | None, typer.Option(help="Stop starting trials after e.g. 8h.")] = None,
+    timeout: Annotated[
+        str | None, typer.Option(help="End after e.g. 8h: the trial in flight is cut short and queued again.")
+    ] = None,
     data_dir: DataDir = None,
     subset: Annotated[int | None, typer.Option(help="Train each trial on N training images only.")] = None,
     device: Device = "cpu",

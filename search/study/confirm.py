@@ -16,6 +16,7 @@ import optuna
 from search.data import Split, dataset_info, search_splits
 from search.errors import TinynasError
 from search.limits import CONFIRM_SEED_OFFSET
+from search.study.interrupt import storage_write
 from search.study.objective import seed_score
 from search.study.record import Confirmation, StudyRecord, TrialRecord, record_confirmation
 from search.study.spec import StudySpec
@@ -85,7 +86,8 @@ def confirm(
         if on_trial and record.number in done:
             on_trial(record, done[record.number])
     for record, confirmation in zip(todo, in_workers(_confirm_job, jobs, workers, threads), strict=True):
-        record_confirmation(study, record.number, confirmation)  # as each arrives: an interrupt loses none
+        with storage_write():  # as each arrives: an interrupt or the deadline loses none, tears none
+            record_confirmation(study, record.number, confirmation)
         done[record.number] = confirmation
         if on_trial:
             on_trial(record, confirmation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -54,7 +55,20 @@ def graceful_interrupts(on_first: Callable[[], None] | None = None) -> Iterator[
 
 
 _writing = 0  # depth of `storage_write` blocks in this process
-_deferred = False  # a stop that arrived inside one, raised when the outermost ends
+_deferred: type[BaseException] | None = None  # a stop that arrived inside one, raised when the outermost ends
+
+
+class DeadlineReached(BaseException):
+    """The command's `--timeout` ran out. A BaseException, so no `except Exception` swallows it."""
+
+
+def _stop_now(exc: type[BaseException]) -> None:
+    """Raise `exc` here, or when the storage write under way ends."""
+    global _deferred
+    if _writing:
+        _deferred = exc
+    else:
+        raise exc
 
 
 @contextmanager
@@ -68,9 +82,9 @@ def storage_write() -> Iterator[None]:
         yield
     finally:
         _writing -= 1
-    if _writing == 0 and _deferred:
-        _deferred = False
-        raise KeyboardInterrupt
+    if _writing == 0 and _deferred is not None:
+        exc, _deferred = _deferred, None
+        raise exc
 
 
 class TrialGuard:
@@ -84,21 +98,28 @@ class TrialGuard:
 
     def __init__(self, on_first: Callable[[], None] | None = None) -> None:
         self.requested = False
+        self.expired = False  # the stop was the deadline's, not a signal's
         self._in_trial = False
         self._on_first = on_first
 
     def _handle(self, signum: int, frame: object) -> None:
-        global _deferred
         if self.requested:
             return
         record(signum)
         self.requested = True
         if self._on_first is not None:
             self._on_first()
-        if self._in_trial and _writing:
-            _deferred = True  # raised when the write is done (`storage_write`)
-        elif self._in_trial:
-            raise KeyboardInterrupt
+        if self._in_trial:
+            _stop_now(KeyboardInterrupt)
+
+    def _expire(self, signum: int, frame: object) -> None:
+        """The deadline: the trial under way is cut short as by a stop signal (recorded FAIL,
+        queued again), then the run ends normally."""
+        if self.requested:
+            return
+        self.requested = self.expired = True
+        if self._in_trial:
+            _stop_now(KeyboardInterrupt)
 
     def _unraisable(self, info: sys.UnraisableHookArgs) -> None:
         """A KeyboardInterrupt raised while Python ran a garbage-collection callback cannot
@@ -108,16 +129,23 @@ class TrialGuard:
             self._previous_hook(info)
 
     @contextmanager
-    def installed(self) -> Iterator[None]:
+    def installed(self, deadline: float | None = None) -> Iterator[None]:
+        """The guard's handlers for the stop signals and, with a `deadline` (time.monotonic()),
+        for its alarm. A stop signal ends the block with KeyboardInterrupt; the deadline
+        ends it normally."""
         previous = _install(self._handle)
         self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
-        try:
-            yield
-        finally:  # once a stop was asked for, later signals stay ignored while the caller winds down
-            for sig, handler in previous.items():
-                signal.signal(sig, signal.SIG_IGN if self.requested else handler)  # type: ignore[arg-type]
-            sys.unraisablehook = self._previous_hook
-        if self.requested:
+        with _alarm(deadline, self._expire):
+            try:
+                yield
+            except KeyboardInterrupt:
+                if not self.expired:  # a stop signal's: the caller stops too
+                    raise
+            finally:  # once a stop was asked for, later signals stay ignored while the caller winds down
+                for sig, handler in previous.items():
+                    signal.signal(sig, signal.SIG_IGN if self.requested else handler)  # type: ignore[arg-type]
+                sys.unraisablehook = self._previous_hook
+        if self.requested and not self.expired:
             raise KeyboardInterrupt
 
     def run(self, func: Callable[..., T], *args: object) -> T:
@@ -129,9 +157,35 @@ class TrialGuard:
             return func(*args)
         finally:
             self._in_trial = False
-            _deferred = False  # a stop deferred past a write that then raised: the loop stops anyway
+            _deferred = None  # a stop deferred past a write that then raised: the loop stops anyway
 
     def stop_if_requested(self, study: optuna.Study, trial: object) -> None:
         """An Optuna callback: end the loop after a trial finished during a Ctrl-C."""
         if self.requested:
             study.stop()
+
+
+@contextmanager
+def _alarm(deadline: float | None, handler: Callable[[int, object], None]) -> Iterator[None]:
+    """SIGALRM at `deadline` (time.monotonic()) calls `handler`; none without a deadline."""
+    if deadline is None or not hasattr(signal, "setitimer"):
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def expires(deadline: float | None) -> Iterator[None]:
+    """Raise DeadlineReached where the code is at `deadline` (after a storage write under way)."""
+
+    def reached(signum: int, frame: object) -> None:
+        _stop_now(DeadlineReached)
+
+    with _alarm(deadline, reached):
+        yield

@@ -26,7 +26,7 @@ from search.errors import TinynasError, check_range
 from search.limits import MAX_SEEDS, MAX_TRIALS
 from search.signals import die_with_parent, stop_exit_code
 from search.study.confirm import confirm
-from search.study.interrupt import TrialGuard, graceful_interrupts
+from search.study.interrupt import DeadlineReached, TrialGuard, expires, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
 from search.study.owners import fail_dead_local_trials, lost_to_another_run, retry_trial
 from search.study.pruning import make_pruner
@@ -49,12 +49,17 @@ class SearchOptions:
     storage: str
     trials: int
     data_root: Path
-    timeout_s: float | None = None
+    deadline: float | None = None
+    """time.monotonic() by which the whole command ends (--timeout): trials in flight are cut
+    short then and queued again, confirmation gets what is left (the clock is the host's, so
+    worker processes share it)."""
     subset: int | None = None
     device: str = "cpu"
     jobs: int = 1
     threads: int | None = None
     seeds_per_trial: int = 1
+    confirm: bool = True
+    """Whether the search ends by confirming its top trials (as the spec's [run] confirm asks)."""
     worker: int = 0
     """Offsets the sampler's seed, so workers starting together do not sample alike."""
 
@@ -66,7 +71,7 @@ class SearchFlags:
     default rule: `resolve_url`, `data_root`)."""
 
     trials: int | None = None  # run until the study holds this many finished trials
-    timeout: str | None = None  # stop starting trials after e.g. 90m or 2h
+    timeout: str | None = None  # the whole command ends after e.g. 90m or 2h
     storage: str | None = None  # SQLAlchemy URL
     data_dir: str | Path | None = None  # dataset root holding MNIST/raw
     subset: int | None = None  # training images per trial
@@ -74,6 +79,7 @@ class SearchFlags:
     jobs: int | None = None  # worker processes on this machine (default: `worker_split`)
     threads: int | None = None  # PyTorch threads per worker (default: the cores split between the workers)
     seeds_per_trial: int | None = None  # seeds each trial trains (fused); its score is their mean
+    confirm: bool | None = None  # False: skip the spec's [run] confirm
 
 
 def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
@@ -88,16 +94,18 @@ def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
         check_range("--seeds-per-trial", seeds_per_trial, 1, MAX_SEEDS)
     device = resolve_device(flags.device)
     jobs, threads = worker_split(device, jobs, threads)
+    timeout_s = parse_duration(timeout) if timeout else spec.run.timeout_s
     return SearchOptions(
         storage=resolve_url(storage, spec.name),
         trials=trials or spec.run.trials,
         data_root=data_root(Path(flags.data_dir) if flags.data_dir else None),
-        timeout_s=parse_duration(timeout) if timeout else spec.run.timeout_s,
+        deadline=None if timeout_s is None else time.monotonic() + timeout_s,
         subset=subset or spec.run.subset,
         device=device,
         jobs=jobs,
         threads=threads,
         seeds_per_trial=seeds_per_trial or spec.run.seeds_per_trial,
+        confirm=flags.confirm is not False and spec.run.confirm.top > 0,
     )
 
 
@@ -322,7 +330,7 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
     guard = TrialGuard(watcher.stopping)
     streak = InfeasibleStreak(ctx.spec.run.infeasible_streak)
     callbacks = [watcher, StopAt(opts.trials), streak, guard.stop_if_requested]
-    deadline = None if opts.timeout_s is None else time.monotonic() + opts.timeout_s
+    deadline = opts.deadline
     current: list[int] = []  # the number of the trial this run trains
 
     def one_trial(trial: optuna.Trial) -> float | tuple[float, float]:
@@ -330,7 +338,7 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
         return guard.run(objective, trial, ctx)
 
     try:
-        with watcher, guard.installed():
+        with watcher, guard.installed(deadline):
             while deadline is None or (left := deadline - time.monotonic()) > 0:
                 try:
                     study.optimize(one_trial, timeout=None if deadline is None else left, callbacks=callbacks)
@@ -441,21 +449,52 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
         raise TinynasError(f"{failed} of {opts.jobs} workers failed; see their output above")
 
 
+def time_left(opts: SearchOptions) -> float | None:
+    """Seconds until the command's deadline (0 once past it); None without a --timeout."""
+    return None if opts.deadline is None else max(0.0, opts.deadline - time.monotonic())
+
+
+@dataclass(frozen=True)
+class ConfirmRun:
+    """What a search's confirmation did: `done` per trial number, of the `top` it meant to
+    confirm among `complete` trials; `cut`: the --timeout ran out before it finished (or began)."""
+
+    done: dict[int, Confirmation]
+    top: int
+    complete: int
+    cut: bool = False
+
+
+def confirm_plan(study: optuna.Study, spec: StudySpec, opts: SearchOptions) -> tuple[list[TrialRecord], int]:
+    """The trials confirmation would retrain (the spec's top N by searched score; none when the
+    run skips it) and how many complete trials the study holds."""
+    complete = complete_records(study)
+    top = spec.run.confirm.top if opts.confirm else 0
+    return sorted(complete, key=lambda r: -r.score)[:top], len(complete)
+
+
 def confirm_best(
     study: optuna.Study, spec: StudySpec, opts: SearchOptions, on_trial: ConfirmedCallback | None = None
-) -> dict[int, Confirmation]:
+) -> ConfirmRun:
     """The spec's `[run] confirm`: its top trials by searched score retrained with fresh seeds,
-    spread over the run's workers (those already confirmed with the same seeds are kept)."""
-    if not spec.run.confirm.top:
-        return {}
-    ranked = sorted(complete_records(study), key=lambda r: -r.score)[: spec.run.confirm.top]
-    return confirm(
-        study,
-        ranked,
-        spec.run.confirm.seeds,
-        opts.data_root,
-        device=opts.device,
-        workers=opts.jobs,
-        threads=opts.threads,
-        on_trial=on_trial,
-    )
+    spread over the run's workers (those already confirmed with the same seeds are kept), in
+    the time the --timeout leaves: past it, what was confirmed is kept and the rest is cut."""
+    ranked, complete = confirm_plan(study, spec, opts)
+    if not ranked:
+        return ConfirmRun({}, 0, complete)
+    if time_left(opts) == 0:
+        return ConfirmRun({}, len(ranked), complete, cut=True)
+    done: dict[int, Confirmation] = {}
+
+    def keep(record: TrialRecord, confirmation: Confirmation) -> None:
+        done[record.number] = confirmation
+        if on_trial is not None:
+            on_trial(record, confirmation)
+
+    try:
+        with expires(opts.deadline):
+            confirm(study, ranked, spec.run.confirm.seeds, opts.data_root, device=opts.device, workers=opts.jobs,
+                    threads=opts.threads, on_trial=keep)  # fmt: skip
+    except DeadlineReached:
+        return ConfirmRun(done, len(ranked), complete, cut=True)
+    return ConfirmRun(done, len(ranked), complete)

@@ -292,6 +292,16 @@ class RunSpec(_Frozen):
     )
     confirm: ConfirmSpec = ConfirmSpec()
 
+    @field_validator("confirm", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        """`confirm = false` is the default: no confirmation."""
+        if value is False:
+            return {"top": 0}
+        if value is True:
+            raise ValueError("say how many trials and seeds: confirm = {top = 3, seeds = 3}")
+        return value
+
     @field_validator("timeout")
     @classmethod
     def _readable(cls, value: str | None) -> str | None:

@@ -186,6 +186,22 @@ def test_workers_die_with_a_killed_main_process_and_their_trials_are_retried(tmp
     assert retried[0] >= 1, "the trials the workers were training were not queued again"
 
 
+def test_the_timeout_bounds_the_whole_command_and_what_it_cut_is_queued(tmp_path: Path, mnist_root: Path) -> None:
+    spec, db = write_spec(tmp_path, subset=3000, confirm="{top = 2, seeds = 2}"), tmp_path / "s.db"
+    started = time.monotonic()
+    result = run_cli(*search_args(spec, db, mnist_root, "--jobs", "1", "--threads", "1", "--timeout", "25s"))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 25 + 15, f"the 25 s command took {elapsed:.0f} s"
+    assert "the --timeout is reached" in result.stdout
+    assert "confirmation skipped: the --timeout is spent" in result.stdout and "--confirm 2" in result.stdout
+    found = dict(states(db))
+    assert "RUNNING" not in found.values()
+    assert list(found.values()).count("FAIL") <= list(found.values()).count("WAITING")  # each cut trial queued
+    again = run_cli(*search_args(spec, db, mnist_root, "--jobs", "1", "--trials", "1", "--no-confirm"))
+    assert again.returncode == 0 and "confirming" not in again.stdout, again.stderr
+
+
 def test_four_workers_share_one_sqlite_study(tmp_path: Path, mnist_root: Path) -> None:
     spec, db = write_spec(tmp_path, subset=1000), tmp_path / "s.db"
     result = run_cli(*search_args(spec, db, mnist_root, "--jobs", "4", "--trials", "8"))

@@ -36,7 +36,7 @@ def test_a_config_json_nested_deeper_than_the_limit_is_refused(tmp_path: Path) -
 
 
 def test_brackets_inside_strings_and_comments_do_not_count(tmp_path: Path) -> None:
-    assert nesting('a = "[[[[" # [[[[\nb = [[1], {c = \'{{\'}]\n') == 2
+    assert nesting("a = \"[[[[\" # [[[[\nb = [[1], {c = '{{'}]\n") == 2
     assert nesting('{"a": "]]]]\\"[[[[", "b": [[]]}') == 3
     spec = tmp_path / "ok.toml"
     spec.write_text(TINY.replace('name = "tiny"', f'name = "tiny"  # {"[" * 200}'))

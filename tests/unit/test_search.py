@@ -257,7 +257,9 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
     splits = (synthetic_split(192, 1), synthetic_split(96, 2))
     monkeypatch.setattr("search.study.confirm._splits", lambda *args: splits)
     opts = runner.SearchOptions(storage=f"sqlite:///{db}", trials=4, data_root=tmp_path)
-    confirmed = runner.confirm_best(study, spec, opts)
+    outcome = runner.confirm_best(study, spec, opts)
+    confirmed = outcome.done
+    assert (outcome.top, outcome.cut) == (2, False)
     top = sorted((TrialRecord.of(t) for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))),
                  key=lambda r: -r.score)[:2]  # fmt: skip
     assert sorted(confirmed) == sorted(r.number for r in top)
@@ -266,3 +268,53 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
     from search.outputs.export import searched_confirmations
 
     assert searched_confirmations(study) == confirmed  # what export picks by
+
+
+def test_confirmation_gets_only_the_time_the_timeout_leaves(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from search.study import runner
+
+    spec = make_spec(**{"run.confirm": {"top": 2, "seeds": 2}})
+    db = tmp_path / "s.db"
+    study = run(spec, db, trials=3)
+    spent = runner.SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, deadline=time.monotonic())
+    outcome = runner.confirm_best(study, spec, spent)
+    assert outcome.cut and not outcome.done and outcome.top == 2  # skipped: nothing left
+    skipped = runner.SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, confirm=False)
+    assert runner.confirm_best(study, spec, skipped).top == 0  # --no-confirm
+
+    def slow(*args, **kwargs):
+        time.sleep(30)
+
+    monkeypatch.setattr(runner, "confirm", slow)
+    started = time.monotonic()
+    soon = runner.SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, deadline=started + 0.5)
+    outcome = runner.confirm_best(study, spec, soon)
+    assert outcome.cut and time.monotonic() - started < 5  # cut at the deadline, not after the work
+
+
+def test_a_trial_in_flight_at_the_deadline_is_cut_and_queued_again(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from search.study import objective as objective_module
+    from search.study import runner
+    from tests.helpers import SYNTHETIC
+
+    spec = make_spec()
+    db = tmp_path / "s.db"
+    real = objective_module.train_replicas
+
+    def slow_train(*args, **kwargs):
+        time.sleep(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(objective_module, "train_replicas", slow_train)
+    opts = runner.SearchOptions(storage=f"sqlite:///{db}", trials=5, data_root=tmp_path, deadline=time.monotonic() + 1)
+    ctx = runner.SearchContext(spec, SYNTHETIC, synthetic_split(192, 1), synthetic_split(96, 2))
+    study = runner.open_study(spec, opts)
+    started = time.monotonic()
+    runner.optimize(study, ctx, opts)  # returns normally: the deadline is not an interrupt
+    assert time.monotonic() - started < 10
+    states = [t.state.name for t in study.get_trials()]
+    assert "RUNNING" not in states and states.count("FAIL") == 1 and states.count("WAITING") == 1

@@ -109,3 +109,13 @@ class _Recording:
     def choice(self, name, choices):
         self.names.add(name)
         return self.inner.choice(name, choices)
+
+
+def test_confirm_false_turns_the_confirmation_off_and_true_asks_how_much() -> None:
+    from pydantic import ValidationError
+
+    from tests.helpers import make_spec
+
+    assert make_spec(**{"run.confirm": False}).run.confirm.top == 0
+    with pytest.raises(ValidationError, match="say how many"):
+        make_spec(**{"run.confirm": True})
