@@ -11,16 +11,17 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
-    from models import ConfigError
     from search.errors import TinynasError
     from search.quiet import quiet_libraries
 
     quiet_libraries()
     try:
         app()
-    except (TinynasError, ConfigError) as exc:
+    except TinynasError as exc:
         _fail(str(exc))
     except Exception as exc:
+        if _is_config_error(exc):
+            _fail(str(exc))
         cause = _storage_cause(exc)
         if cause is None:
             raise
@@ -29,6 +30,15 @@ def main() -> None:
             "(make its folder writable, free disk space, restart the database server, stop the process holding "
             "the lock) and run the same command again"
         )
+
+
+def _is_config_error(exc: BaseException) -> bool:
+    """A bad model config (models.ConfigError), told apart without importing `models` up
+    front: it loads PyTorch, which `--help` does not need."""
+    import sys
+
+    models = sys.modules.get("models")
+    return models is not None and isinstance(exc, models.ConfigError)
 
 
 def _storage_cause(exc: BaseException) -> BaseException | None:

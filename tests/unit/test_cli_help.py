@@ -29,3 +29,21 @@ def test_bracketed_words_in_option_help_are_shown() -> None:
                 assert word.lstrip("\\") in shown, (path, param.name, word)
                 checked += 1
     assert checked  # the export's --confirm names the spec's [run] section
+
+
+def test_help_starts_without_loading_pytorch() -> None:
+    """`--help` of the program and of every command imports no PyTorch (seconds to load on a
+    CPU machine): only the work a command does needs it."""
+    import subprocess
+    import sys
+
+    names = [" ".join(path) for path, _ in _commands(typer.main.get_command(app))]
+    probe = (
+        "import sys\nfrom search.cli import main\n"
+        "for args in [[], *[a.split() for a in sys.argv[1:]]]:\n"
+        "    sys.argv = ['tinynas', *args, '--help']\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "print('torch' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *names], capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr[-2000:]
