@@ -36,6 +36,7 @@ from search.study.space import complete, possible_teachers, probe, smallest_mode
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import is_tinynas_study, open_storage, resolve_url
 from search.training import resolve_device, set_threads, worker_split
+from search.training.parallel import main_left_out
 from search.training.recipe import Distill
 from search.training.teachers import teacher_for
 
@@ -433,8 +434,9 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
         )
         for i in range(opts.jobs)
     ]
-    for p in procs:
-        p.start()
+    with main_left_out():  # a plain script calling the API is not run again in each worker
+        for p in procs:
+            p.start()
     try:
         for p in procs:
             p.join()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from search.signals import die_with_parent
 from search.training.device import set_threads
@@ -29,13 +31,34 @@ def _init(threads: int | None, parent: int) -> None:
     set_threads(threads)
 
 
+@contextmanager
+def main_left_out() -> Iterator[None]:
+    """Worker processes start without running the caller's main script again.
+
+    A spawned process imports the parent's `__main__` (as `__mp_main__`) unless it is told
+    nothing about it: a plain script or `python -` that calls tinynas at top level, with no
+    `if __name__ == "__main__"` guard (the README's API block), would then run again in every
+    worker and fail. tinynas's workers run only functions of its own modules, so while they
+    start, `__main__` hides its file and spec (what multiprocessing reads to find it)."""
+    main = sys.modules.get("__main__")
+    names = vars(main) if main is not None else {}
+    saved: dict[str, Any] = {name: names[name] for name in ("__file__", "__spec__") if name in names}
+    names.pop("__file__", None)
+    names["__spec__"] = None  # read, not looked up: it must be there
+    try:
+        yield
+    finally:
+        names.pop("__spec__", None)
+        names.update(saved)
+
+
 def in_workers(work: Callable[[Job], Result], jobs: list[Job], workers: int, threads: int | None) -> Iterator[Result]:
     """work(job) for every job, in `workers` processes of `threads` threads each (1 worker: here)."""
     if workers <= 1 or len(jobs) <= 1:
         set_threads(threads)
         yield from map(work, jobs)
         return
-    with mp.get_context("spawn").Pool(
-        min(workers, len(jobs)), initializer=_init, initargs=(threads, os.getpid())
-    ) as pool:
+    with main_left_out():
+        pool = mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init, initargs=(threads, os.getpid()))
+    with pool:
         yield from pool.imap(work, jobs, chunksize=1)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from search.limits import DATA_ENV
 from tests.helpers import REPO
 
@@ -19,11 +21,17 @@ def readme_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path) -> None:
+@pytest.mark.parametrize("way", ["script", "stdin"])
+def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path, way: str) -> None:
+    """As a plain script and as `python -`: the API's worker processes must not run the
+    caller's unguarded top-level code again."""
     (tmp_path / "studies").mkdir()
     shutil.copy(REPO / "studies" / "tiny.toml", tmp_path / "studies" / "tiny.toml")
+    script = tmp_path / "example.py"
+    script.write_text(readme_example())
     result = subprocess.run(
-        [sys.executable, "-c", readme_example()],
+        [sys.executable, str(script)] if way == "script" else [sys.executable, "-"],
+        input=None if way == "script" else readme_example(),
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -111,7 +111,8 @@ def test_seeds_spread_over_the_cores_give_the_runs_one_after_another_would(tmp_p
         assert result.returncode == 0, result.stderr
         summaries[mode] = json.loads((tmp_path / mode / "summary.json").read_text())
     spread, alone = summaries["spread"], summaries["sequential"]
-    assert spread["test_acc_per_epoch"] == alone["test_acc_per_epoch"] and min(spread["final_acc"]) > 50
+    # the same numbers, and each seed learned (2 epochs of 2,000 images: 47-71% on some CPUs; chance is 10%)
+    assert spread["test_acc_per_epoch"] == alone["test_acc_per_epoch"] and min(spread["final_acc"]) > 25
     assert (spread["fused"], spread["layout"]) == (False, "contiguous")
     for seed in spread["seeds"]:  # each seed's checkpoint came back from its worker
         checkpoint = torch.load(tmp_path / "spread" / f"seed{seed}" / "checkpoint.pt", weights_only=False)
