@@ -468,7 +468,12 @@ def report(
 def export(
     study: Annotated[str, typer.Argument(help="Study name.")],
     storage: Storage = None,
-    rule: Annotated[str, typer.Option(help="smallest (meeting --target), best, or trial=N.")] = "smallest",
+    rule: Annotated[
+        str,
+        typer.Option(
+            help="smallest: the fewest parameters meeting --target (the default); best: the most accurate; trial=N."
+        ),
+    ] = "smallest",
     target: Target = None,
     out: Annotated[Path, typer.Option(help="JSON file for `tinynas retrain`.")] = Path("best.json"),
     confirm: Annotated[
@@ -488,10 +493,12 @@ def export(
     """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
 
     from search import api
+    from search.outputs.export import candidates, study_target
 
+    the_study = _study(study, storage)
     with stoppable("no configuration was exported; the confirmations that finished are kept in the study"):
         exp = api.export(
-            _study(study, storage),
+            the_study,
             rule=rule,
             target=target,
             out=out,
@@ -507,6 +514,14 @@ def export(
     confirmed = (p.model_extra or {}).get("confirmed_val_acc")
     held = f" (confirmed {confirmed:.2f}% on fresh seeds)" if confirmed is not None else ""
     say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
+    if rule == "smallest":  # the default rule: say why it is not the most accurate trial
+        best = candidates(the_study, "best", None, 1)[0]
+        goal = study_target(the_study) if target is None else target
+        if best.number != p.trial:
+            say(
+                f"picked by --rule smallest: the fewest parameters meeting the target {goal:.2f}%; the most "
+                f"accurate is trial {best.number} at {best.score:.2f}% with {best.params:,} params (--rule best)"
+            )
 
 
 @app.command()
