@@ -5,12 +5,14 @@ every tinynas model belongs to; `build(config)` is the one build entry point (pu
 `analyse(config)` gives parameters, MACs and receptive field from the config alone.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from models.analysis import ARCH_NOTATION, Analysis, LayerRow, analyse, arch_string, count_params
-from models.build import build
 from models.config import SCHEMA_VERSION, ConfigError, ModelConfig, explain
 from models.family import ConvKind, cnn, conv_block
-from models.fold import fold_batchnorm
-from models.fused import Fused, fuse, unfuse
 from models.layers import (
     MAX_SHARED_REPEATS,
     BatchNorm,
@@ -24,6 +26,25 @@ from models.layers import (
     SharedConv,
 )
 from models.presets import PRESETS, preset, register
+
+if TYPE_CHECKING:
+    from models.builder import build
+    from models.fold import fold_batchnorm
+    from models.fused import Fused, fuse, unfuse
+
+_NEEDS_TORCH = {
+    "build": "models.builder", "fold_batchnorm": "models.fold", "Fused": "models.fused", "fuse": "models.fused",
+    "unfuse": "models.fused",
+}  # fmt: skip
+"""Loaded on first use: everything else describes a model from its config alone, without
+PyTorch, so what only reads configs (a command's --help, `tinynas presets`) starts fast."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NEEDS_TORCH:
+        return getattr(import_module(_NEEDS_TORCH[name]), name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "ConvKind", "Dropout", "Fused", "GlobalAvgPool",

@@ -22,7 +22,7 @@ from typing import TypeGuard, cast
 import torch
 from torch import nn
 
-from models.build import SharedConv2d
+from models.builder import SharedConv2d
 
 
 def _affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,7 +15,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from models.build import SharedConv2d, build
+from models.builder import SharedConv2d, build
 from models.config import ModelConfig
 
 

@@ -69,7 +69,7 @@ def teacher_17k() -> ModelConfig:
 
 @register
 def sub5k_t83() -> ModelConfig:
-    """Found by the sub5k study (trial 83; 4,822 parameters): three stages of narrow padded
+    """Found by the sub5k study's sampler (trial 83; 4,822 parameters): three stages of narrow padded
     convs, BN before ReLU, a 1x1 conv head. Its recipe: `search.training.presets`."""
     return cnn(
         name="sub5k-t83",
@@ -82,7 +82,8 @@ def sub5k_t83() -> ModelConfig:
 
 @register
 def sub5k_t0() -> ModelConfig:
-    """Found by the sub5k study's sixth space (trial 0; 4,804 parameters): trial 83's first stage,
+    """Built by hand, confirmed as the best of the sub5k study's sixth space (its start, trial 0; 4,804
+    parameters): trial 83's first stage,
     then depthwise-separable stages at 14x14 and 7x7 widened back to its parameters (a 3x3 per
     channel, then a 1x1 mixing them), BN before ReLU, a 1x1 conv head."""
     return cnn(
@@ -97,7 +98,7 @@ def sub5k_t0() -> ModelConfig:
 
 @register
 def sub4k_t23() -> ModelConfig:
-    """Found by the sub4k study (trial 23; 3,390 parameters)."""
+    """Found by the sub4k study's sampler (trial 23; 3,390 parameters)."""
     return cnn(
         name="sub4k-t23",
         stages=[[4, 4], [10, 10, 6], [6, 6, 10]],
@@ -109,7 +110,8 @@ def sub4k_t23() -> ModelConfig:
 
 @register
 def sub3k_t1() -> ModelConfig:
-    """Found by the sub3k study (trial 1; 2,942 parameters): one conv at full resolution."""
+    """Built by hand, the sub3k study's pick (its start, trial 1; 2,942 parameters): one conv at full
+    resolution."""
     return cnn(
         name="sub3k-t1",
         stages=[[8], [6, 10, 6], [6, 8]],
@@ -122,7 +124,7 @@ def sub3k_t1() -> ModelConfig:
 
 @register
 def sub2k_t1() -> ModelConfig:
-    """Found by the sub2k study (trial 1, its second start: sub1k-t1 widened; 1,948 parameters):
+    """Built by hand, the sub2k study's pick (trial 1, its second start: sub1k-t1 widened; 1,948 parameters):
     one full conv at 28x28, three depthwise-separable convs at 14x14 and two at 7x7, the last
     one channel per class before global pooling (the `gap` head)."""
     return cnn(
@@ -136,7 +138,7 @@ def sub2k_t1() -> ModelConfig:
 
 @register
 def sub1k_t1() -> ModelConfig:
-    """Found by the sub1k study (trial 1, its second start; 776 parameters): one full conv at
+    """Built by hand, the sub1k study's pick (trial 1, its second start; 776 parameters): one full conv at
     28x28, depthwise-separable stages at 14x14 and 7x7, the last one channel per class before
     global pooling (the `gap` head: no classifier weights)."""
     return cnn(

@@ -30,6 +30,7 @@ from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
 from search.outputs import experiment_for, pick, run_folder, write_report
 from search.outputs.deploy import DeployCard, deploy_checkpoint
 from search.outputs.export import candidates, pick_confirmed, searched_confirmations
+from search.outputs.presets_table import presets_frame
 from search.quiet import quiet
 from search.study import SearchFlags, StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
 from search.study import load_spec as _load_spec
@@ -151,6 +152,12 @@ def export(
     if out is not None:
         write_user_file(Path(out), exp.to_json(), "exported config")
     return exp
+
+
+def presets(results: str = DEFAULT_RESULTS_URL) -> pd.DataFrame:
+    """The named presets: parameters, MACs, a line on each, and the final-epoch test accuracy
+    of their retrains recorded in `results` (empty where none is)."""
+    return presets_frame(results)
 
 
 @quiet()

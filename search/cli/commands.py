@@ -14,8 +14,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from models import PRESETS
 from search.errors import TinynasError, cores
-from search.limits import DEFAULT_RESULTS_URL, EPOCH_CEILING, STORAGE_ENV
+from search.limits import DEFAULT_RESULTS_URL, EPOCH_CEILING, STORAGE_ENV, STUDIES_DIR
 
 app = typer.Typer(
     help="Search for tiny CNNs under hard parameter and epoch budgets, then retrain the best.",
@@ -63,8 +64,26 @@ def say(text: str) -> None:
 
 
 @app.command()
+def presets(
+    results: Annotated[str, typer.Option(help="Where retrain results are recorded.")] = DEFAULT_RESULTS_URL,
+) -> None:
+    """The named presets: parameters, MACs, what each is, and its test accuracy where a retrain is recorded."""
+    from rich.table import Table
+
+    from search import api
+
+    frame = api.presets(results)
+    table = Table(title="presets (tinynas summary NAME, tinynas retrain NAME)")
+    for col in ("preset", "params", "MACs", "test accuracy, final epoch", "about"):
+        table.add_column(col, justify="right" if col in ("params", "MACs") else "left", overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(row.preset, f"{row.params:,}", f"{row.macs:,}", row.test_acc or "-", row.about)
+    console.print(table)
+
+
+@app.command()
 def summary(
-    config: Annotated[str, typer.Argument(help="A preset name (seed-8k, compact-4k) or a config JSON.")],
+    config: Annotated[str, typer.Argument(help=f"A preset name ({', '.join(PRESETS)}) or a config JSON.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Per-layer table: output shape, parameters, receptive field and jump; totals."""
@@ -420,12 +439,36 @@ def trials(
 
 
 @app.command()
-def studies(storage: Storage = None) -> None:
-    """The studies in a storage, with their trial counts and best values."""
-    from search.study import open_storage, resolve_url, studies_frame
+def studies(
+    storage: Annotated[
+        str | None,
+        typer.Option(help=f"A storage URL (default ${STORAGE_ENV}, else every {STUDIES_DIR}/*.db)."),
+    ] = None,
+) -> None:
+    """The studies in a storage (or in every studies/*.db), with their trial counts and best values."""
+    import pandas as pd
 
-    frame = studies_frame(open_storage(resolve_url(storage, None), create=False))
-    typer.echo(frame.to_string(index=False) if not frame.empty else "no studies in this storage")
+    from search.study import open_storage, redact, studies_frame
+
+    urls = [storage or os.environ[STORAGE_ENV]] if storage or os.environ.get(STORAGE_ENV) else _local_storages()
+    frames = []
+    for url in urls:
+        try:
+            frame = studies_frame(open_storage(url, create=False))
+        except TinynasError:
+            if storage:
+                raise
+            continue  # a file in studies/ that holds no study (e.g. the retrain results)
+        frames.append(frame.assign(storage=redact(url)))
+    frame = pd.concat(frames) if frames else pd.DataFrame()
+    typer.echo(
+        frame.to_string(index=False) if not frame.empty else f"no studies in {' '.join(urls) or STUDIES_DIR + '/'}"
+    )
+
+
+def _local_storages() -> list[str]:
+    """sqlite URLs of the study databases in studies/ (where `tinynas search` puts them)."""
+    return [f"sqlite:///{path}" for path in sorted(Path(STUDIES_DIR).glob("*.db"))]
 
 
 Target = Annotated[float | None, typer.Option(help="Target validation accuracy (%) (default: the spec's target).")]

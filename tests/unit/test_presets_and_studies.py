@@ -1,0 +1,48 @@
+"""`tinynas presets` lists every preset with its size and, where a retrain is recorded, its
+test accuracy; bare `tinynas studies` lists the studies of every studies/*.db."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from models import PRESETS, analyse, preset
+from search.cli.commands import app
+from search.outputs.presets_table import presets_frame
+from search.outputs.retrain_records import RetrainRecord, save
+from tests.helpers import make_spec, run_synthetic
+
+
+def _record(url: str, name: str, seed: int, final: float, epochs: int = 19) -> None:
+    model = preset(name)
+    stats = analyse(model)
+    save(url, RetrainRecord(config_hash="h" * 32, study=None, trial=None, dataset="mnist", seed=seed,
+                            params=stats.params, macs=stats.macs, epochs=epochs, final_acc=final, last3_min=final,
+                            seconds=1.0, device="cpu", test_acc_per_epoch=[final],
+                            config_json=json.dumps({"model": model.model_dump(mode="json")})))  # fmt: skip
+
+
+def test_every_preset_is_listed_with_the_accuracy_of_its_longest_recorded_retrains(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    for seed, final in enumerate([99.0, 99.2, 99.4]):
+        _record(url, "sub5k-t0", seed, final)
+    _record(url, "sub5k-t0", 9, 90.0, epochs=5)  # a shorter schedule does not count
+    frame = presets_frame(url).set_index("preset")
+    assert list(frame.index) == list(PRESETS)
+    assert frame.loc["sub5k-t0", "test_acc"] == "99.20 ± 0.20 (3 seeds, 19 epochs)"
+    assert frame.loc["seed-8k", "test_acc"] == ""  # nothing recorded
+    assert frame.loc["seed-8k", "params"] == 8070
+
+
+def test_bare_studies_lists_every_study_database_in_studies(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "studies").mkdir()
+    run_synthetic(make_spec(name="alpha"), tmp_path / "studies" / "alpha.db", trials=2)
+    run_synthetic(make_spec(name="beta"), tmp_path / "studies" / "beta.db", trials=2)
+    _record(f"sqlite:///{tmp_path / 'studies' / 'retrains.db'}", "seed-8k", 0, 99.0)  # not a study database
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TINYNAS_STORAGE", raising=False)
+    shown = CliRunner().invoke(app, ["studies"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "alpha" in shown.output and "beta" in shown.output and "studies/alpha.db" in shown.output
