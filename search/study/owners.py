@@ -88,6 +88,7 @@ def retry_trial(
 def lost_to_another_run(study: optuna.Study, number: int) -> bool:
     """Whether trial `number` was taken from this run while it trained it: another run failed
     it (its heartbeat fell silent past the grace period, e.g. while the database server
-    restarted) and queued its configuration again. This run's result for it is void; the
-    queued copy is trained in its place."""
-    return any(number in t.system_attrs.get("retry_history", ()) for t in study.get_trials(deepcopy=False))
+    restarted or the machine was overloaded) and, retries left, queued its configuration
+    again. This run's result for it is void; Optuna cannot record it on a failed trial."""
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    return trial is not None and trial.state == TrialState.FAIL

@@ -43,7 +43,7 @@ class _Key:
     SEEDS = "seeds"  # the seeds the trial trained (its replicas)
     INFEASIBLE = "infeasible"  # True: over the parameter budget, never trained
     INVALID = "invalid"  # why the sampled architecture cannot exist
-    OWNER = "owner"  # {host, pid, started} of the process running it (search.study.owners)
+    OWNER = "owner"  # {host, pid, started, trial} of the process running it (search.study.owners)
     TEACHER = "teacher"  # the distillation teacher's identity (`Teacher.identity`), when the recipe distils
 
 
@@ -102,7 +102,7 @@ class TrialRecord:
             invalid=invalid,
             seconds=t.duration.total_seconds() if t.duration else None,
             sampled=dict(t.params),
-            owner=attrs.get(_Key.OWNER),
+            owner=_claim(attrs.get(_Key.OWNER), t.number),
             teacher=attrs.get(_Key.TEACHER),
         )
 
@@ -144,7 +144,20 @@ def complete_records(study: optuna.Study) -> list[TrialRecord]:
 
 
 def record_owner(trial: optuna.Trial, owner: dict) -> None:
-    trial.set_user_attr(_Key.OWNER, owner)
+    trial.set_user_attr(_Key.OWNER, {**owner, _OWNED_TRIAL: trial.number})
+
+
+_OWNED_TRIAL = "trial"
+
+
+def _claim(owner: Any, number: int) -> dict | None:
+    """The owner a trial's process recorded for this very trial. A retried trial is queued with
+    the user attributes of the one it retries, owner included: until its new process records
+    itself, that copy names the old (dead) process, and must not read as its owner. Records
+    from before the trial number was kept have none and are taken as they are."""
+    if not isinstance(owner, dict) or owner.get(_OWNED_TRIAL, number) != number:
+        return None
+    return owner
 
 
 def record_invalid(trial: optuna.Trial, reason: str) -> None:

@@ -333,10 +333,15 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
     callbacks = [watcher, StopAt(opts.trials), streak, guard.stop_if_requested]
     deadline = opts.deadline
     current: list[int] = []  # the number of the trial this run trains
+    raised: list[BaseException] = []  # what the objective itself raised, if anything
 
     def one_trial(trial: optuna.Trial) -> float | tuple[float, float]:
-        current[:] = [trial.number]
-        return guard.run(objective, trial, ctx)
+        current[:], raised[:] = [trial.number], []
+        try:
+            return guard.run(objective, trial, ctx)
+        except BaseException as exc:
+            raised[:] = [exc]
+            raise
 
     try:
         with watcher, guard.installed(deadline):
@@ -344,8 +349,8 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
                 try:
                     study.optimize(one_trial, timeout=None if deadline is None else left, callbacks=callbacks)
                     break
-                except Exception:  # Optuna could not record a trial another run took over: go on with the next
-                    if not (current and lost_to_another_run(study, current[0])):
+                except Exception as exc:  # Optuna could not record a trial another run took over: go on
+                    if (raised and exc is raised[0]) or not (current and lost_to_another_run(study, current[0])):
                         raise
                     current.clear()
     finally:

@@ -11,12 +11,13 @@ import psutil
 from optuna.trial import TrialState
 
 from search.study.owners import Owner, fail_dead_local_trials
-from search.study.record import user_attrs
+from search.study.record import record_owner, user_attrs
 
 
 def running_trial(study: optuna.Study, owner: Owner, x: float) -> int:
-    study.enqueue_trial({"x": x}, user_attrs=user_attrs(owner=owner.as_dict()))
+    study.enqueue_trial({"x": x})
     trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    record_owner(trial, owner.as_dict())
     return trial.number
 
 
@@ -45,3 +46,17 @@ def test_a_reused_pid_is_not_the_owner() -> None:
     me = Owner.current()
     assert me.alive()
     assert not Owner(me.host, me.pid, me.started - 3600).alive()
+
+
+def test_a_retry_queued_with_its_dead_owner_is_not_failed_before_its_new_process_claims_it() -> None:
+    """A retried configuration is queued with the user attributes of the trial it retries, its
+    dead owner among them: a run that pops it must not see that owner as its own and fail it
+    before it records itself (two workers resuming at once)."""
+    study = optuna.create_study()
+    dead = dead_owner()
+    study.enqueue_trial({"x": 0.25}, user_attrs=user_attrs(owner={**dead.as_dict(), "trial": 99}))
+    popped = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    assert fail_dead_local_trials(study) == []
+    record_owner(popped, Owner.current().as_dict())
+    assert fail_dead_local_trials(study) == []
+    assert study.get_trials()[0].state == TrialState.RUNNING

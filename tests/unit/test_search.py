@@ -220,12 +220,14 @@ def test_workers_stop_at_the_target_counting_trials_still_training(tmp_path: Pat
     assert states == ["RUNNING", "COMPLETE", "COMPLETE"]  # 2 here + 1 still training = the target
 
 
+@pytest.mark.parametrize("retries_left", [True, False])
 def test_a_trial_taken_over_by_another_run_is_left_to_its_retry_and_the_search_goes_on(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, retries_left: bool
 ) -> None:
-    """While the database was unreachable a worker's heartbeat fell silent, so another worker
-    failed its trial and queued the configuration again: the first worker cannot record that
-    trial any more, and goes on with the next one instead of crashing."""
+    """While the database was unreachable (or the machine overloaded) a worker's heartbeat fell
+    silent, so another worker failed its trial and, retries left, queued the configuration
+    again: the first worker cannot record that trial any more, and goes on with the next one
+    instead of crashing."""
     from search.study import objective as objective_module
 
     original = objective_module.record_curves
@@ -236,15 +238,27 @@ def test_a_trial_taken_over_by_another_run_is_left_to_its_retry_and_the_search_g
             taken.append(trial.number)
             trial.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             frozen = next(t for t in trial.study.get_trials() if t.number == trial.number)
-            optuna.storages.RetryHeartbeatStaleTrialCallback(3)(trial.study, frozen)
+            optuna.storages.RetryHeartbeatStaleTrialCallback(3 if retries_left else 0)(trial.study, frozen)
         original(trial, curves)  # refused now: the trial is finished
 
     monkeypatch.setattr(objective_module, "record_curves", taken_over_mid_training)
     study = run(make_spec(), tmp_path / "s.db", trials=3)
     trials = {t.number: t for t in study.get_trials()}
     assert trials[taken[0]].state.name == "FAIL" and finished(study) == 3
-    (retry,) = [t for t in trials.values() if taken[0] in t.system_attrs.get("retry_history", ())]
-    assert retry.state.name == "COMPLETE" and retry.params == trials[taken[0]].params
+    retries = [t for t in trials.values() if taken[0] in t.system_attrs.get("retry_history", ())]
+    assert len(retries) == retries_left
+    assert all(t.state.name == "COMPLETE" and t.params == trials[taken[0]].params for t in retries)
+
+
+def test_an_error_of_the_objective_itself_still_ends_the_search(tmp_path: Path, monkeypatch) -> None:
+    from search.study import objective as objective_module
+
+    def broken(trial: optuna.Trial, curves: list) -> None:
+        raise RuntimeError("a bug in training")
+
+    monkeypatch.setattr(objective_module, "record_curves", broken)
+    with pytest.raises(RuntimeError, match="a bug in training"):
+        run(make_spec(), tmp_path / "s.db", trials=3)
 
 
 def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypatch) -> None:
