@@ -28,8 +28,8 @@ def row(path: Path, sizing: str, draws: int, seed: int) -> str:
     spec = load_spec(path)
     space = spec.space.model.model_copy(update={"sizing": sizing})
     budget = spec.budget.max_params
-    counts = probe(space, dataset_info(spec.dataset), budget, draws, seed)
-    fits = np.array([p / budget for p in counts if isinstance(p, int) and p <= budget])
+    draws_made = probe(space, dataset_info(spec.dataset), spec.budget, draws, seed)
+    fits = np.array([a.params / budget for a in draws_made if not isinstance(a, str) and spec.budget.fits(a)])
     shares = " | ".join(f"{q:.2f}" for q in np.quantile(fits, QUANTILES)) if len(fits) else " | ".join("-" * 3)
     return f"| `{path}` | {budget:,} | {sizing} | {len(fits) / draws:.1%} | {shares} |"
 

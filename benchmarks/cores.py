@@ -48,7 +48,7 @@ def draws(spec_path: Path, n: int, seed: int) -> list[tuple[ModelConfig, TrainCo
     info, suggest, out = dataset_info(spec.dataset), RandomSuggest(seed), []
     while len(out) < n:
         try:
-            model = sample_model(suggest, spec.space.model, info, spec.budget.max_params)
+            model = sample_model(suggest, spec.space.model, info, spec.budget)
         except ValueError:
             continue
         cfg = sample_train(suggest, spec.space.train, seed=spec.seed)

@@ -54,7 +54,7 @@ def draws(spec: StudySpec, n: int, seed: int) -> list[dict]:
     info, suggest, out = dataset_info(spec.dataset), RandomSuggest(seed), []
     while len(out) < n:
         try:
-            model = sample_model(suggest, spec.space.model, info, spec.budget.max_params)
+            model = sample_model(suggest, spec.space.model, info, spec.budget)
         except ValueError:
             continue
         if count_params(model) <= spec.budget.max_params:

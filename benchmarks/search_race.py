@@ -130,7 +130,7 @@ def plain_arm(spec: StudySpec, budget_s: float, root: Path) -> tuple[list[dict],
     def objective(trial: optuna.Trial) -> float:
         suggest = TrialSuggest(trial)
         try:
-            model = sample_model(suggest, spec.space.model, info, spec.budget.max_params)
+            model = sample_model(suggest, spec.space.model, info, spec.budget)
         except ValueError:
             return 0.0  # does not fit the image: nothing to train
         if count_params(model) > spec.budget.max_params:

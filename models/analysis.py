@@ -1,10 +1,22 @@
-"""Parameters, MACs and receptive field from the config alone, without building it."""
+"""Parameters, MACs, receptive field and the memory a microcontroller needs for them, from the
+config alone, without building it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from models.config import ModelConfig
+
+WEIGHT_BYTES = 1
+"""A deployed kernel or matrix entry: int8, as int8 runtimes (onnxruntime's QDQ, TFLite Micro,
+CMSIS-NN) store them."""
+VECTOR_BYTES = 4
+"""A deployed per-channel value (a bias, or a BatchNorm's scale or shift): int32, as int8 runtimes
+store biases. A BatchNorm that folds into its conv becomes part of that conv's int32 bias, so
+counting both is an upper bound of the deployed file by at most a vector per folded BatchNorm."""
+ACTIVATION_BYTES = 1
+"""A deployed activation: int8 (or uint8)."""
 
 
 @dataclass(frozen=True)
@@ -16,6 +28,9 @@ class LayerRow:
     macs: int
     rf: int
     jump: int
+    live: int
+    """Activation elements held while this layer runs: its input and its output (0 for a layer
+    applied in place: BatchNorm, ReLU, dropout)."""
 
 
 @dataclass(frozen=True)
@@ -24,12 +39,19 @@ class Analysis:
     params: int
     macs: int
     rf: int
+    weight_bytes: int
+    """The deployed weights: int8 kernels and matrices, int32 per-channel vectors (`VECTOR_BYTES`)."""
+    activation_bytes: int
+    """Peak int8 activation memory of inference, run one layer at a time as microcontroller
+    runtimes do: the largest input plus output of any layer."""
 
     def as_dict(self) -> dict:
         return {
             "params": self.params,
             "macs": self.macs,
             "receptive_field": self.rf,
+            "weight_bytes": self.weight_bytes,
+            "activation_bytes": self.activation_bytes,
             "layers": [row.__dict__ | {"output": list(row.output)} for row in self.rows],
         }
 
@@ -41,19 +63,24 @@ def analyse(config: ModelConfig) -> Analysis:
     (BatchNorm folds into the conv at inference, pooling and ReLU are not MACs).
     """
     rows = []
-    rf, jump = 1, 1
+    rf, jump, weights = 1, 1, 0
     shapes = config.shapes()
     for i, layer in enumerate(config.layers):
-        shape = shapes[i]
+        shape, out = shapes[i], shapes[i + 1]
         kernel, stride = layer.window(shape)
         rf += (kernel - 1) * jump
         jump *= stride
-        rows.append(LayerRow(i, layer.label(shape), shapes[i + 1], layer.params(shape), layer.macs(shape), rf, jump))
+        live = 0 if layer.in_place else math.prod(shape) + math.prod(out)
+        weights += layer.weights(shape)
+        rows.append(LayerRow(i, layer.label(shape), out, layer.params(shape), layer.macs(shape), rf, jump, live))
+    params = sum(r.params for r in rows)
     return Analysis(
         rows=tuple(rows),
-        params=sum(r.params for r in rows),
+        params=params,
         macs=sum(r.macs for r in rows),
         rf=rf,
+        weight_bytes=WEIGHT_BYTES * weights + VECTOR_BYTES * (params - weights),
+        activation_bytes=ACTIVATION_BYTES * max((r.live for r in rows), default=0),
     )
 
 

@@ -7,7 +7,7 @@ the analysis can only disagree if a test catches it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -20,11 +20,19 @@ MAX_SHARED_REPEATS = 8
 
 class _Layer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+    in_place: ClassVar[bool] = False
+    """Elementwise at inference (BatchNorm, ReLU, dropout): a runtime applies it to the buffer
+    it reads, so it holds no second activation buffer."""
 
     def out_shape(self, shape: Shape) -> Shape:
         return shape
 
     def params(self, shape: Shape) -> int:
+        return 0
+
+    def weights(self, shape: Shape) -> int:
+        """The parameters that are a kernel or a matrix (stored as int8 when deployed); the rest
+        of `params` are per-channel vectors (biases, BatchNorm scale and shift)."""
         return 0
 
     def macs(self, shape: Shape) -> int:
@@ -76,7 +84,10 @@ class Conv(_Layer):
         return (self.out, *size)
 
     def params(self, shape: Shape) -> int:
-        return shape[0] // self.groups * self.out * self.kernel**2 + (self.out if self.bias else 0)
+        return self.weights(shape) + (self.out if self.bias else 0)
+
+    def weights(self, shape: Shape) -> int:
+        return shape[0] // self.groups * self.out * self.kernel**2
 
     def macs(self, shape: Shape) -> int:
         _, h, w = self.out_shape(shape)
@@ -114,7 +125,10 @@ class SharedConv(_Layer):
 
     def params(self, shape: Shape) -> int:
         c = shape[0]
-        return c * c * 9 + (c if self.bias else 0) + self.repeats * 2 * c
+        return self.weights(shape) + (c if self.bias else 0) + self.repeats * 2 * c
+
+    def weights(self, shape: Shape) -> int:
+        return shape[0] * shape[0] * 9
 
     def macs(self, shape: Shape) -> int:
         c, h, w = shape
@@ -130,6 +144,7 @@ class SharedConv(_Layer):
 
 class BatchNorm(_Layer):
     type: Literal["bn"] = "bn"
+    in_place: ClassVar[bool] = True
 
     def params(self, shape: Shape) -> int:
         return 2 * shape[0]
@@ -140,6 +155,7 @@ class BatchNorm(_Layer):
 
 class ReLU(_Layer):
     type: Literal["relu"] = "relu"
+    in_place: ClassVar[bool] = True
 
     def label(self, shape: Shape) -> str:
         return "ReLU"
@@ -165,6 +181,7 @@ class MaxPool(_Layer):
 
 class Dropout(_Layer):
     type: Literal["dropout"] = "dropout"
+    in_place: ClassVar[bool] = True
     p: float = Field(ge=0.0, lt=1.0)
 
     def label(self, shape: Shape) -> str:
@@ -198,7 +215,10 @@ class Linear(_Layer):
         return (self.out,)
 
     def params(self, shape: Shape) -> int:
-        return shape[0] * self.out + (self.out if self.bias else 0)
+        return self.weights(shape) + (self.out if self.bias else 0)
+
+    def weights(self, shape: Shape) -> int:
+        return shape[0] * self.out
 
     def macs(self, shape: Shape) -> int:
         return shape[0] * self.out

@@ -430,7 +430,7 @@ def trials(
     if frame.empty:
         typer.echo("no trials")
         return
-    cols = ["state", "val_acc", "params", "macs", "receptive_field", "epochs_run", "seconds", "arch"]
+    cols = ["state", "val_acc", "params", "macs", "weight_bytes", "activation_bytes", "epochs_run", "seconds", "arch"]
     if params:  # the names a spec's [[start]] takes
         cols = ["state", "val_acc", "params", *sorted(c for c in frame if c.startswith("param."))]
     typer.echo(frame[cols].to_string(float_format=lambda v: f"{v:.4g}" if abs(v) < 1 else f"{v:.2f}"))

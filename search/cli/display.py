@@ -25,7 +25,15 @@ def plural(n: int, word: str) -> str:
 def trial_line(r: TrialRecord, max_params: int | None) -> str:
     size = f"{r.params:>7,} params" if r.params is not None else " " * 14
     if r.kind is Kind.INFEASIBLE:
-        detail = f"over budget {max_params:,}" if r.infeasible and max_params else "invalid shape"
+        detail = (
+            "invalid shape"
+            if not r.infeasible
+            else f"over budget: {r.over}"
+            if r.over
+            else f"over budget {max_params:,}"
+            if max_params
+            else "over budget"
+        )
     elif r.kind is Kind.COMPLETE:
         detail = f"val {r.value:6.2f}%  ({plural(len(r.val_curve), 'epoch')})"
     elif r.kind is Kind.PRUNED:
@@ -136,6 +144,7 @@ def deploy_table(card: DeployCard) -> Table:
     drop = f"; int8 drop {card.int8_drop:+.2f} points" if card.int8_drop is not None else ""
     table.caption = (
         f"PyTorch test accuracy {card.pytorch_test_acc:.2f}; BatchNorm folded {card.bn_folded}, "
-        f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}; each file stands alone"
+        f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}; each file stands alone; on a microcontroller "
+        f"(int8): {card.weight_bytes:,} weight bytes at most, {card.activation_bytes:,} bytes of activations at peak"
     )
     return table

@@ -71,6 +71,8 @@ class DeployCard:
     bn_folded: int
     bn_kept: int
     macs: int
+    weight_bytes: int  # analytic, int8 kernels and int32 vectors (models.analysis): what a device budget bounds
+    activation_bytes: int  # analytic, peak int8 activations, one layer at a time
     pytorch_test_acc: float
     fp32: Checked
     int8: Checked | None
@@ -289,6 +291,8 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
         bn_folded=n_folded,
         bn_kept=n_kept,
         macs=stats.macs,
+        weight_bytes=stats.weight_bytes,
+        activation_bytes=stats.activation_bytes,
         pytorch_test_acc=pytorch_acc,
         fp32=fp32,
         int8=checked8,

@@ -148,6 +148,8 @@ def top_table(frame: pd.DataFrame) -> str:
         "val_acc",
         "params",
         "macs",
+        "weight_bytes",
+        "activation_bytes",
         "receptive_field",
         "epochs_run",
         "seconds",
@@ -192,6 +194,13 @@ def retrain_table(runs: list[dict]) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.2f}", border=0)
 
 
+def device_bounds(about: StudyRecord) -> str:
+    """The device bounds the study's spec set, as words for the budget line ('' when none)."""
+    recorded = (about.spec or {}).get("budget") or {}
+    words = {"max_macs": "MACs", "max_weight_bytes": "weight bytes", "max_activation_bytes": "activation bytes at peak"}
+    return "".join(f", at most {recorded[k]:,} {w}" for k, w in words.items() if recorded.get(k) is not None)
+
+
 def _drawn(trace) -> None:
     """A line of one point draws nothing: give it a marker, so no legend entry is empty."""
     if trace.type == "scatter" and trace.mode == "lines" and trace.x is not None and len(trace.x) < 2:
@@ -226,7 +235,7 @@ def render(study: optuna.Study, results_url: str, target: float | None = None) -
 td,th{{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd;white-space:nowrap}} section{{margin-bottom:2em}}
 .note{{font-size:13px;color:#555}}</style></head>
 <body><h1>Study {html.escape(study.study_name)}</h1>
-<p>{len(frame)} trials: {summary}. Budget: {budget or "?"} parameters, {about.max_epochs or "?"} epochs.
+<p>{len(frame)} trials: {summary}. Budget: {budget or "?"} parameters, {about.max_epochs or "?"} epochs{device_bounds(about)}.
 Objective: {html.escape(about.objective or "validation accuracy")}, on a validation split carved
 from the training images; the test set is used only by retrain.</p>
 {body}</body></html>"""

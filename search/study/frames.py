@@ -7,24 +7,29 @@ import json
 import optuna
 import pandas as pd
 
-from models import ModelConfig, arch_string
+from models import ModelConfig, analyse, arch_string
 from search.study.record import Kind, StudyRecord, TrialRecord, records
 
 
 def trial_row(r: TrialRecord) -> dict:
     config = r.config or {}
+    model = ModelConfig.model_validate(config["model"]) if config else None
+    stats = analyse(model) if model else None  # the device figures, from the config (as for studies before them)
     row = {
         "number": r.number,
         "state": r.kind.value,
         "val_acc": r.value,
         "params": r.params,
         "macs": r.macs,
+        "weight_bytes": stats.weight_bytes if stats else None,
+        "activation_bytes": stats.activation_bytes if stats else None,
         "receptive_field": r.receptive_field,
         "epochs": r.epochs,
         "epochs_run": len(r.val_curve),
         "last_val_acc": r.last_val_acc,
         "seconds": r.seconds,
-        "arch": arch_string(ModelConfig.model_validate(config["model"])) if config else None,
+        "arch": arch_string(model) if model else None,
+        "over_budget": r.over,
     }
     row |= {f"train.{k}": v for k, v in (config.get("train") or {}).items()}
     row |= {f"param.{k}": v for k, v in r.sampled.items()}

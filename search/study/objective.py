@@ -88,7 +88,7 @@ def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, Train
     record_owner(trial, ctx.owner.as_dict())
     suggest = TrialSuggest(trial)
     try:
-        model = sample_model(suggest, ctx.spec.space.model, ctx.info, ctx.spec.budget.max_params)
+        model = sample_model(suggest, ctx.spec.space.model, ctx.info, ctx.spec.budget)
     except ValueError as exc:  # e.g. too many pools and unpadded convs for the image
         record_invalid(trial, str(exc))
         trial.set_constraint("shape", 1.0)
@@ -96,16 +96,18 @@ def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, Train
     cfg = sample_train(suggest, ctx.spec.space.train, seed=ctx.spec.seed).model_copy(
         update={"layout": fastest_layout(ctx.device, ctx.seeds, ctx.threads)}
     )
-    stats = analyse(model)
-    over = stats.params - ctx.spec.budget.max_params
+    stats, budget = analyse(model), ctx.spec.budget
+    excess = budget.excess(stats)
+    over = any(v > 0 for v in excess.values())
     # A draw over the budget may even be over the ceiling, which no valid Experiment is: it is
     # recorded as drawn (unvalidated), never trained.
-    make = Experiment.model_construct if over > 0 else Experiment
+    make = Experiment.model_construct if over else Experiment
     record_sampled(trial, make(dataset=ctx.spec.dataset, model=model, train=cfg), stats)
-    trial.set_constraint("params", float(over))
-    if over > 0:  # hard budget: never trained, but the sampler learns where the wall is
-        record_infeasible(trial)
-        raise optuna.TrialPruned(f"{stats.params:,} params > budget {ctx.spec.budget.max_params:,}")
+    for figure, amount in excess.items():
+        trial.set_constraint(figure, float(amount))
+    if over:  # hard budget: never trained, but the sampler learns where the wall is
+        record_infeasible(trial, budget.describe_over(stats))
+        raise optuna.TrialPruned(f"over budget: {budget.describe_over(stats)}")
     return model, cfg, stats
 
 

@@ -41,7 +41,8 @@ class _Key:
     VAL_CURVE = "val_curve"  # validation accuracy (%) after each epoch run (mean over the trial's seeds)
     VAL_CURVES = "val_curves"  # per seed: [[...], ...] (trials with seeds_per_trial > 1)
     SEEDS = "seeds"  # the seeds the trial trained (its replicas)
-    INFEASIBLE = "infeasible"  # True: over the parameter budget, never trained
+    INFEASIBLE = "infeasible"  # True: over the budget, never trained
+    OVER = "over_budget"  # what an infeasible draw broke, in words ("5,210 params > 5,000")
     INVALID = "invalid"  # why the sampled architecture cannot exist
     OWNER = "owner"  # {host, pid, started, trial} of the process running it (search.study.owners)
     TEACHER = "teacher"  # the distillation teacher's identity (`Teacher.identity`), when the recipe distils
@@ -81,6 +82,8 @@ class TrialRecord:
     sampled: dict[str, Any]
     owner: dict | None
     teacher: dict | None = None
+    over: str | None = None
+    """What an over-budget draw broke, in words (studies before device budgets kept none)."""
 
     @classmethod
     def of(cls, t: FrozenTrial) -> TrialRecord:
@@ -104,6 +107,7 @@ class TrialRecord:
             sampled=dict(t.params),
             owner=_claim(attrs.get(_Key.OWNER), t.number),
             teacher=attrs.get(_Key.TEACHER),
+            over=attrs.get(_Key.OVER),
         )
 
     @property
@@ -176,8 +180,9 @@ def record_sampled(trial: optuna.Trial, exp: Experiment, stats: Analysis) -> Non
         trial.set_user_attr(key, value)
 
 
-def record_infeasible(trial: optuna.Trial) -> None:
+def record_infeasible(trial: optuna.Trial, over: str) -> None:
     trial.set_user_attr(_Key.INFEASIBLE, True)
+    trial.set_user_attr(_Key.OVER, over)
 
 
 def record_curves(trial: optuna.Trial, curves: list[list[float]]) -> None:

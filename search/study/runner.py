@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from pydantic import ValidationError
 
-from models import explain
+from models import analyse, explain
 from search.data import data_root, dataset_info, search_splits
 from search.errors import TinynasError, check_range
 from search.limits import MAX_SEEDS, MAX_TRIALS
@@ -146,7 +146,7 @@ def silent(study: optuna.Study) -> Watcher:
 
 NARROW = (
     "narrow space.model (the high ends of channels, convs_per_stage, stages, transition_channels, "
-    "tail_convs) or raise budget.max_params"
+    "tail_convs) or raise the budget"
 )
 PROBE_DRAWS = 1000
 """Random draws that check_space tries (analytically, in well under a second)."""
@@ -155,30 +155,30 @@ PROBE_DRAWS = 1000
 def trainable_fraction(spec: StudySpec, draws: int = PROBE_DRAWS) -> tuple[float, str]:
     """The share of random draws from the space that give a model within budget, and why
     the last one that did not failed."""
-    ok, why, budget = 0, "", spec.budget.max_params
-    for params in probe(spec.space.model, dataset_info(spec.dataset), budget, draws, spec.seed):
-        if isinstance(params, str):
-            why = params
-        elif params <= budget:
+    ok, why, budget = 0, "", spec.budget
+    for stats in probe(spec.space.model, dataset_info(spec.dataset), budget, draws, spec.seed):
+        if isinstance(stats, str):
+            why = stats
+        elif budget.fits(stats):
             ok += 1
         else:
-            why = f"{params:,} parameters, over budget.max_params {budget:,}"
+            why = f"over budget: {budget.describe_over(stats)}"
     return ok / draws, why
 
 
 def check_space(spec: StudySpec) -> None:
     """Refuse, before any training or storage, a space whose smallest model is over budget or
     in which no random draw gives a trainable model (a search would only record failures)."""
-    smallest, model = smallest_model(spec.space.model, dataset_info(spec.dataset), spec.budget.max_params)
+    usage, model = smallest_model(spec.space.model, dataset_info(spec.dataset), spec.budget)
     if model is None:
         raise TinynasError(
             "the space holds no valid model: every architecture shrinks the map below 1x1; "
             "use fewer stages or tail_convs"
         )
-    if smallest > spec.budget.max_params:
+    if usage > 1:
         raise TinynasError(
-            f"the smallest model of this space has {smallest:,} parameters, over budget.max_params "
-            f"{spec.budget.max_params:,}: lower the channel / stage / conv ranges or raise the budget"
+            f"the smallest model of this space is over budget ({spec.budget.describe_over(analyse(model))}): "
+            "lower the channel / stage / conv ranges or raise the budget"
         )
     fraction, why = trainable_fraction(spec)
     if fraction == 0:
@@ -188,7 +188,7 @@ def check_space(spec: StudySpec) -> None:
     for i, values in enumerate(spec.start):
         try:
             problems = start_problems(
-                spec.space.model, spec.space.train, dataset_info(spec.dataset), values, spec.budget.max_params
+                spec.space.model, spec.space.train, dataset_info(spec.dataset), values, spec.budget
             )
         except ValueError as exc:
             why = explain(exc, "model") if isinstance(exc, ValidationError) else str(exc)
@@ -207,7 +207,7 @@ def _sampler_seed(spec: StudySpec, n_existing: int, worker: int) -> int:
 
 
 def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
-    info, budget = dataset_info(spec.dataset), spec.budget.max_params
+    info, budget = dataset_info(spec.dataset), spec.budget
 
     def whole(values: dict[str, Any], seed: int) -> tuple[dict[str, Any], str] | None:
         return complete(spec.space, info, budget, values, seed)
@@ -289,7 +289,7 @@ class InfeasibleStreak:
             self.streak = 0
             return
         self.streak += 1
-        self.last = r.invalid.splitlines()[0] if r.invalid else f"{r.params:,} parameters over budget.max_params"
+        self.last = r.invalid.splitlines()[0] if r.invalid else f"over budget: {r.over or f'{r.params:,} params'}"
         if self.streak >= self.limit:
             study.stop()
 

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 import numpy as np
 import optuna
 
-from models import ConvKind, ModelConfig, cnn, count_params
+from models import Analysis, ConvKind, ModelConfig, analyse, cnn
 from search.data import DatasetInfo
-from search.study.spec import NO_TEACHER, FloatRange, IntRange, ModelSpace, Space, TrainSpace
+from search.study.spec import NO_TEACHER, Budget, FloatRange, IntRange, ModelSpace, Space, TrainSpace
 from search.training import TrainConfig
 from search.training.teachers import TEACHERS
 
@@ -71,7 +71,7 @@ def draw(s: Suggest, name: str, param: Any) -> Any:
     return param
 
 
-def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo, max_params: int | None = None) -> ModelConfig:
+def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo, budget: Budget | None = None) -> ModelConfig:
     """Chooses the arguments of the CNN family (`models.cnn`): stages of padded 3x3 convs,
     each optionally ending in a shared-weight conv applied several times, separated by
     max-pools (each optionally followed by a 1x1 transition), then unpadded
@@ -79,8 +79,8 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo, max_params: i
     per class, as in the reference model, so its width is not drawn.
 
     With `sizing = "budget"` a width range is not drawn as channels but as a relative width
-    in [0, 1]; then a fill fraction of `max_params` is drawn and the channels are solved for
-    (`fit_widths`), so every draw whose smallest corner fits is within the budget."""
+    in [0, 1]; then a fill fraction of the budget is drawn and the channels are solved for
+    (`fit_widths`), so every draw whose smallest corner fits is within every bound of it."""
     order, bias, head = draw(s, "order", space.order), draw(s, "bias", space.bias), draw(s, "head", space.head)
     dropout = draw(s, "dropout", space.dropout)
     n_stages = draw(s, "stages", space.stages)
@@ -127,10 +127,10 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo, max_params: i
 
     if not widths.budget:
         return build(widths.channels(0.0))
-    if max_params is None:
-        raise TypeError("sizing = 'budget' needs the budget's max_params")
+    if budget is None:
+        raise TypeError("sizing = 'budget' needs the budget")
     fill = draw(s, "fill", space.fill)
-    return fit_widths(build, widths, max(1, math.floor(fill * max_params + 1e-9)))
+    return fit_widths(build, widths, lambda model: budget.fits(analyse(model), fill))
 
 
 class _Widths:
@@ -175,23 +175,26 @@ SCALE_BISECTIONS = 40
 """Halvings of the scale interval in `fit_widths`: far below one grid step of any range."""
 
 
-def fit_widths(build: Callable[[Sequence[int]], ModelConfig], widths: _Widths, target: int) -> ModelConfig:
-    """The widest model the relative widths give within `target` parameters: parameters never
-    fall as the scale grows (each channel is monotone in it), so the largest scale that fits is
-    found by bisection. When even the narrowest corner is over the target it is returned (the
-    budget check then decides), so a draw is never silently changed into another shape."""
+def fit_widths(
+    build: Callable[[Sequence[int]], ModelConfig], widths: _Widths, fits: Callable[[ModelConfig], bool]
+) -> ModelConfig:
+    """The widest model the relative widths give that `fits`: parameters, MACs, weight and
+    activation bytes never fall as the scale grows (each channel is monotone in it), so the
+    largest scale that fits is found by bisection. When even the narrowest corner does not fit
+    it is returned (the budget check then decides), so a draw is never silently changed into
+    another shape."""
     low, high = 0.0, widths.saturating_scale
     narrowest = build(widths.channels(low))
-    if high == 0.0 or count_params(narrowest) > target:
+    if high == 0.0 or not fits(narrowest):
         return narrowest
     widest = build(widths.channels(high))
-    if count_params(widest) <= target:
+    if fits(widest):
         return widest
     best = narrowest
     for _ in range(SCALE_BISECTIONS):
         mid = (low + high) / 2
         model = build(widths.channels(mid))
-        if count_params(model) <= target:
+        if fits(model):
             low, best = mid, model
         else:
             high = mid
@@ -262,26 +265,26 @@ class _Given:
 
 
 def start_problems(
-    model: ModelSpace, train: TrainSpace, info: DatasetInfo, values: dict[str, Any], max_params: int
+    model: ModelSpace, train: TrainSpace, info: DatasetInfo, values: dict[str, Any], budget: Budget
 ) -> list[str]:
     """What is wrong with a configuration to try first: names the space never asks for
     (given the other values) and values outside their ranges; empty when it is a point of
     the space."""
     given = _Given(values)
-    sample_model(given, model, info, max_params)
+    sample_model(given, model, info, budget)
     sample_train(given, train, seed=0)
     unknown = [f"{name} is not a parameter of this space" for name in sorted(set(values) - given.asked)]
     return given.problems + unknown
 
 
-def probe(space: ModelSpace, info: DatasetInfo, max_params: int, draws: int, seed: int) -> list[int | str]:
-    """Uniform random draws of the space's architectures, analytically: each draw's parameter
-    count, or why it is no model (e.g. the map shrinks below 1x1)."""
+def probe(space: ModelSpace, info: DatasetInfo, budget: Budget, draws: int, seed: int) -> list[Analysis | str]:
+    """Uniform random draws of the space's architectures, analytically: each draw's analysis,
+    or why it is no model (e.g. the map shrinks below 1x1)."""
     suggest = RandomSuggest(seed)
-    out: list[int | str] = []
+    out: list[Analysis | str] = []
     for _ in range(draws):
         try:
-            out.append(count_params(sample_model(suggest, space, info, max_params)))
+            out.append(analyse(sample_model(suggest, space, info, budget)))
         except ValueError as exc:
             out.append(str(exc).splitlines()[0])
     return out
@@ -314,17 +317,17 @@ class _Filled:
 
 
 def complete(
-    space: Space, info: DatasetInfo, max_params: int, values: dict[str, Any], seed: int
+    space: Space, info: DatasetInfo, budget: Budget, values: dict[str, Any], seed: int
 ) -> tuple[dict[str, Any], str] | None:
     """The whole configuration that starts from these parameter values (those the space asks
     for and `values` lacks, e.g. a stage a mutation added, drawn at random with `seed`) and
-    what it trains, as one comparable string; None when that is no model within `max_params`.
+    what it trains, as one comparable string; None when that is no model within the budget.
     Two configurations with one identity train the same thing (under budget sizing, relative
     widths that solve to the same channels), so a sampler can skip those already tried."""
     filled = _Filled(values, seed)
     try:
-        model = sample_model(filled, space.model, info, max_params)
-        if count_params(model) > max_params:
+        model = sample_model(filled, space.model, info, budget)
+        if not budget.fits(analyse(model)):
             return None
         recipe = sample_train(filled, space.train, seed=0)
     except ValueError:
@@ -352,16 +355,17 @@ class _Corner:
         return choices[index]
 
 
-def smallest_model(space: ModelSpace, info: DatasetInfo, max_params: int) -> tuple[int, ModelConfig | None]:
-    """The fewest parameters any valid model of the space has (ranges at their low end,
-    every combination of choices tried: more or wider convs never cost fewer)."""
-    best: tuple[int, ModelConfig | None] = (10**12, None)
+def smallest_model(space: ModelSpace, info: DatasetInfo, budget: Budget) -> tuple[float, ModelConfig | None]:
+    """The valid model of the space that uses the least of its budget (the largest share of any
+    bound, `Budget.usage`), and that share: ranges at their low end, every combination of
+    choices tried (more or wider convs never cost less)."""
+    best: tuple[float, ModelConfig | None] = (math.inf, None)
     path: list[int] = []
     while True:
         corner = _Corner(path)
         try:
-            model = sample_model(corner, space, info, max_params)
-            best = min(best, (count_params(model), model), key=lambda b: b[0])
+            model = sample_model(corner, space, info, budget)
+            best = min(best, (budget.usage(analyse(model)), model), key=lambda b: b[0])
         except ValueError:
             pass  # this combination shrinks the map below 1x1: not a model of the space
         path = corner.path[: corner.depth] + [0] * (corner.depth - len(corner.path))

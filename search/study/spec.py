@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic import model_validator as after
 
-from models import MAX_SHARED_REPEATS, explain
+from models import MAX_SHARED_REPEATS, Analysis, explain
 from search.errors import TinynasError, quote, read_user_text
 from search.limits import (
     DEFAULT_TARGET,
@@ -222,6 +222,13 @@ class Space(_Frozen):
 class Budget(_Frozen):
     max_params: StrictInt = Field(ge=1, description=f"hard: < {PARAM_CEILING:,}")
     max_epochs: StrictInt = Field(ge=1, description=f"hard: < {EPOCH_CEILING}")
+    # What a microcontroller bounds besides the parameters, each optional and as hard as
+    # max_params (a draw over any is recorded infeasible, never trained); all analytic, from the
+    # config (models.analysis): multiply-accumulates per image (latency and energy), the int8
+    # weights with int32 biases (flash), the peak int8 activations run one layer at a time (RAM).
+    max_macs: StrictInt | None = Field(default=None, ge=1)
+    max_weight_bytes: StrictInt | None = Field(default=None, ge=1)
+    max_activation_bytes: StrictInt | None = Field(default=None, ge=1)
 
     @field_validator("max_params", "max_epochs")
     @classmethod
@@ -231,6 +238,43 @@ class Budget(_Frozen):
         if value >= ceiling:
             raise ValueError(f"{value:,} is not below {ceiling:,}, the hard ceiling: set at most {ceiling - 1:,}")
         return value
+
+    def limits(self) -> dict[str, int]:
+        """Each bound the study sets, by the `models.Analysis` figure it bounds."""
+        return {
+            figure: limit
+            for figure, limit in (
+                ("params", self.max_params),
+                ("macs", self.max_macs),
+                ("weight_bytes", self.max_weight_bytes),
+                ("activation_bytes", self.max_activation_bytes),
+            )
+            if limit is not None
+        }
+
+    def excess(self, stats: Analysis, fill: float = 1.0) -> dict[str, int]:
+        """How far each figure is over `fill` of its bound (<= 0: within), by figure."""
+        return {figure: getattr(stats, figure) - share(fill, limit) for figure, limit in self.limits().items()}
+
+    def fits(self, stats: Analysis, fill: float = 1.0) -> bool:
+        return all(over <= 0 for over in self.excess(stats, fill).values())
+
+    def usage(self, stats: Analysis) -> float:
+        """The largest share of a bound the model uses (above 1: over that bound)."""
+        return max(getattr(stats, figure) / limit for figure, limit in self.limits().items())
+
+    def describe_over(self, stats: Analysis) -> str:
+        """What a model over the budget breaks, in words: '5,210 params > 5,000'."""
+        return ", ".join(
+            f"{getattr(stats, figure):,} {figure.replace('_', ' ')} > {limit:,}"
+            for figure, limit in self.limits().items()
+            if getattr(stats, figure) > limit
+        )
+
+
+def share(fill: float, limit: int) -> int:
+    """The part of a bound a draw may spend: `fill` of it, rounded down, at least 1."""
+    return max(1, math.floor(fill * limit + 1e-9))
 
 
 class SamplerSpec(_Frozen):

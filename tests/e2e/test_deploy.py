@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
-from models import cnn
+from models import analyse, cnn
 from search.outputs.deploy import INT8_WEIGHT_LIMIT, int8_weight_peak
 from tests.helpers import run_cli
 
@@ -62,6 +63,18 @@ def test_retrain_then_deploy_then_onnxruntime(tmp_path: Path, mnist_root: Path) 
     assert card["int8"]["weight_bytes"] < card["fp32"]["weight_bytes"]
     assert card["provenance"]["seed"] == 0 and "training images" in card["calibration"]
     assert card["onnx"]["opset"] == 18
+
+    # the analytic device figures hold for the shipped int8 file: its int8 kernels are exactly the
+    # analysis's, and its int32 vectors (biases, folded BatchNorms) fit in what the analysis counts
+    stats = analyse(model)
+    assert (card["weight_bytes"], card["activation_bytes"]) == (stats.weight_bytes, stats.activation_bytes)
+    stored = [
+        onnx.numpy_helper.to_array(t) for t in onnx.load(str(tmp_path / "ship" / "m.int8.onnx")).graph.initializer
+    ]
+    kernels = sum(a.nbytes for a in stored if a.dtype == np.int8 and a.ndim >= 2)
+    vectors = sum(a.nbytes for a in stored if a.dtype == np.int32 and a.ndim == 1)
+    kernel_count = sum(layer.weights(shape) for layer, shape in zip(model.layers, model.shapes(), strict=False))
+    assert kernels == kernel_count and 0 < vectors <= stats.weight_bytes - kernel_count
 
     # int8 weights that cannot saturate u8 x s8 pair sums on CPUs without VNNI, whatever this CPU has
     assert 0 < int8_weight_peak(tmp_path / "ship" / "m.int8.onnx") <= INT8_WEIGHT_LIMIT

@@ -217,3 +217,28 @@ def test_analysis_equals_the_built_module(config: ModelConfig) -> None:
         assert tuple(x.shape[1:]) == row.output
     assert tuple(module(torch.zeros(2, *config.input_shape)).shape) == (2, config.num_classes)
     assert ModelConfig.from_json(config.to_json()) == config
+    # the device figures, measured on the module: kernels and matrices are the parameters with
+    # two or more dimensions; the live activations, what each non-elementwise layer reads and writes
+    kernels = sum(p.numel() for p in module.parameters() if p.dim() >= 2)
+    assert result.weight_bytes == kernels + 4 * (result.params - kernels)
+    assert result.activation_bytes == max(live_activations(module, config.input_shape))
+
+
+def live_activations(module: torch.nn.Sequential, shape: tuple[int, ...]) -> list[int]:
+    elementwise = (torch.nn.BatchNorm2d, torch.nn.ReLU, torch.nn.Dropout, torch.nn.Flatten)
+    live: list[int] = []
+    x = torch.zeros(1, *shape)
+    for layer in module:
+        y = layer(x)
+        if not isinstance(layer, elementwise):
+            live.append(x.numel() + y.numel())
+        x = y
+    return live
+
+
+def test_device_figures_of_the_reference_layout() -> None:
+    """seed-8k: its largest buffers are the first padded convs (8 x 28 x 28 in and out)."""
+    stats = analyse(preset("seed-8k"))
+    assert stats.activation_bytes == 2 * 8 * 28 * 28
+    kernels = 9 * (1 * 8 + 8 * 8 + 8 * 16 + 16 * 16 + 16 * 16 + 16 * 10)
+    assert stats.weight_bytes == kernels + 4 * (stats.params - kernels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def test_shared_convs_are_drawn_per_stage_and_counted_exactly() -> None:
     info = dataset_info("mnist")
     repeats = set()
     for seed in range(40):
-        model = sample_model(RandomSuggest(seed), space, info, 20_000)
+        model = sample_model(RandomSuggest(seed), space, info)
         repeats |= {layer.repeats for layer in model.layers if layer.type == "shared"}
         assert count_params(model) == sum(p.numel() for p in build(model).parameters())
     assert repeats == {2, 3}
@@ -145,8 +146,37 @@ def test_a_start_outside_the_space_is_refused_naming_the_key(start: dict, proble
 
 def test_a_space_whose_smallest_model_is_over_budget_is_refused() -> None:
     spec = make_spec(**{"budget.max_params": 50})
-    with pytest.raises(TinynasError, match=r"smallest model of this space has \d+ parameters, over budget"):
+    with pytest.raises(TinynasError, match=r"smallest model of this space is over budget \([\d,]+ params > 50\)"):
         check_space(spec)
+
+
+def test_a_device_bound_is_held_like_the_parameter_budget(tmp_path: Path) -> None:
+    """Peak activations, MACs and weight bytes bound a study as hard as its parameters: budget
+    sizing solves the widths within all of them, and what the space cannot fit is refused before
+    anything runs, naming the bound."""
+    from models import analyse
+
+    bounds = {"budget.max_activation_bytes": 400, "budget.max_macs": 6_000, "budget.max_weight_bytes": 900}
+    spec = make_spec(**bounds, **{"space.model.sizing": "budget"})  # trials run on 8x8 images
+    study = run(spec, tmp_path / "s.db", trials=4)
+    trained = [r for r in map(TrialRecord.of, study.get_trials()) if r.trained]
+    assert len(trained) == 4
+    for r in trained:
+        stats = analyse(r.experiment().model)
+        assert stats.activation_bytes <= 400 and stats.macs <= 6_000 and stats.weight_bytes <= 900
+    message = r"smallest model of this space is over budget \([\d,]+ activation bytes > 100\)"
+    with pytest.raises(TinynasError, match=message):
+        check_space(make_spec(**{"budget.max_activation_bytes": 100}))
+
+
+def test_a_draw_over_a_device_bound_is_recorded_with_what_it_broke(tmp_path: Path) -> None:
+    spec = make_spec(**{"budget.max_macs": 3_000})
+    study = run(spec, tmp_path / "s.db", trials=2)
+    records = list(map(TrialRecord.of, study.get_trials()))
+    over = [r for r in records if r.infeasible]
+    assert over and all(r.over and "macs > 3,000" in r.over for r in over)
+    assert all(r.macs is not None and r.macs <= 3_000 for r in records if r.trained)
+    assert all(t.system_attrs["constraints:macs"] == TrialRecord.of(t).macs - 3_000 for t in study.get_trials())
 
 
 def test_a_study_with_other_objectives_is_not_mixed(tmp_path: Path) -> None:
@@ -324,10 +354,11 @@ def test_a_trial_in_flight_at_the_deadline_is_cut_and_queued_again(tmp_path: Pat
         return real(*args, **kwargs)
 
     monkeypatch.setattr(objective_module, "train_replicas", slow_train)
-    opts = runner.SearchOptions(storage=f"sqlite:///{db}", trials=5, data_root=tmp_path, deadline=time.monotonic() + 1)
+    opts = runner.SearchOptions(storage=f"sqlite:///{db}", trials=5, data_root=tmp_path)
     ctx = runner.SearchContext(spec, SYNTHETIC, synthetic_split(192, 1), synthetic_split(96, 2))
     study = runner.open_study(spec, opts)
     started = time.monotonic()
+    opts = dataclasses.replace(opts, deadline=started + 1)  # a second from now, however long opening took
     runner.optimize(study, ctx, opts)  # returns normally: the deadline is not an interrupt
     assert time.monotonic() - started < 10
     states = [t.state.name for t in study.get_trials()]

@@ -19,10 +19,11 @@ from search.study.record import Kind, StudyKey
 from search.study.runner import as_recorded
 from search.study.samplers import EvolutionSampler, fitness
 from search.study.space import RandomSuggest, complete, probe, sample_model
-from search.study.spec import FloatRange, IntRange, ModelSpace
+from search.study.spec import Budget, FloatRange, IntRange, ModelSpace
 from tests.helpers import REPO, make_spec, run_synthetic
 
 MNIST = dataset_info("mnist")
+B5K = Budget(max_params=5000, max_epochs=10)
 SUB5K = ModelSpace(
     sizing="budget",
     fill=FloatRange(low=0.8, high=1.0),
@@ -37,22 +38,22 @@ SUB5K = ModelSpace(
 
 
 def test_budget_draws_are_within_the_budget_and_near_it() -> None:
-    draws = probe(SUB5K, MNIST, 5000, draws=200, seed=3)
-    params = [p for p in draws if isinstance(p, int)]
+    draws = probe(SUB5K, MNIST, B5K, draws=200, seed=3)
+    params = [a.params for a in draws if not isinstance(a, str)]
     assert len(params) == 200 and max(params) <= 5000
     assert sorted(params)[100] >= 0.6 * 5000  # the median draw spends most of the budget
 
 
 def test_channel_draws_of_the_same_space_are_mostly_over_budget() -> None:
     """What budget sizing replaces: the same ranges drawn as channels."""
-    draws = probe(SUB5K.model_copy(update={"sizing": "channels"}), MNIST, 5000, draws=200, seed=3)
-    assert sum(isinstance(p, int) and p <= 5000 for p in draws) < 0.5 * 200
+    draws = probe(SUB5K.model_copy(update={"sizing": "channels"}), MNIST, B5K, draws=200, seed=3)
+    assert sum(not isinstance(a, str) and B5K.fits(a) for a in draws) < 0.5 * 200
 
 
 def test_budget_widths_are_on_the_grid_and_counted_exactly() -> None:
     suggest = RandomSuggest(0)
     for _ in range(10):
-        model = sample_model(suggest, SUB5K, MNIST, 5000)
+        model = sample_model(suggest, SUB5K, MNIST, B5K)
         widths = [layer.out for layer in model.layers if layer.type == "conv" and layer.kernel == 3]
         assert all(w % 2 == 0 and 4 <= w <= 32 for w in widths if w != 1)
         assert count_params(model) == sum(p.numel() for p in build(model).parameters())
@@ -70,7 +71,7 @@ def test_a_fuller_fill_never_gives_fewer_parameters() -> None:
             return self.fill if name == "fill" else super().float(name, low, high, log)
 
     space = SUB5K.model_copy(update={"fill": FloatRange(low=0.1, high=1.0)})
-    counts = [count_params(sample_model(Fixed(f), space, MNIST, 5000)) for f in (0.2, 0.4, 0.6, 0.8, 1.0)]
+    counts = [count_params(sample_model(Fixed(f), space, MNIST, B5K)) for f in (0.2, 0.4, 0.6, 0.8, 1.0)]
     assert counts == sorted(counts) and counts[-1] <= 5000 and counts[0] < counts[-1]
 
 
@@ -78,8 +79,8 @@ def test_shipped_cold_specs_draw_trainable_models_95_percent_of_the_time() -> No
     for name in ("sub1k", "sub2k", "sub5k"):
         spec = load_spec(REPO / "studies" / f"{name}.toml")
         assert spec.space.model.sizing == "budget" and not spec.start
-        draws = probe(spec.space.model, MNIST, spec.budget.max_params, draws=300, seed=0)
-        fits = sum(isinstance(p, int) and p <= spec.budget.max_params for p in draws)
+        draws = probe(spec.space.model, MNIST, spec.budget, draws=300, seed=0)
+        fits = sum(not isinstance(a, str) and spec.budget.fits(a) for a in draws)
         assert fits >= 0.95 * 300, (name, fits)
 
 
@@ -194,13 +195,20 @@ def test_a_completed_child_names_every_parameter_and_what_it_trains() -> None:
     spec = _evolution_spec()
     info = dataset_info("mnist")
     values = {"head": "conv1x1", "tail_convs": 0, "fill": 0.9, "s0_w0": 0.5, "s1_w0": 0.5}
-    whole, key = complete(spec.space, info, 600, values, seed=0) or ({}, "")
+    whole, key = complete(spec.space, info, Budget(max_params=600, max_epochs=5), values, seed=0) or ({}, "")
     assert whole.items() >= values.items() and {"order", "s0_kind", "pool0_transition"} <= set(whole)
-    assert complete(spec.space, info, 600, whole, seed=1) == (whole, key)  # nothing left to draw
-    same = complete(spec.space, info, 600, whole | {"s1_w0": 0.5001}, seed=0)  # the same channels
-    other = complete(spec.space, info, 600, whole | {"s0_w0": 0.0, "s1_w0": 1.0}, seed=0)
+    assert complete(spec.space, info, Budget(max_params=600, max_epochs=5), whole, seed=1) == (
+        whole,
+        key,
+    )  # nothing left to draw
+    same = complete(
+        spec.space, info, Budget(max_params=600, max_epochs=5), whole | {"s1_w0": 0.5001}, seed=0
+    )  # the same channels
+    other = complete(
+        spec.space, info, Budget(max_params=600, max_epochs=5), whole | {"s0_w0": 0.0, "s1_w0": 1.0}, seed=0
+    )
     assert same is not None and same[1] == key and other is not None and other[1] != key
-    assert complete(spec.space, info, 10, whole, seed=0) is None  # over this budget
+    assert complete(spec.space, info, Budget(max_params=10, max_epochs=5), whole, seed=0) is None  # over this budget
 
 
 def _without_sizing(spec):
