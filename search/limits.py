@@ -108,3 +108,13 @@ recurse per level, so depth is checked before parsing."""
 
 QUOTE_CHARS = 80
 """An error line quotes at most this many characters of one value the user gave."""
+
+MAX_ARRAY_FILE_BYTES = 4 * 2**30
+"""A user's .npz dataset: read whole into memory, as the registered datasets are; 4 GiB holds
+CIFAR-10 eight times over. Larger is refused before reading, with the fix (a subset)."""
+
+MAX_CLASSES = 1000
+"""Classes of a user's dataset: a tiny model's head has one output per class."""
+
+MIN_IMAGE_SIDE = 4
+"""The smallest image side tinynas searches on: a padded 3x3 conv and one 2x2 pool."""

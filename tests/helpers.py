@@ -20,7 +20,9 @@ from search.study.objective import SearchContext
 
 REPO = Path(__file__).resolve().parents[1]
 
-SYNTHETIC = DatasetInfo(name="mnist", directory="-", mirror="", files={}, mean=0.0, std=1.0, classes=2, shape=(1, 8, 8))
+SYNTHETIC = DatasetInfo(
+    name="mnist", directory="-", mirror="", files={}, mean=(0.0,), std=(1.0,), classes=2, shape=(1, 8, 8)
+)
 """An 8x8, two-class stand-in for MNIST's geometry, so searches run in seconds."""
 
 
@@ -58,12 +60,19 @@ def make_spec(name: str = "synthetic", **overrides) -> StudySpec:
     return StudySpec.model_validate(base)
 
 
-def run_synthetic(spec: StudySpec, db: Path, trials: int, threads: int | None = None) -> optuna.Study:
-    """A whole search on synthetic data into a SQLite file, in-process and silent; `threads`
-    is what the run tells the objective it has (the layout follows it)."""
+def run_synthetic(
+    spec: StudySpec,
+    db: Path,
+    trials: int,
+    threads: int | None = None,
+    info: DatasetInfo = SYNTHETIC,
+    splits: tuple[Split, Split] | None = None,
+) -> optuna.Study:
+    """A whole search on synthetic data (or the given splits) into a SQLite file, in-process and
+    silent; `threads` is what the run tells the objective it has (the layout follows it)."""
     opts = SearchOptions(storage=f"sqlite:///{db}", trials=trials, data_root=db.parent)
-    splits = synthetic_split(192, 1), synthetic_split(96, 2)
-    ctx = SearchContext(spec, SYNTHETIC, *splits, seeds=spec.run.seeds_per_trial, threads=threads)
+    splits = splits or (synthetic_split(192, 1), synthetic_split(96, 2))
+    ctx = SearchContext(spec, info, *splits, seeds=spec.run.seeds_per_trial, threads=threads)
     study = open_study(spec, opts)
     optimize(study, ctx, opts)
     return study

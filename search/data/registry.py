@@ -1,4 +1,5 @@
-"""The dataset registry: where each dataset's IDX files live and how to verify them."""
+"""The dataset registry: where each dataset's IDX files live and how to verify them; a
+`dataset` that names a `.npz` file is the user's own (`search.data.arrays`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from search.data.arrays import is_array_file, read_arrays
 from search.errors import TinynasError
 from search.limits import DATA_ENV, DEFAULT_DATA_DIR
 
@@ -29,10 +31,13 @@ class DatasetInfo:
     directory: str
     mirror: str
     files: dict[str, RemoteFile]
-    mean: float
-    std: float
+    mean: tuple[float, ...]
+    """Per channel, of the training pixels in [0, 1]."""
+    std: tuple[float, ...]
     classes: int = 10
     shape: tuple[int, int, int] = (1, 28, 28)
+    path: Path | None = None
+    """A user's .npz dataset (its arrays hold everything; `files` is empty)."""
 
     def raw_dir(self, root: Path) -> Path:
         return root / self.directory / "raw"
@@ -44,7 +49,7 @@ class DatasetInfo:
 
     def present(self, root: Path) -> bool:
         """Every file there (plain or .gz); their contents are checked when read."""
-        return all(self._found(root, role) is not None for role in self.files)
+        return self.path is not None or all(self._found(root, role) is not None for role in self.files)
 
     def locate(self, root: Path, role: str) -> Path:
         """The plain IDX file if present, else the published .gz next to it."""
@@ -86,8 +91,8 @@ REGISTRY: dict[str, DatasetInfo] = {
                           "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
                          ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
                           "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637")),
-            mean=0.1307,
-            std=0.3081,
+            mean=(0.1307,),
+            std=(0.3081,),
         ),
         DatasetInfo(
             name="fashion-mnist",
@@ -95,8 +100,8 @@ REGISTRY: dict[str, DatasetInfo] = {
             mirror="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
             files=_files(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
                           "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
-            mean=0.2860,
-            std=0.3530,
+            mean=(0.2860,),
+            std=(0.3530,),
         ),
         DatasetInfo(
             name="kmnist",
@@ -104,18 +109,28 @@ REGISTRY: dict[str, DatasetInfo] = {
             mirror="http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
             files=_files(("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
                           "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
-            mean=0.1918,
-            std=0.3483,
+            mean=(0.1918,),
+            std=(0.3483,),
         ),
     )
 }  # fmt: skip
 
 
 def dataset_info(name: str) -> DatasetInfo:
+    """A registered dataset, or the user's .npz named by its path (shape, classes and
+    normalisation from its training images)."""
+    if is_array_file(name):
+        arrays = read_arrays(Path(name))
+        mean, std = arrays.statistics()
+        return DatasetInfo(
+            name, "", "", {}, mean, std, classes=arrays.classes, shape=arrays.shape, path=Path(name).resolve()
+        )
     try:
         return REGISTRY[name]
     except KeyError:
-        raise TinynasError(f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}") from None
+        raise TinynasError(
+            f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}, or name a .npz file of your own"
+        ) from None
 
 
 def data_root(option: Path | None) -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from search.data.arrays import read_arrays
 from search.data.fetch import ensure
 from search.data.idx import read_idx
 from search.data.registry import DatasetInfo
@@ -46,6 +47,10 @@ class Split:
 
 
 def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images (N, C, H, W) and their labels."""
+    if info.path is not None:
+        arrays = read_arrays(info.path)
+        return (arrays.x_train, arrays.y_train) if part == "train" else (arrays.x_test, arrays.y_test)
     ensure(info, root)
     images = read_idx(info.locate(root, f"{part}_images"), ndim=3)
     labels = read_idx(info.locate(root, f"{part}_labels"), ndim=1)
@@ -56,16 +61,22 @@ def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, 
         )
     if int(labels.max()) >= info.classes:
         raise TinynasError(f"{info.name} {part}: label {int(labels.max())} >= {info.classes} classes")
-    return images, labels
+    return images.unsqueeze(1), labels
 
 
 def _pixels(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, H, W) -> float32 (N, 1, H, W) in [0, 1]."""
-    return images.float().div_(255.0).unsqueeze(1)
+    """uint8 (N, C, H, W) -> float32 in [0, 1]."""
+    return images.float().div_(255.0)
+
+
+def channel_view(values: tuple[float, ...]) -> torch.Tensor:
+    """Per-channel values shaped to broadcast over (N, C, H, W)."""
+    return torch.tensor(values, dtype=torch.float32).view(1, -1, 1, 1)
 
 
 def _normalise(info: DatasetInfo, images: torch.Tensor, labels: torch.Tensor) -> Split:
-    return Split(_pixels(images).sub_(info.mean).div_(info.std).contiguous(), labels.long())
+    x = _pixels(images).sub_(channel_view(info.mean)).div_(channel_view(info.std))
+    return Split(x.contiguous(), labels.long())
 
 
 def pixel_split(info: DatasetInfo, root: Path, part: str) -> Split:
@@ -97,12 +108,23 @@ def _check_subset(subset: int | None, available: int) -> None:
         )
 
 
+def validation_count(val_size: int | float, available: int) -> int:
+    """Validation images for a `val_size` (a count, or a share of the training images)."""
+    count = val_size if isinstance(val_size, int) else max(1, round(val_size * available))
+    if count > available // 2:
+        raise TinynasError(
+            f"[run] val_size = {val_size}: the training images number {available:,}, and validation may take "
+            f"at most half of them; set val_size to at most {available // 2:,} or a share such as 0.2"
+        )
+    return count
+
+
 def search_splits(
-    info: DatasetInfo, root: Path, val_size: int = DEFAULT_VAL_SIZE, seed: int = 0, subset: int | None = None
+    info: DatasetInfo, root: Path, val_size: int | float = DEFAULT_VAL_SIZE, seed: int = 0, subset: int | None = None
 ) -> tuple[Split, Split]:
     """(train, validation) from the training images; the test images are never read."""
     images, labels = _load_pair(info, root, "train")
-    val_idx, train_idx = stratified_pick(labels.numpy(), val_size, seed)
+    val_idx, train_idx = stratified_pick(labels.numpy(), validation_count(val_size, len(labels)), seed)
     _check_subset(subset, len(train_idx))
     if subset is not None and subset < len(train_idx):
         keep, _ = stratified_pick(labels.numpy()[train_idx], subset, seed + 1)

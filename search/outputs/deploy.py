@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from models import analyse, arch_string, build, explain, fold_batchnorm
-from search.data import DatasetInfo, Split, dataset_info, pixel_split, stratified_pick
+from search.data import DatasetInfo, Split, channel_view, dataset_info, pixel_split, stratified_pick
 from search.errors import TinynasError, check_writable, write_user_file
 from search.training import Experiment, cpu_features, cpu_name
 from search.version import __version__
@@ -90,7 +90,10 @@ class DeployCard:
 class _Normalise(nn.Module):
     def __init__(self, info: DatasetInfo) -> None:
         super().__init__()
-        self.mean, self.std = float(info.mean), float(info.std)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
+        self.register_buffer("mean", channel_view(info.mean))
+        self.register_buffer("std", channel_view(info.std))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std

@@ -44,7 +44,7 @@ def confirm_experiment(
 
 
 @functools.cache
-def _splits(dataset: str, data_root: Path, val_size: int, seed: int, subset: int | None) -> tuple[Split, Split]:
+def _splits(dataset: str, data_root: Path, val_size: int | float, seed: int, subset: int | None) -> tuple[Split, Split]:
     """A study's (train, validation) split, loaded once per process."""
     return search_splits(dataset_info(dataset), data_root, val_size, seed, subset)
 

@@ -38,7 +38,7 @@ from search.study.storage import is_tinynas_study, open_storage, resolve_url
 from search.training import resolve_device, set_threads, worker_split
 from search.training.parallel import main_left_out
 from search.training.recipe import Distill
-from search.training.teachers import teacher_for
+from search.training.teachers import teacher_for, teacher_spec
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -180,6 +180,15 @@ def check_space(spec: StudySpec) -> None:
             f"the smallest model of this space is over budget ({spec.budget.describe_over(analyse(model))}): "
             "lower the channel / stage / conv ranges or raise the budget"
         )
+    info = dataset_info(spec.dataset)
+    for name in possible_teachers(spec.space.train):
+        teacher, _ = teacher_spec(name)
+        if (teacher.input_shape, teacher.num_classes) != (info.shape, info.classes):
+            raise TinynasError(
+                f"teacher {name!r} is built for {'x'.join(map(str, teacher.input_shape))} images and "
+                f"{teacher.num_classes} classes, dataset {spec.dataset!r} has {'x'.join(map(str, info.shape))} "
+                f'and {info.classes}: set [space.train] teacher = "none"'
+            )
     fraction, why = trainable_fraction(spec)
     if fraction == 0:
         raise TinynasError(

@@ -116,7 +116,7 @@ CASES = {
     "inverted range": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("low = 4, high = 12", "low = 12, high = 4"))],
                        "wrong way round"),
     "space over budget": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("max_params = 5000", "max_params = 100"))],
-                          "smallest model of this space has"),
+                          "smallest model of this space is over budget"),
     "unknown dataset": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace('"mnist"', '"cifar"'))],
                         "unknown dataset 'cifar'"),
     "missing data": (lambda f, d: ["search", spec_file(f, GOOD_SPEC), "--data-dir", str(f / "nowhere")],

@@ -1,0 +1,103 @@
+"""A user's own images as a .npz: the layouts people have are read, normalised per channel and
+searched; every broken file is one line naming the array and the fix, before anything runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models import analyse
+from search.data import dataset_info, retrain_splits, search_splits
+from search.errors import TinynasError
+from search.study import TrialRecord
+from search.study.runner import check_space
+from tests.helpers import make_spec, run_synthetic
+
+
+def write(path: Path, n: int = 60, shape: tuple[int, ...] = (8, 8), classes: int = 3, **override) -> Path:
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % classes
+    x = (rng.random((n, *shape)) * 255).astype(np.uint8)
+    arrays = {"x_train": x, "y_train": y, "x_test": x[: n // 3], "y_test": y[: n // 3]} | override
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(("shape", "channels"), [((8, 8), 1), ((8, 8, 3), 3), ((3, 8, 8), 3), ((10, 8, 1), 1)])
+def test_the_layouts_people_have_are_read_as_channels_first(tmp_path: Path, shape, channels: int) -> None:
+    info = dataset_info(str(write(tmp_path / "d.npz", shape=shape)))
+    assert info.shape[0] == channels and info.classes == 3 and len(info.mean) == channels
+    train, val = search_splits(info, tmp_path, val_size=0.25)
+    assert (len(train), len(val)) == (45, 15) and train.x.shape[1] == channels
+    both = torch.cat([train.x, val.x])
+    assert torch.allclose(both.mean(dim=(0, 2, 3)), torch.zeros(channels), atol=1e-4)  # normalised per channel
+    assert torch.allclose(both.std(dim=(0, 2, 3)), torch.ones(channels), atol=1e-2)
+    _, test = retrain_splits(info, tmp_path)
+    assert len(test) == 20
+
+
+def test_float_pixels_in_0_1_are_the_same_images_as_uint8(tmp_path: Path) -> None:
+    as_bytes = dataset_info(str(write(tmp_path / "a.npz")))
+    x = np.load(tmp_path / "a.npz")["x_train"]
+    floats = write(tmp_path / "b.npz", x_train=x / 255.0, x_test=x[:20] / 255.0)
+    assert dataset_info(str(floats)).mean == pytest.approx(as_bytes.mean, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"y_train": np.arange(59) % 3}, "x_train holds 60 images but y_train 59 labels"),
+        ({"y_test": np.full(20, -1)}, "y_test has label -1"),
+        ({"y_train": np.where(np.arange(60) % 3 == 1, 2, np.arange(60) % 3)}, "y_train has no image of class 1"),
+        ({"y_test": np.full(20, 7)}, "y_test has label 7, no training image has it"),
+        ({"x_train": np.zeros((60, 1, 1), np.uint8)}, "x_train images are 1x1"),
+        ({"x_train": np.full((60, 8, 8), 2.0)}, "x_train has float pixels outside [0, 1]"),
+        ({"x_test": np.zeros((20, 6, 6), np.uint8)}, "x_test images are (1, 6, 6), x_train images (1, 8, 8)"),
+        ({"y_train": np.full(60, 0.5)}, "y_train is float64"),
+        ({"x_train": np.zeros((60, 8, 8, 5), np.uint8)}, "x_train has shape (60, 8, 8, 5)"),
+    ],
+)
+def test_a_broken_file_is_one_line_naming_the_array(tmp_path: Path, override: dict, message: str) -> None:
+    path = write(tmp_path / "d.npz", **override)
+    with pytest.raises(TinynasError, match=re.escape(message)):
+        dataset_info(str(path))
+
+
+def test_a_file_that_is_no_npz_or_lacks_an_array_says_so(tmp_path: Path) -> None:
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(TinynasError, match=r"is not a readable \.npz"):
+        dataset_info(str(tmp_path / "junk.npz"))
+    np.savez(tmp_path / "half.npz", x_train=np.zeros((4, 8, 8), np.uint8))
+    with pytest.raises(TinynasError, match="has no y_train, x_test, y_test"):
+        dataset_info(str(tmp_path / "half.npz"))
+    with pytest.raises(TinynasError, match="no such file"):
+        dataset_info(str(tmp_path / "none.npz"))
+
+
+def test_a_validation_split_larger_than_half_the_images_names_the_key(tmp_path: Path) -> None:
+    info = dataset_info(str(write(tmp_path / "d.npz")))
+    with pytest.raises(TinynasError, match=r"\[run\] val_size = 10000: the training images number 60"):
+        search_splits(info, tmp_path, val_size=10_000)
+
+
+def test_a_search_on_a_users_rgb_file_trains_models_of_its_shape(tmp_path: Path) -> None:
+    path = write(tmp_path / "rgb.npz", n=90, shape=(8, 8, 3))
+    spec = make_spec(dataset=str(path), **{"run.val_size": 0.2})
+    check_space(spec)
+    info = dataset_info(str(path))
+    train, val = search_splits(info, tmp_path, 0.2)
+    study = run_synthetic(spec, tmp_path / "s.db", trials=2, info=info, splits=(train, val))
+    trained = [r for r in map(TrialRecord.of, study.get_trials()) if r.trained]
+    assert len(trained) == 2
+    assert all(r.experiment().model.input_shape == (3, 8, 8) and r.experiment().model.num_classes == 3 for r in trained)
+    assert all(analyse(r.experiment().model).params <= spec.budget.max_params for r in trained)
+
+
+def test_a_teacher_built_for_mnist_is_refused_on_other_data(tmp_path: Path) -> None:
+    spec = make_spec(dataset=str(write(tmp_path / "d.npz")), **{"space.train.teacher": "seed-8k"})
+    with pytest.raises(TinynasError, match=r"teacher 'seed-8k' is built for 1x28x28 images and 10 classes"):
+        check_space(spec)
