@@ -27,7 +27,7 @@ import pandas as pd
 from search.data import data_root
 from search.errors import TinynasError, check_range, check_writable, write_user_file
 from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
-from search.outputs import experiment_for, pick, run_folder, write_report
+from search.outputs import experiment_for, pick, retrain_records, run_folder, write_report
 from search.outputs.deploy import DeployCard, deploy_checkpoint
 from search.outputs.export import candidates, pick_confirmed, searched_confirmations
 from search.outputs.presets_table import presets_frame
@@ -228,6 +228,7 @@ def retrain(
         workers, per_worker = 1, threads
     set_threads(per_worker)
     folder = Path(out) if out is not None else default_run_folder(exp)
+    retrain_records.check(results)  # where the seeds will be recorded: before any training
     opts = RetrainOptions(
         seeds=seeds,
         first_seed=first_seed,

@@ -22,7 +22,7 @@ retrain_runs = sa.Table(
     sa.Column("config_hash", sa.String(32), nullable=False, index=True),
     sa.Column("study", sa.String(200), index=True),
     sa.Column("trial", sa.Integer),
-    sa.Column("dataset", sa.String(50), nullable=False),
+    sa.Column("dataset", sa.String(500), nullable=False),  # a name, or the path of a .npz
     sa.Column("seed", sa.Integer, nullable=False),
     sa.Column("params", sa.Integer, nullable=False),
     sa.Column("macs", sa.Integer, nullable=False),
@@ -59,6 +59,23 @@ def _engine(url: str) -> sa.Engine:
         return sa.create_engine(url)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise TinynasError(f"cannot use results database {redact(url)!r}: {exc}") from None
+
+
+def check(url: str) -> None:
+    """Refuse, before any training, a results database that cannot take a row: its table is
+    made if absent, then a write that changes nothing (a delete of no row) is tried and rolled
+    back, so a read-only file, folder or server account is found out now, not after the work."""
+    try:
+        engine = _engine(url)
+        metadata.create_all(engine)
+        with engine.connect() as conn, conn.begin() as transaction:
+            conn.execute(retrain_runs.delete().where(sa.false()))
+            transaction.rollback()
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise TinynasError(
+            f"cannot record runs in {redact(url)} ({reason}); pass --results with a database you can write"
+        ) from None
 
 
 def save(url: str, record: RetrainRecord) -> int:

@@ -97,15 +97,31 @@ def teacher_for(distill: Distill, train: Split, eval_split: Split, device: torch
     path = cache_dir() / f"{distill.teacher}-{_key(distill.teacher, model, recipe, images)}.pt"
     if path.exists() and (found := _load(path, distill.teacher, model, images, device)) is not None:
         return found
+    _check_cache(path.parent)  # before the teacher trains, not after
     trained = train_replicas(model, [recipe], train, None, device=device)  # judged once, below
     ((_, acc),) = evaluate(trained.models[0], eval_split.to(device), MEMORY_FORMATS[recipe.layout])
     module = trained.models[0].cpu()
     weights = weights_digest(module)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        torch.save({"state_dict": module.state_dict(), "weights": weights, "acc": acc, "images": images}, tmp)
-    os.replace(tmp.name, path)  # atomic: a reader sees a whole file or none
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            torch.save({"state_dict": module.state_dict(), "weights": weights, "acc": acc, "images": images}, tmp)
+        os.replace(tmp.name, path)  # atomic: a reader sees a whole file or none
+    except OSError as exc:  # e.g. the disk filled while it trained
+        raise TinynasError(f"cannot keep the trained teacher in {path.parent}: {exc.strerror}; {_CACHE_FIX}") from None
     return Teacher(distill.teacher, module.to(device).eval(), weights, images, count_params(model), acc)
+
+
+_CACHE_FIX = f"set {CACHE_ENV} to a writable folder"
+
+
+def _check_cache(folder: Path) -> None:
+    """The teacher cache can be written, or one line saying where and how to move it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TinynasError(f"cannot create the teacher cache {folder}: {exc.strerror}; {_CACHE_FIX}") from None
+    if not os.access(folder, os.W_OK):
+        raise TinynasError(f"cannot write the teacher cache {folder}: permission denied; {_CACHE_FIX}")
 
 
 def teacher_of(

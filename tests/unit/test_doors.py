@@ -86,3 +86,38 @@ def test_starts_are_queued_once_each_in_one_pass() -> None:
     assert queue_starts(study, starts) == 500
     assert queue_starts(study, [{"x": 3.0, "y": "a"}, {"x": 600, "y": "a"}]) == 1  # 3.0 is the queued 3
     assert len(study.trials) == 501
+
+
+def test_a_results_database_that_cannot_be_written_is_refused_before_any_training(tmp_path: Path, monkeypatch) -> None:
+    from models import preset
+    from search import api
+    from search.training import Experiment
+
+    def trained(*args, **kwargs):
+        raise AssertionError("training started before the results database was checked")
+
+    monkeypatch.setattr(api, "_retrain", trained)
+    (tmp_path / "folder.db").mkdir()  # a folder where the SQLite file should be
+    with pytest.raises(TinynasError, match=r"cannot record runs in .*pass --results with a database you can write"):
+        api.retrain(
+            Experiment(model=preset("seed-8k")), results=f"sqlite:///{tmp_path / 'folder.db'}", out=tmp_path / "run"
+        )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_teacher_cache_that_cannot_be_written_is_one_line_before_the_teacher_trains(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from search.training import teachers
+    from search.training.recipe import Distill
+    from tests.helpers import synthetic_split
+
+    def trained(*args, **kwargs):
+        raise AssertionError("the teacher trained before its cache was checked")
+
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TINYNAS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(teachers, "train_replicas", trained)
+    split = synthetic_split(64, 1)
+    with pytest.raises(TinynasError, match=r"cannot create the teacher cache .*set TINYNAS_CACHE to a writable folder"):
+        teachers.teacher_for(Distill(teacher="seed-8k"), split, split)
