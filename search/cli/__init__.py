@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 from search.cli.commands import app
@@ -19,6 +21,14 @@ def main() -> None:
         app()
     except TinynasError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # the reader is gone (`tinynas trials S | head`): nothing more to say
+            _silence_stdout()
+            sys.exit(1)
+        if exc.errno in OUTPUT_FULL:
+            _silence_stdout()
+            _fail(f"cannot write the output: {exc.strerror}; free some space or send the output elsewhere")
+        raise
     except Exception as exc:
         if _is_config_error(exc):
             _fail(str(exc))
@@ -30,6 +40,20 @@ def main() -> None:
             "(make its folder writable, free disk space, restart the database server, stop the process holding "
             "the lock) and run the same command again"
         )
+
+
+OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""Errors of writing to a full disk (or quota, or file size limit): one line, not a traceback."""
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what could not be written
+    raises nothing more on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _is_config_error(exc: BaseException) -> bool:

@@ -7,6 +7,8 @@ import hashlib
 import json
 import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -258,3 +260,18 @@ def test_dashboard_port_in_use_is_part_of_the_suite(dbs: dict[str, Path]) -> Non
         )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "choose another --port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_output_that_cannot_be_written_is_one_line_or_silence() -> None:
+    """A full disk on stdout is one line and exit 2; a reader that went away (`| head`) ends the
+    command quietly: no traceback either way."""
+    command = [sys.executable, "-m", "search", "presets"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: cannot write the output: No space left on device")
+    closed = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert closed.stdout is not None and closed.stderr is not None
+    closed.stdout.close()
+    err = closed.stderr.read()
+    assert closed.wait(timeout=120) == 1 and err == ""
