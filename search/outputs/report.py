@@ -56,6 +56,7 @@ def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.
             name=name,
             marker={"color": colour, "symbol": symbol},
             text=[f"trial {n}<br>{a}" for n, a in zip(part.index, part["arch"], strict=True)],
+            hovertemplate="%{text}<br>%{x:,} params, %{y:.2f}%<extra></extra>",
         )
     complete = frame[frame["state"] == "COMPLETE"].sort_values(["params", "val_acc"], ascending=[True, False])
     front = complete[complete["val_acc"] > complete["val_acc"].cummax().shift(fill_value=-1.0)]
@@ -67,11 +68,18 @@ def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.
             mode="lines+markers",
             name="Pareto front",
             line={"shape": "hv", "color": "#2ca02c", "width": 2},
-            marker={"size": [9] * len(front) + [0], "symbol": "star"},
+            # open stars around the complete trials' dots: both stay visible
+            marker={"size": [16] * len(front) + [0], "symbol": "star-open", "line": {"width": 2}},
+            hovertemplate="best with at most %{x:,} params: %{y:.2f}%<extra>Pareto front</extra>",
         )
-    fig.add_hline(y=target, line_dash="dash", annotation_text=f"target {target:.2f}%")
+    # the two labels sit in opposite corners of where the lines cross, so they never overlap
+    fig.add_hline(
+        y=target, line_dash="dash", annotation_text=f"target {target:.2f}%", annotation_position="bottom left"
+    )
     if budget:
-        fig.add_vline(x=budget, line_dash="dot", annotation_text=f"budget {budget:,} params")
+        fig.add_vline(
+            x=budget, line_dash="dot", annotation_text=f"budget {budget:,} params", annotation_position="top left"
+        )
     fig.update_layout(
         title="Parameters vs validation accuracy", xaxis_title="parameters", yaxis_title="validation accuracy (%)"
     )
@@ -81,19 +89,24 @@ def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.
 def curves_figure(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     points: list[float] = []
+    shown: set[str] = set()
     for number, row in frame[frame["state"].isin(["COMPLETE", "PRUNED"])].iterrows():
         curve = json.loads(row["val_curve"])
         points += curve
         pruned = row["state"] == "PRUNED"
+        group = "pruned" if pruned else "complete"
         fig.add_scatter(
             x=list(range(1, len(curve) + 1)),
             y=curve,
             mode="lines+markers" if pruned else "lines",
-            name=f"trial {number}",
-            showlegend=False,
+            name=group,  # one legend entry per state (clicking it hides them all), the trial on hover
+            legendgroup=group,
+            showlegend=group not in shown,
             opacity=0.7,
             line={"color": STYLE[row["state"]][0], "dash": "dot" if pruned else "solid"},
+            hovertemplate=f"trial {number} ({group}, {row['arch']})<br>epoch %{{x}}: %{{y:.2f}}%<extra></extra>",
         )
+        shown.add(group)
     fig.update_layout(
         title="Learning curves (pruned trials dotted, cut short)",
         xaxis_title="epoch",

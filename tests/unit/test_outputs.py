@@ -148,3 +148,22 @@ def test_the_api_silences_optuna_during_a_call_and_restores_it_after() -> None:
         assert optuna.logging.get_verbosity() == optuna.logging.INFO
     finally:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_the_report_figures_name_what_they_draw_without_overlap(study_db: Path) -> None:
+    """The budget and target labels sit on opposite sides of where their lines cross; the
+    Pareto stars are open, so the complete trial under each shows; every learning curve names
+    its trial on hover, and the legend has one entry per state."""
+    from search.outputs.report import curves_figure, pareto_figure
+    from search.study import trials_frame
+
+    frame = trials_frame(load(study_db))
+    pareto = pareto_figure(frame, budget=300, target=60.0)
+    labels = {a.text.split()[0]: (a.xanchor, a.yanchor) for a in pareto.layout.annotations}
+    assert set(labels) == {"target", "budget"} and labels["target"] != labels["budget"]
+    front = next(t for t in pareto.data if t.name == "Pareto front")
+    assert front.marker.symbol == "star-open"
+    curves = curves_figure(frame)
+    trained = frame[frame["state"].isin(["COMPLETE", "PRUNED"])].index
+    assert [t.hovertemplate.split(" (")[0] for t in curves.data] == [f"trial {n}" for n in trained]
+    assert sorted(t.name for t in curves.data if t.showlegend) == sorted({t.name for t in curves.data})
