@@ -32,12 +32,23 @@ from search.outputs.deploy import DeployCard, deploy_checkpoint
 from search.outputs.export import candidates, pick_confirmed, searched_confirmations
 from search.outputs.presets_table import presets_frame
 from search.quiet import quiet
-from search.study import SearchFlags, StudySpec, open_storage, prepare, resolve_options, resolve_url, run, trials_frame
+from search.study import (
+    SearchFlags,
+    StudySpec,
+    WatcherFactory,
+    confirm_best,
+    open_storage,
+    prepare,
+    resolve_options,
+    resolve_url,
+    run,
+    silent,
+    trials_frame,
+)
 from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
 from search.study.confirm import confirm as confirm_trials
 from search.study.record import Confirmation, TrialRecord
-from search.study.runner import WatcherFactory, confirm_best, silent
 from search.training import (
     Experiment,
     Reporter,

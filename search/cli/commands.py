@@ -279,8 +279,7 @@ def search(
 def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
     """The search's trials, with a line saying where the study stands."""
     from search.cli.display import feed, plural
-    from search.study import finished, redact, run
-    from search.study.runner import time_left
+    from search.study import finished, redact, run, time_left
     from search.study.space import possible_teachers
 
     done = finished(study)
@@ -310,7 +309,7 @@ def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
 def _confirm(study, spec, opts) -> None:
     """The spec's `[run] confirm`, in the time the --timeout leaves, saying what it did."""
     from search.cli.display import plural
-    from search.study.runner import confirm_best, confirm_plan, time_left
+    from search.study import confirm_best, confirm_plan, time_left
 
     ranked, complete = confirm_plan(study, spec, opts)
     if not ranked:

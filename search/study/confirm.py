@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -16,9 +17,10 @@ import optuna
 from search.data import Split, dataset_info, search_splits
 from search.errors import TinynasError
 from search.limits import CONFIRM_SEED_OFFSET
-from search.study.interrupt import storage_write
+from search.study.interrupt import DeadlineReached, expires, storage_write
 from search.study.objective import seed_score
-from search.study.record import Confirmation, StudyRecord, TrialRecord, record_confirmation
+from search.study.options import SearchOptions, time_left
+from search.study.record import Confirmation, StudyRecord, TrialRecord, complete_records, record_confirmation
 from search.study.spec import StudySpec
 from search.training import Experiment, fastest_layout, train_replicas
 from search.training.parallel import in_workers
@@ -92,3 +94,52 @@ def confirm(
         if on_trial:
             on_trial(record, confirmation)
     return {r.number: done[r.number] for r in candidates}
+
+
+ConfirmedCallback = Callable[[TrialRecord, Confirmation], None]
+
+
+@dataclass(frozen=True)
+class ConfirmRun:
+    """What a search's confirmation did: `done` per trial number, of the `top` it meant to
+    confirm among `complete` trials; `cut`: the --timeout ran out before it finished (or began)."""
+
+    done: dict[int, Confirmation]
+    top: int
+    complete: int
+    cut: bool = False
+
+
+def confirm_plan(study: optuna.Study, spec: StudySpec, opts: SearchOptions) -> tuple[list[TrialRecord], int]:
+    """The trials confirmation would retrain (the spec's top N by searched score; none when the
+    run skips it) and how many complete trials the study holds."""
+    complete = complete_records(study)
+    top = spec.run.confirm.top if opts.confirm else 0
+    return sorted(complete, key=lambda r: -r.score)[:top], len(complete)
+
+
+def confirm_best(
+    study: optuna.Study, spec: StudySpec, opts: SearchOptions, on_trial: ConfirmedCallback | None = None
+) -> ConfirmRun:
+    """The spec's `[run] confirm`: its top trials by searched score retrained with fresh seeds,
+    spread over the run's workers (those already confirmed with the same seeds are kept), in
+    the time the --timeout leaves: past it, what was confirmed is kept and the rest is cut."""
+    ranked, complete = confirm_plan(study, spec, opts)
+    if not ranked:
+        return ConfirmRun({}, 0, complete)
+    if time_left(opts) == 0:
+        return ConfirmRun({}, len(ranked), complete, cut=True)
+    done: dict[int, Confirmation] = {}
+
+    def keep(record: TrialRecord, confirmation: Confirmation) -> None:
+        done[record.number] = confirmation
+        if on_trial is not None:
+            on_trial(record, confirmation)
+
+    try:
+        with expires(opts.deadline):
+            confirm(study, ranked, spec.run.confirm.seeds, opts.data_root, device=opts.device, workers=opts.jobs,
+                    threads=opts.threads, on_trial=keep)  # fmt: skip
+    except DeadlineReached:
+        return ConfirmRun(done, len(ranked), complete, cut=True)
+    return ConfirmRun(done, len(ranked), complete)

@@ -12,102 +12,31 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, Literal, Protocol
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
-from pydantic import ValidationError
+from optuna.trial import FrozenTrial
 
-from models import analyse, explain
-from search.data import data_root, dataset_info, search_splits
-from search.errors import TinynasError, check_range
-from search.limits import MAX_SEEDS, MAX_TRIALS
+from search.data import dataset_info, search_splits
+from search.errors import TinynasError
 from search.signals import die_with_parent, stop_exit_code
-from search.study.confirm import confirm
-from search.study.interrupt import DeadlineReached, TrialGuard, expires, graceful_interrupts
+from search.study.feasibility import check_space
+from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
+from search.study.options import SearchOptions
 from search.study.owners import fail_dead_local_trials, lost_to_another_run, retry_trial
 from search.study.pruning import make_pruner
-from search.study.record import Confirmation, Kind, StudyKey, TrialRecord, complete_records, record_study
+from search.study.record import StudyKey, record_study
 from search.study.samplers import make_sampler
-from search.study.space import complete, possible_teachers, probe, smallest_model, start_problems
-from search.study.spec import StudySpec, parse_duration
-from search.study.storage import is_tinynas_study, open_storage, resolve_url
-from search.training import resolve_device, set_threads, worker_split
+from search.study.space import complete, possible_teachers
+from search.study.spec import StudySpec
+from search.study.stopping import InfeasibleStreak, StopAt, finished
+from search.study.storage import is_tinynas_study, open_storage
+from search.training import set_threads
 from search.training.parallel import main_left_out
 from search.training.recipe import Distill
-from search.training.teachers import teacher_for, teacher_spec
-
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """Everything a run needs beyond the spec, resolved once from the spec and the flags."""
-
-    storage: str
-    trials: int
-    data_root: Path
-    deadline: float | None = None
-    """time.monotonic() by which the whole command ends (--timeout): trials in flight are cut
-    short then and queued again, confirmation gets what is left (the clock is the host's, so
-    worker processes share it)."""
-    subset: int | None = None
-    device: str = "cpu"
-    jobs: int = 1
-    threads: int | None = None
-    seeds_per_trial: int = 1
-    confirm: bool = True
-    """Whether the search ends by confirming its top trials (as the spec's [run] confirm asks)."""
-    worker: int = 0
-    """Offsets the sampler's seed, so workers starting together do not sample alike."""
-
-
-@dataclass(frozen=True)
-class SearchFlags:
-    """What a user may set for one run of a search, beside its spec: the CLI's flags and the
-    Python API's keywords are these fields, declared here once. None: the spec's value (or the
-    default rule: `resolve_url`, `data_root`)."""
-
-    trials: int | None = None  # run until the study holds this many finished trials
-    timeout: str | None = None  # the whole command ends after e.g. 90m or 2h
-    storage: str | None = None  # SQLAlchemy URL
-    data_dir: str | Path | None = None  # dataset root holding MNIST/raw
-    subset: int | None = None  # training images per trial
-    device: str = "cpu"
-    jobs: int | None = None  # worker processes on this machine (default: `worker_split`)
-    threads: int | None = None  # PyTorch threads per worker (default: the cores split between the workers)
-    seeds_per_trial: int | None = None  # seeds each trial trains (fused); its score is their mean
-    confirm: bool | None = None  # False: skip the spec's [run] confirm
-
-
-def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
-    """The one place where a flag overrides the spec: a flag given wins, else the spec's value."""
-    trials, timeout, storage, subset = flags.trials, flags.timeout, flags.storage, flags.subset
-    jobs, threads, seeds_per_trial = flags.jobs, flags.threads, flags.seeds_per_trial
-    if trials is not None:
-        check_range("--trials", trials, 1, MAX_TRIALS)
-    if subset is not None and subset < 1:  # its upper bound is the split's size, checked where the data loads
-        raise TinynasError(f"--subset must be at least 1, got {subset}")
-    if seeds_per_trial is not None:
-        check_range("--seeds-per-trial", seeds_per_trial, 1, MAX_SEEDS)
-    device = resolve_device(flags.device)
-    jobs, threads = worker_split(device, jobs, threads)
-    timeout_s = parse_duration(timeout) if timeout else spec.run.timeout_s
-    return SearchOptions(
-        storage=resolve_url(storage, spec.name),
-        trials=trials or spec.run.trials,
-        data_root=data_root(Path(flags.data_dir) if flags.data_dir else None),
-        deadline=None if timeout_s is None else time.monotonic() + timeout_s,
-        subset=subset or spec.run.subset,
-        device=device,
-        jobs=jobs,
-        threads=threads,
-        seeds_per_trial=seeds_per_trial or spec.run.seeds_per_trial,
-        confirm=flags.confirm is not False and spec.run.confirm.top > 0,
-    )
+from search.training.teachers import teacher_for
 
 
 class Watcher(Protocol):
@@ -120,7 +49,6 @@ class Watcher(Protocol):
     def stopping(self) -> None: ...
 
 
-ConfirmedCallback = Callable[[TrialRecord, Confirmation], None]
 WatcherFactory = Callable[[optuna.Study], Watcher]
 """Builds a watcher in the process that runs the trials; must be picklable (a module-level
 function) so that worker processes can build their own."""
@@ -142,71 +70,6 @@ class _Silent:
 
 def silent(study: optuna.Study) -> Watcher:
     return _Silent()
-
-
-NARROW = (
-    "narrow space.model (the high ends of channels, convs_per_stage, stages, transition_channels, "
-    "tail_convs) or raise the budget"
-)
-PROBE_DRAWS = 1000
-"""Random draws that check_space tries (analytically, in well under a second)."""
-
-
-def trainable_fraction(spec: StudySpec, draws: int = PROBE_DRAWS) -> tuple[float, str]:
-    """The share of random draws from the space that give a model within budget, and why
-    the last one that did not failed."""
-    ok, why, budget = 0, "", spec.budget
-    for stats in probe(spec.space.model, dataset_info(spec.dataset), budget, draws, spec.seed):
-        if isinstance(stats, str):
-            why = stats
-        elif budget.fits(stats):
-            ok += 1
-        else:
-            why = f"over budget: {budget.describe_over(stats)}"
-    return ok / draws, why
-
-
-def check_space(spec: StudySpec) -> None:
-    """Refuse, before any training or storage, a space whose smallest model is over budget or
-    in which no random draw gives a trainable model (a search would only record failures)."""
-    usage, model = smallest_model(spec.space.model, dataset_info(spec.dataset), spec.budget)
-    if model is None:
-        raise TinynasError(
-            "the space holds no valid model: every architecture shrinks the map below 1x1; "
-            "use fewer stages or tail_convs"
-        )
-    if usage > 1:
-        raise TinynasError(
-            f"the smallest model of this space is over budget ({spec.budget.describe_over(analyse(model))}): "
-            "lower the channel / stage / conv ranges or raise the budget"
-        )
-    info = dataset_info(spec.dataset)
-    for name in possible_teachers(spec.space.train):
-        teacher, _ = teacher_spec(name)
-        if (teacher.input_shape, teacher.num_classes) != (info.shape, info.classes):
-            raise TinynasError(
-                f"teacher {name!r} is built for {'x'.join(map(str, teacher.input_shape))} images and "
-                f"{teacher.num_classes} classes, dataset {spec.dataset!r} has {'x'.join(map(str, info.shape))} "
-                f'and {info.classes}: set [space.train] teacher = "none"'
-            )
-    fraction, why = trainable_fraction(spec)
-    if fraction == 0:
-        raise TinynasError(
-            f"none of {PROBE_DRAWS:,} random draws from this space gives a trainable model (e.g. {why}): {NARROW}"
-        )
-    for i, values in enumerate(spec.start):
-        try:
-            problems = start_problems(
-                spec.space.model, spec.space.train, dataset_info(spec.dataset), values, spec.budget
-            )
-        except ValueError as exc:
-            why = explain(exc, "model") if isinstance(exc, ValidationError) else str(exc)
-            problems = [f"it does not describe a model ({why})"]
-        if problems:
-            raise TinynasError(
-                f"start[{i}]: {'; '.join(problems)}: use the names and ranges of the space "
-                "(`tinynas trials` shows a study's parameter names)"
-            )
 
 
 def _sampler_seed(spec: StudySpec, n_existing: int, worker: int) -> int:
@@ -277,53 +140,6 @@ def queue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> int:
             study.enqueue_trial(values)
             queued += 1
     return queued
-
-
-def finished(study: optuna.Study) -> int:
-    """Trials that trained (complete or pruned); over-budget ones cost nothing and don't count."""
-    return sum(TrialRecord.of(t).kind is not Kind.INFEASIBLE for t in study.get_trials(deepcopy=False, states=FINISHED))
-
-
-@dataclass
-class InfeasibleStreak:
-    """Stops the loop after `limit` consecutive draws that could not be trained."""
-
-    limit: int
-    streak: int = 0
-    last: str = ""
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        r = TrialRecord.of(trial)
-        if r.kind is not Kind.INFEASIBLE:
-            self.streak = 0
-            return
-        self.streak += 1
-        self.last = r.invalid.splitlines()[0] if r.invalid else f"over budget: {r.over or f'{r.params:,} params'}"
-        if self.streak >= self.limit:
-            study.stop()
-
-    @property
-    def tripped(self) -> bool:
-        return self.streak >= self.limit
-
-    def error(self) -> TinynasError:
-        return TinynasError(
-            f"stopped after {self.streak} draws in a row gave no trainable model (last: {self.last}); "
-            f"{NARROW} (or raise run.infeasible_streak); the study is consistent"
-        )
-
-
-@dataclass(frozen=True)
-class StopAt:
-    """Stops the optimize loop once the study holds `target` trained trials, counting those
-    other workers are training now (so N workers do not overshoot the target by N - 1)."""
-
-    target: int
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-        if finished(study) + running >= self.target:
-            study.stop()
 
 
 def load_context(spec: StudySpec, opts: SearchOptions) -> SearchContext:
@@ -463,54 +279,3 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
         raise
     if failed := sum(1 for p in procs if p.exitcode):
         raise TinynasError(f"{failed} of {opts.jobs} workers failed; see their output above")
-
-
-def time_left(opts: SearchOptions) -> float | None:
-    """Seconds until the command's deadline (0 once past it); None without a --timeout."""
-    return None if opts.deadline is None else max(0.0, opts.deadline - time.monotonic())
-
-
-@dataclass(frozen=True)
-class ConfirmRun:
-    """What a search's confirmation did: `done` per trial number, of the `top` it meant to
-    confirm among `complete` trials; `cut`: the --timeout ran out before it finished (or began)."""
-
-    done: dict[int, Confirmation]
-    top: int
-    complete: int
-    cut: bool = False
-
-
-def confirm_plan(study: optuna.Study, spec: StudySpec, opts: SearchOptions) -> tuple[list[TrialRecord], int]:
-    """The trials confirmation would retrain (the spec's top N by searched score; none when the
-    run skips it) and how many complete trials the study holds."""
-    complete = complete_records(study)
-    top = spec.run.confirm.top if opts.confirm else 0
-    return sorted(complete, key=lambda r: -r.score)[:top], len(complete)
-
-
-def confirm_best(
-    study: optuna.Study, spec: StudySpec, opts: SearchOptions, on_trial: ConfirmedCallback | None = None
-) -> ConfirmRun:
-    """The spec's `[run] confirm`: its top trials by searched score retrained with fresh seeds,
-    spread over the run's workers (those already confirmed with the same seeds are kept), in
-    the time the --timeout leaves: past it, what was confirmed is kept and the rest is cut."""
-    ranked, complete = confirm_plan(study, spec, opts)
-    if not ranked:
-        return ConfirmRun({}, 0, complete)
-    if time_left(opts) == 0:
-        return ConfirmRun({}, len(ranked), complete, cut=True)
-    done: dict[int, Confirmation] = {}
-
-    def keep(record: TrialRecord, confirmation: Confirmation) -> None:
-        done[record.number] = confirmation
-        if on_trial is not None:
-            on_trial(record, confirmation)
-
-    try:
-        with expires(opts.deadline):
-            confirm(study, ranked, spec.run.confirm.seeds, opts.data_root, device=opts.device, workers=opts.jobs,
-                    threads=opts.threads, on_trial=keep)  # fmt: skip
-    except DeadlineReached:
-        return ConfirmRun(done, len(ranked), complete, cut=True)
-    return ConfirmRun(done, len(ranked), complete)

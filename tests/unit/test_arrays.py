@@ -13,8 +13,7 @@ import torch
 from models import analyse
 from search.data import dataset_info, retrain_splits, search_splits
 from search.errors import TinynasError
-from search.study import TrialRecord
-from search.study.runner import check_space
+from search.study import TrialRecord, check_space
 from tests.helpers import make_spec, run_synthetic
 
 

@@ -241,7 +241,7 @@ def test_a_search_records_the_layout_it_trained_in(tmp_path: Path) -> None:
 def test_workers_stop_at_the_target_counting_trials_still_training(tmp_path: Path) -> None:
     """Two workers asked for 3 trials must not end with 4: a worker stops when the finished
     trials plus those another worker is training reach the target."""
-    from search.study.runner import StopAt
+    from search.study.stopping import StopAt
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
     study.ask()  # another worker's trial, still training
@@ -292,7 +292,8 @@ def test_an_error_of_the_objective_itself_still_ends_the_search(tmp_path: Path, 
 
 
 def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypatch) -> None:
-    from search.study import runner
+    from search.study import SearchOptions
+    from search.study import confirm as confirming
     from search.study.record import StudyRecord
 
     spec = make_spec(**{"run.confirm": {"top": 2, "seeds": 2}})
@@ -300,8 +301,8 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
     study = run(spec, db, trials=4)
     splits = (synthetic_split(192, 1), synthetic_split(96, 2))
     monkeypatch.setattr("search.study.confirm._splits", lambda *args: splits)
-    opts = runner.SearchOptions(storage=f"sqlite:///{db}", trials=4, data_root=tmp_path)
-    outcome = runner.confirm_best(study, spec, opts)
+    opts = SearchOptions(storage=f"sqlite:///{db}", trials=4, data_root=tmp_path)
+    outcome = confirming.confirm_best(study, spec, opts)
     confirmed = outcome.done
     assert (outcome.top, outcome.cut) == (2, False)
     top = sorted((TrialRecord.of(t) for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))),
@@ -317,24 +318,25 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
 def test_confirmation_gets_only_the_time_the_timeout_leaves(tmp_path: Path, monkeypatch) -> None:
     import time
 
-    from search.study import runner
+    from search.study import SearchOptions
+    from search.study import confirm as confirming
 
     spec = make_spec(**{"run.confirm": {"top": 2, "seeds": 2}})
     db = tmp_path / "s.db"
     study = run(spec, db, trials=3)
-    spent = runner.SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, deadline=time.monotonic())
-    outcome = runner.confirm_best(study, spec, spent)
+    spent = SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, deadline=time.monotonic())
+    outcome = confirming.confirm_best(study, spec, spent)
     assert outcome.cut and not outcome.done and outcome.top == 2  # skipped: nothing left
-    skipped = runner.SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, confirm=False)
-    assert runner.confirm_best(study, spec, skipped).top == 0  # --no-confirm
+    skipped = SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, confirm=False)
+    assert confirming.confirm_best(study, spec, skipped).top == 0  # --no-confirm
 
     def slow(*args, **kwargs):
         time.sleep(30)
 
-    monkeypatch.setattr(runner, "confirm", slow)
+    monkeypatch.setattr(confirming, "confirm", slow)
     started = time.monotonic()
-    soon = runner.SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, deadline=started + 0.5)
-    outcome = runner.confirm_best(study, spec, soon)
+    soon = SearchOptions(storage=f"sqlite:///{db}", trials=3, data_root=tmp_path, deadline=started + 0.5)
+    outcome = confirming.confirm_best(study, spec, soon)
     assert outcome.cut and time.monotonic() - started < 5  # cut at the deadline, not after the work
 
 
