@@ -14,7 +14,8 @@ CMSIS-NN) store them."""
 VECTOR_BYTES = 4
 """A deployed per-channel value (a bias, or a BatchNorm's scale or shift): int32, as int8 runtimes
 store biases. A BatchNorm that folds into its conv becomes part of that conv's int32 bias, so
-counting both is an upper bound of the deployed file by at most a vector per folded BatchNorm."""
+counting both bounds the deployed kernels and biases from above. (An int8 file also stores the
+quantization scales and zero points, a few bytes per channel, which this figure leaves out.)"""
 ACTIVATION_BYTES = 1
 """A deployed activation: int8 (or uint8)."""
 

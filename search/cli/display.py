@@ -145,6 +145,6 @@ def deploy_table(card: DeployCard) -> Table:
     table.caption = (
         f"PyTorch test accuracy {card.pytorch_test_acc:.2f}; BatchNorm folded {card.bn_folded}, "
         f"kept {card.bn_kept}; opset {card.onnx['opset']}{drop}; each file stands alone; on a microcontroller "
-        f"(int8): {card.weight_bytes:,} weight bytes at most, {card.activation_bytes:,} bytes of activations at peak"
+        f"(int8): {card.weight_bytes:,} bytes of weights and biases, {card.activation_bytes:,} of activations at peak"
     )
     return table

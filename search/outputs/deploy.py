@@ -71,7 +71,7 @@ class DeployCard:
     bn_folded: int
     bn_kept: int
     macs: int
-    weight_bytes: int  # analytic, int8 kernels and int32 vectors (models.analysis): what a device budget bounds
+    weight_bytes: int  # analytic: int8 kernels and int32 biases (models.analysis), what max_weight_bytes bounds
     activation_bytes: int  # analytic, peak int8 activations, one layer at a time
     pytorch_test_acc: float
     fp32: Checked
@@ -277,7 +277,11 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
     checked8, calibration = None, None
     if int8:
         train = pixel_split(info, root, "train")
-        picked, _ = stratified_pick(train.y.numpy(), CALIBRATION_IMAGES, seed=0)
+        picked = (
+            stratified_pick(train.y.numpy(), CALIBRATION_IMAGES, seed=0)[0]
+            if len(train) > CALIBRATION_IMAGES
+            else np.arange(len(train))  # a small dataset: every training image
+        )
         _quantize(out, int8_path(out), train.x[picked].numpy())
         if (peak := int8_weight_peak(int8_path(out))) > INT8_WEIGHT_LIMIT:  # the quantizer's contract, kept
             raise TinynasError(
@@ -285,7 +289,7 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
                 "on CPUs without VNNI; upgrade onnxruntime or ship the fp32 file"
             )
         checked8 = _check(int8_path(out), test, pytorch_pred.numpy())
-        calibration = f"{CALIBRATION_IMAGES:,} training images (stratified, seed 0); the test set is never read for it"
+        calibration = f"{len(picked):,} training images (stratified, seed 0); the test set is never read for it"
     stats = analyse(exp.model)
     card = DeployCard(
         model=arch_string(exp.model),
