@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from functools import partial
@@ -109,3 +110,33 @@ def test_a_failed_fetch_on_first_use_is_one_line_and_leaves_no_folders(tmp_path:
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
         assert list(tmp_path.iterdir()) == []  # no empty data folders, no run folder
+
+
+def test_a_users_npz_goes_through_search_export_retrain_and_deploy(tmp_path: Path) -> None:
+    """The shipped digits spec, shortened: the whole flow on a user's own .npz (8x8 scans, not
+    MNIST), under its microcontroller bounds, with no --data-dir anywhere."""
+    from tests.helpers import REPO
+
+    text = (REPO / "studies" / "digits.toml").read_text()
+    text = text.replace('dataset = "studies/data/digits.npz"', f'dataset = "{REPO / "studies/data/digits.npz"}"')
+    text = text.replace("epochs = 19\n\n[sampler]", "epochs = 3\n\n[sampler]").replace("trials = 40", "trials = 2")
+    spec = tmp_path / "digits.toml"
+    spec.write_text(text)
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    searched = run_cli("search", str(spec), "--storage", url, "--no-confirm", "--jobs", "1", "--threads", "1")
+    assert searched.returncode == 0, searched.stderr
+    trials = run_cli("trials", "digits", "--storage", url)
+    assert trials.returncode == 0 and "activation_bytes" in trials.stdout
+    best = tmp_path / "best.json"
+    assert run_cli("export", "digits", "--storage", url, "--rule", "best", "--out", str(best)).returncode == 0
+    run = tmp_path / "run"
+    retrained = run_cli(
+        "retrain", str(best), "--seeds", "1", "--epochs", "2", "--threads", "1", "--quiet", "--out", str(run),
+        "--results", f"sqlite:///{tmp_path / 'r.db'}",
+    )  # fmt: skip
+    assert retrained.returncode == 0, retrained.stderr
+    deployed = run_cli("deploy", str(run / "seed0" / "checkpoint.pt"), "--out", str(tmp_path / "m.onnx"), "--int8")
+    assert deployed.returncode == 0, deployed.stderr
+    card = json.loads((tmp_path / "m.card.json").read_text())
+    assert card["onnx"]["input"].startswith("image: float32 [batch, 1, 8, 8]") and card["int8"]["test_acc"] > 50
+    assert card["activation_bytes"] <= 1024 and card["macs"] <= 20_000 and card["params"] <= 999
