@@ -124,7 +124,7 @@ Storage = Annotated[
 
 @data_app.command("fetch")
 def data_fetch(
-    dataset: Annotated[str, typer.Argument(help="mnist, fashion-mnist or kmnist.")] = "mnist",
+    dataset: Annotated[str, typer.Argument(help="mnist, fashion-mnist, kmnist or cifar10.")] = "mnist",
     data_dir: DataDir = None,
     mirror: Annotated[str | None, typer.Option(help="Base URL serving the files ($TINYNAS_MIRROR).")] = None,
 ) -> None:

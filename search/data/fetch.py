@@ -62,6 +62,8 @@ def fetch_file(remote: RemoteFile, base_url: str, folder: Path, progress: bool =
 def fetch(info: DatasetInfo, root: Path, mirror: str | None = None, progress: bool = False) -> list[Path]:
     """Download what is missing into <root>/<Dir>/raw, checking every file's MD5. A failed
     fetch leaves no folder behind that it created."""
+    if info.path is not None:
+        raise TinynasError(f"{info.name} is a file of your own, not a published dataset: there is nothing to fetch")
     pooch.get_logger().setLevel(logging.WARNING)
     base = mirror or os.environ.get(MIRROR_ENV) or info.mirror
     if not base.startswith(("https://", "http://", "ftp://")):

@@ -38,6 +38,9 @@ class DatasetInfo:
     shape: tuple[int, int, int] = (1, 28, 28)
     path: Path | None = None
     """A user's .npz dataset (its arrays hold everything; `files` is empty)."""
+    archive: bool = False
+    """Published as one archive (`files` has the role "archive", search.data.cifar reads it)
+    instead of the IDX files of the MNIST family."""
 
     def raw_dir(self, root: Path) -> Path:
         return root / self.directory / "raw"
@@ -45,7 +48,8 @@ class DatasetInfo:
     def _found(self, root: Path, role: str) -> Path | None:
         """The plain IDX file if present, else the published .gz next to it, else None."""
         gz = self.raw_dir(root) / self.files[role].name
-        return next((c for c in (gz.with_suffix(""), gz) if c.is_file()), None)
+        candidates = (gz,) if self.archive else (gz.with_suffix(""), gz)
+        return next((c for c in candidates if c.is_file()), None)
 
     def present(self, root: Path) -> bool:
         """Every file there (plain or .gz); their contents are checked when read."""
@@ -57,8 +61,9 @@ class DatasetInfo:
             return found
         gz = self.raw_dir(root) / self.files[role].name
         plain = gz.with_suffix("")
+        names = gz.name if self.archive else f"{plain.name} or {gz.name}"
         raise TinynasError(
-            f"{self.name} data not found: no {plain.name} or {gz.name} in {gz.parent}. "
+            f"{self.name} data not found: no {names} in {gz.parent}. "
             f"Fetch it with `tinynas data fetch {self.name} --data-dir {root}`, or point "
             f"--data-dir / TINYNAS_DATA at a folder holding {self.directory}/raw"
         )
@@ -111,6 +116,16 @@ REGISTRY: dict[str, DatasetInfo] = {
                           "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
             mean=(0.1918,),
             std=(0.3483,),
+        ),
+        DatasetInfo(
+            name="cifar10",
+            directory="CIFAR10",
+            mirror="https://www.cs.toronto.edu/~kriz/",
+            files={"archive": RemoteFile("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a")},
+            mean=(0.4914, 0.4822, 0.4465),  # of the 50,000 training images, as published with the data
+            std=(0.2470, 0.2435, 0.2616),
+            shape=(3, 32, 32),
+            archive=True,
         ),
     )
 }  # fmt: skip

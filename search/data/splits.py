@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from search.data.arrays import read_arrays
+from search.data.cifar import read_cifar
 from search.data.fetch import ensure
 from search.data.idx import read_idx
 from search.data.registry import DatasetInfo
@@ -52,6 +53,8 @@ def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, 
         arrays = read_arrays(info.path)
         return (arrays.x_train, arrays.y_train) if part == "train" else (arrays.x_test, arrays.y_test)
     ensure(info, root)
+    if info.archive:
+        return read_cifar(info.locate(root, "archive"), part)
     images = read_idx(info.locate(root, f"{part}_images"), ndim=3)
     labels = read_idx(info.locate(root, f"{part}_labels"), ndim=1)
     if len(images) != len(labels) or tuple(images.shape[1:]) != info.shape[1:]:
