@@ -40,6 +40,8 @@ class Arrays:
     y_test: torch.Tensor
     digest: str
     """sha256 (16 hex digits) of the file: which data a study searched."""
+    class_names: tuple[str, ...] = ()
+    """The classes' names where the data has them (a folder's class folders); else 0..K-1."""
 
     @property
     def classes(self) -> int:

@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.data.arrays import is_array_file, read_arrays
+from search.data.arrays import Arrays, is_array_file, read_arrays
+from search.data.folders import is_image_folder, read_folder
 from search.errors import TinynasError
 from search.limits import DATA_ENV, DEFAULT_DATA_DIR
 
@@ -37,7 +38,9 @@ class DatasetInfo:
     classes: int = 10
     shape: tuple[int, int, int] = (1, 28, 28)
     path: Path | None = None
-    """A user's .npz dataset (its arrays hold everything; `files` is empty)."""
+    """A user's own data, a .npz or a folder of class folders (`files` is empty)."""
+    class_names: tuple[str, ...] = ()
+    """Where the data names its classes (a folder's class folders)."""
     archive: bool = False
     """Published as one archive (`files` has the role "archive", search.data.cifar reads it)
     instead of the IDX files of the MNIST family."""
@@ -132,20 +135,26 @@ REGISTRY: dict[str, DatasetInfo] = {
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """A registered dataset, or the user's .npz named by its path (shape, classes and
-    normalisation from its training images)."""
-    if is_array_file(name):
-        arrays = read_arrays(Path(name))
-        mean, std = arrays.statistics()
-        return DatasetInfo(
-            name, "", "", {}, mean, std, classes=arrays.classes, shape=arrays.shape, path=Path(name).resolve()
-        )
-    try:
+    """A registered dataset, or the user's own data named by its path (a .npz, or a folder of
+    class folders): shape, classes and normalisation from its training images."""
+    if name in REGISTRY:  # a registered name wins over a folder of that name where tinynas runs
         return REGISTRY[name]
-    except KeyError:
+    if not (is_array_file(name) or is_image_folder(name)):
         raise TinynasError(
-            f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}, or name a .npz file of your own"
-        ) from None
+            f"unknown dataset {name!r}; choose one of: {', '.join(REGISTRY)}, or name a .npz file or a folder "
+            "of class folders of your own"
+        )
+    arrays = user_arrays(Path(name))
+    mean, std = arrays.statistics()
+    return DatasetInfo(
+        name, "", "", {}, mean, std, classes=arrays.classes, shape=arrays.shape, path=Path(name).resolve(),
+        class_names=arrays.class_names,
+    )  # fmt: skip
+
+
+def user_arrays(path: Path) -> Arrays:
+    """A user's own data, read once per process: a folder of class folders, or a .npz."""
+    return read_folder(path) if path.is_dir() else read_arrays(path)
 
 
 def data_root(option: Path | None) -> Path:

@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from search.data.arrays import read_arrays
 from search.data.cifar import read_cifar
 from search.data.fetch import ensure
 from search.data.idx import read_idx
-from search.data.registry import DatasetInfo
+from search.data.registry import DatasetInfo, user_arrays
 from search.errors import TinynasError
 from search.limits import DEFAULT_VAL_SIZE
 
@@ -50,7 +49,7 @@ class Split:
 def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 images (N, C, H, W) and their labels."""
     if info.path is not None:
-        arrays = read_arrays(info.path)
+        arrays = user_arrays(info.path)
         return (arrays.x_train, arrays.y_train) if part == "train" else (arrays.x_test, arrays.y_test)
     ensure(info, root)
     if info.archive:

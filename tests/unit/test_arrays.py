@@ -100,3 +100,58 @@ def test_a_teacher_built_for_mnist_is_refused_on_other_data(tmp_path: Path) -> N
     spec = make_spec(dataset=str(write(tmp_path / "d.npz")), **{"space.train.teacher": "seed-8k"})
     with pytest.raises(TinynasError, match=r"teacher 'seed-8k' is built for 1x28x28 images and 10 classes"):
         check_space(spec)
+
+
+def image_folder(root: Path, layout: dict[str, int], size=(8, 8), mode: str = "L") -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for folder, count in layout.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for k in range(count):
+            shape = size[::-1] if mode == "L" else (*size[::-1], 3)
+            Image.fromarray((rng.random(shape) * 255).astype(np.uint8), mode).save(root / folder / f"{k}.png")
+    return root
+
+
+def test_a_folder_of_class_folders_is_read_with_its_class_names(tmp_path: Path) -> None:
+    root = image_folder(tmp_path / "d", {"train/cat": 6, "train/dog": 6, "test/cat": 2, "test/dog": 2}, mode="RGB")
+    info = dataset_info(str(root))
+    assert (info.shape, info.classes, info.class_names) == ((3, 8, 8), 2, ("cat", "dog"))
+    train, test = retrain_splits(info, tmp_path)
+    assert (len(train), len(test)) == (12, 4) and train.y.tolist() == [0] * 6 + [1] * 6
+
+
+def test_class_folders_alone_get_a_test_split_carved_with_a_fixed_seed(tmp_path: Path) -> None:
+    root = image_folder(tmp_path / "d", {"a": 10, "b": 10, "c": 5})
+    first = retrain_splits(dataset_info(str(root)), tmp_path)[1]
+    from search.data.folders import _read
+
+    _read.cache_clear()
+    again = retrain_splits(dataset_info(str(root)), tmp_path)[1]
+    assert len(first) == 2 + 2 + 1 and torch.equal(first.x, again.x)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda r: (r / "train" / "a" / "x.png").write_bytes(b"junk"), "train/a/x.png is not a readable image"),
+        (
+            lambda r: image_folder(r, {"train/a": 1}, size=(6, 6)),
+            "is 8x8, the first image 6x6; tinynas does not resize",
+        ),
+        (lambda r: (r / "train" / "empty").mkdir(), "holds no image"),
+        (lambda r: image_folder(r, {"test/zebra": 1}), "test/zebra is a class train/ does not have"),
+    ],
+)
+def test_a_broken_folder_is_one_line_naming_the_file(tmp_path: Path, make, message: str) -> None:
+    root = image_folder(tmp_path / "d", {"train/a": 3, "train/b": 3, "test/a": 1, "test/b": 1})
+    make(root)
+    with pytest.raises(TinynasError, match=re.escape(message)):
+        dataset_info(str(root))
+
+
+def test_a_registered_name_wins_over_a_folder_of_that_name(tmp_path: Path, monkeypatch) -> None:
+    image_folder(tmp_path / "mnist", {"a": 2, "b": 2})
+    monkeypatch.chdir(tmp_path)
+    assert dataset_info("mnist").shape == (1, 28, 28) and dataset_info("mnist").path is None
