@@ -280,6 +280,7 @@ def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
     """The search's trials, with a line saying where the study stands."""
     from search.cli.display import feed, plural
     from search.study import finished, redact, run, time_left
+    from search.study.owners import other_local_runs
     from search.study.space import possible_teachers
 
     done = finished(study)
@@ -293,6 +294,13 @@ def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
         f"with {plural(opts.jobs, 'worker')} x {plural(opts.threads or cores(), 'thread')}; "
         f"storage {redact(opts.storage)}"
     )
+    if others := other_local_runs(study):
+        say(
+            f"another run is training this study on this host now ({len(others)} "
+            f"{'process' if len(others) == 1 else 'processes'}, pid "
+            f"{', '.join(str(o.pid) for o in others)}): the runs share its trials and each trains its own, "
+            f"but together they run {len(others) + opts.jobs} training processes on {plural(cores(), 'core')}"
+        )
     if teachers := possible_teachers(spec.space.train):
         say(
             f"distillation teachers {', '.join(teachers)}: each trained once on the search's "

@@ -72,6 +72,19 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
     return reaped
 
 
+def other_local_runs(study: optuna.Study) -> list[Owner]:
+    """Live processes on this host, other than this one, training a trial of the study now:
+    another search (or worker) sharing it. Each trains its own configurations; together they
+    may hold more processes than the host has cores."""
+    me = os.getpid()
+    found: dict[int, Owner] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = Owner.from_dict(TrialRecord.of(t).owner)
+        if owner is not None and owner.on_this_host() and owner.pid != me and owner.alive():
+            found[owner.pid] = owner
+    return list(found.values())
+
+
 def retry_trial(
     study: optuna.Study, number: int, retry: optuna.storages.RetryHeartbeatStaleTrialCallback | None = None
 ) -> bool:

@@ -60,3 +60,20 @@ def test_a_retry_queued_with_its_dead_owner_is_not_failed_before_its_new_process
     record_owner(popped, Owner.current().as_dict())
     assert fail_dead_local_trials(study) == []
     assert study.get_trials()[0].state == TrialState.RUNNING
+
+
+def test_another_live_process_training_the_study_is_found_and_this_one_is_not() -> None:
+    from search.study.owners import other_local_runs
+
+    study = optuna.create_study()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        theirs = Owner(Owner.current().host, other.pid, psutil.Process(other.pid).create_time())
+        running_trial(study, theirs, 0.1)
+        running_trial(study, Owner.current(), 0.2)
+        running_trial(study, dead_owner(), 0.3)
+        assert [o.pid for o in other_local_runs(study)] == [other.pid]
+    finally:
+        other.kill()
+        other.wait()
+    assert other_local_runs(study) == []
