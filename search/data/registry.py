@@ -41,6 +41,9 @@ class DatasetInfo:
     """A user's own data, a .npz or a folder of class folders (`files` is empty)."""
     class_names: tuple[str, ...] = ()
     """Where the data names its classes (a folder's class folders)."""
+    digest: str | None = None
+    """A user's data: sha256 (16 hex digits) of its content, so a study, an export and a retrain
+    can tell the data they were made on from other data at the same path."""
     archive: bool = False
     """Published as one archive (`files` has the role "archive", search.data.cifar reads it)
     instead of the IDX files of the MNIST family."""
@@ -129,6 +132,7 @@ REGISTRY: dict[str, DatasetInfo] = {
             std=(0.2470, 0.2435, 0.2616),
             shape=(3, 32, 32),
             archive=True,
+            class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         ),
     )
 }  # fmt: skip
@@ -148,7 +152,7 @@ def dataset_info(name: str) -> DatasetInfo:
     mean, std = arrays.statistics()
     return DatasetInfo(
         name, "", "", {}, mean, std, classes=arrays.classes, shape=arrays.shape, path=Path(name).resolve(),
-        class_names=arrays.class_names,
+        class_names=arrays.class_names, digest=arrays.digest,
     )  # fmt: skip
 
 

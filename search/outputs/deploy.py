@@ -78,6 +78,7 @@ class DeployCard:
     int8: Checked | None
     int8_drop: float | None
     onnx: dict[str, Any]
+    classes: list[str]  # what each logit means, in order (the data's class names, else 0..K-1)
     calibration: str | None
     machine: str
     cpu_features: list[str]  # the SIMD features of the CPU the checks ran on (int8 kernels differ by them)
@@ -310,6 +311,7 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
             "output": f"logits: float32 [batch, {info.classes}]",
             "quantization": QUANTIZATION if int8 else None,
         },
+        classes=list(info.class_names) or [str(k) for k in range(info.classes)],
         calibration=calibration,
         machine=f"{cpu_name()}, onnxruntime {_onnx_modules()[1].__version__} "
         f"(1 thread), torch {torch.__version__}, tinynas {__version__}",

@@ -99,7 +99,7 @@ def searched_confirmations(study: optuna.Study) -> dict[int, Confirmation]:
 
 
 def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confirmation | None = None) -> Experiment:
-    exp = chosen.experiment()
+    exp, about = chosen.experiment(), StudyRecord.of(study)
     confirmed = {}
     if confirmation is not None:
         confirmed = {
@@ -115,9 +115,10 @@ def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confi
             "params": chosen.params,
             "macs": chosen.macs,
             "tinynas_version": __version__,
+            **({"data_digest": about.data_digest} if about.data_digest else {}),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "val_curve": list(chosen.val_curve),
-            "objective": StudyRecord.of(study).objective,
+            "objective": about.objective,
             "seeds": list(chosen.seeds) or [exp.train.seed],
             **({"teacher": chosen.teacher} if chosen.teacher else {}),  # trained on the search's images
             **confirmed,

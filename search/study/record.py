@@ -59,6 +59,7 @@ class StudyKey:
     DATASET = "dataset"
     OBJECTIVE = "objective"
     TARGET = "target"
+    DATA_DIGEST = "data_digest"  # a user's own data: which content the study searched (DatasetInfo.digest)
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ class StudyRecord:
     spec: dict | None
     subset: int | None
     confirmed: dict[int, Confirmation]
+    data_digest: str | None = None
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:
@@ -245,6 +247,7 @@ class StudyRecord:
             attrs.get(StudyKey.SPEC),
             attrs.get(StudyKey.SUBSET),
             confirmed,
+            attrs.get(StudyKey.DATA_DIGEST),
         )
 
 
@@ -264,8 +267,11 @@ def record_confirmation(study: optuna.Study, number: int, confirmation: Confirma
     study.set_user_attr(StudyKey.CONFIRMED, confirmed)
 
 
-def record_study(study: optuna.Study, spec: Any, objective: str, subset: int | None) -> None:
+def record_study(
+    study: optuna.Study, spec: Any, objective: str, subset: int | None, data_digest: str | None = None
+) -> None:
     for key, value in {
+        StudyKey.DATA_DIGEST: data_digest,
         StudyKey.SPEC: spec.model_dump(mode="json"),
         StudyKey.MAX_PARAMS: spec.budget.max_params,
         StudyKey.MAX_EPOCHS: spec.budget.max_epochs,

@@ -103,6 +103,12 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
             f"{spec.space.model.sizing!r}: its trials' parameters would not mean the same; set [space.model] "
             f"sizing = {sizing!r} to resume it, or give the spec another name or use another --storage"
         )
+    searched_on = found.user_attrs.get(StudyKey.DATA_DIGEST) if found and found.n_trials else None
+    if searched_on is not None and searched_on != info.digest:
+        raise TinynasError(
+            f"study {spec.name!r} in this storage was searched on other data than {spec.dataset} holds now "
+            f"(content {searched_on}, now {info.digest}): give the spec another name or use another --storage"
+        )
     if found and [d.name.lower() for d in found.directions] != directions:
         raise TinynasError(
             f"study {spec.name!r} already exists in this storage with other objectives; "
@@ -117,7 +123,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )
     study.set_metric_names(METRIC_NAMES[spec.objectives])
-    record_study(study, spec, OBJECTIVE_TEXT, opts.subset)
+    record_study(study, spec, OBJECTIVE_TEXT, opts.subset, info.digest)
     queue_starts(study, spec.start)
     return study
 

@@ -30,6 +30,7 @@ class Provenance(BaseModel):
     macs: int | None = None
     tinynas_version: str | None = None
     date: str | None = None
+    data_digest: str | None = None  # a user's own data: the content the configuration was searched on
 
 
 class Experiment(BaseModel):

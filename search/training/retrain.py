@@ -16,6 +16,7 @@ from torch import nn
 
 from models import ModelConfig, analyse
 from search.data import Split, dataset_info, retrain_splits
+from search.errors import TinynasError
 from search.training.experiment import Experiment
 from search.training.loop import History, Reporter, train_replicas
 from search.training.parallel import in_workers
@@ -128,6 +129,12 @@ def retrain(
     on_seed_end: Callable[[SeedRun], None] | None = None,
 ) -> RetrainResult:
     info = dataset_info(exp.dataset)
+    searched_on = exp.provenance.data_digest
+    if searched_on is not None and searched_on != info.digest:
+        raise TinynasError(
+            f"{exp.dataset} holds other data than this configuration was searched on (content {searched_on}, "
+            f"now {info.digest}): point the experiment's dataset at the data of its search"
+        )
     train_split, test_split = retrain_splits(info, opts.data_root, opts.subset)
     stats = analyse(exp.model)
     cfgs = [seed_config(exp, i, opts.epochs, opts.first_seed) for i in range(opts.seeds)]

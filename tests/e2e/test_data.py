@@ -140,3 +140,4 @@ def test_a_users_npz_goes_through_search_export_retrain_and_deploy(tmp_path: Pat
     card = json.loads((tmp_path / "m.card.json").read_text())
     assert card["onnx"]["input"].startswith("image: float32 [batch, 1, 8, 8]") and card["int8"]["test_acc"] > 50
     assert card["activation_bytes"] <= 1024 and card["macs"] <= 20_000 and card["params"] <= 999
+    assert card["classes"] == [str(k) for k in range(10)]

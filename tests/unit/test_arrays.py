@@ -155,3 +155,30 @@ def test_a_registered_name_wins_over_a_folder_of_that_name(tmp_path: Path, monke
     image_folder(tmp_path / "mnist", {"a": 2, "b": 2})
     monkeypatch.chdir(tmp_path)
     assert dataset_info("mnist").shape == (1, 28, 28) and dataset_info("mnist").path is None
+
+
+def test_a_study_export_and_retrain_keep_to_the_data_they_were_made_on(tmp_path: Path) -> None:
+    """The same path with other content: a resumed search and a retrain of its export refuse
+    it in one line; the export records which content it was searched on."""
+    from search.outputs import experiment_for
+    from search.study import StudyRecord, complete_records
+    from search.study.record import StudyKey
+
+    path = write(tmp_path / "d.npz", n=90)
+    spec = make_spec(dataset=str(path), **{"run.val_size": 0.2})
+    info = dataset_info(str(path))
+    study = run_synthetic(spec, tmp_path / "s.db", trials=1, info=info, splits=search_splits(info, tmp_path, 0.2))
+    assert study.user_attrs[StudyKey.DATA_DIGEST] == info.digest == StudyRecord.of(study).data_digest
+    exp = experiment_for(study, complete_records(study)[0])
+    assert exp.provenance.data_digest == info.digest
+
+    from search.data.arrays import _read
+
+    write(tmp_path / "d.npz", n=93)  # new content at the same path
+    _read.cache_clear()
+    with pytest.raises(TinynasError, match="was searched on other data than"):
+        run_synthetic(spec, tmp_path / "s.db", trials=2, info=info)
+    from search.training.retrain import RetrainOptions, retrain
+
+    with pytest.raises(TinynasError, match="holds other data than this configuration was searched on"):
+        retrain(exp, RetrainOptions(seeds=1, data_root=tmp_path))
