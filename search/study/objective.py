@@ -27,8 +27,11 @@ from search.training import EpochResult, Experiment, History, TrainConfig, faste
 from search.training.teachers import teacher_of
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
-METRIC_NAMES = {"accuracy": ["val_acc"], "accuracy+params": ["val_acc", "params"]}
-"""What optuna-dashboard and the report call each objective (`Study.set_metric_names`)."""
+
+
+def metric_names(spec: StudySpec) -> list[str]:
+    """What optuna-dashboard and the report call each objective (`Study.set_metric_names`)."""
+    return ["val_acc"] if spec.cost is None else ["val_acc", spec.cost]
 
 
 def seed_score(history: History) -> float:
@@ -70,7 +73,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
         epoch = results[0].epoch
         with storage_write():
             record_curves(trial, curves)
-            stop = epoch < cfg.epochs and _should_stop(trial, ctx, epoch, mean, stats.params)
+            stop = epoch < cfg.epochs and _should_stop(trial, ctx, epoch, mean, stats)
         if stop:
             raise optuna.TrialPruned(f"stopped after epoch {epoch}")
 
@@ -79,7 +82,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
         model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch, teacher=teacher
     ).histories
     score = sum(map(seed_score, histories)) / len(histories)
-    return (score, float(stats.params)) if ctx.spec.multi_objective else score
+    return score if ctx.spec.cost is None else (score, float(getattr(stats, ctx.spec.cost)))
 
 
 def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, TrainConfig, Analysis]:
@@ -111,11 +114,11 @@ def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, Train
     return model, cfg, stats
 
 
-def _should_stop(trial: optuna.Trial, ctx: SearchContext, epoch: int, acc: float, params: int) -> bool:
+def _should_stop(trial: optuna.Trial, ctx: SearchContext, epoch: int, acc: float, stats: Analysis) -> bool:
     """Pruning sees the mean over the trial's seeds."""
-    if ctx.spec.multi_objective:  # Optuna's pruners are single-objective only
+    if ctx.spec.cost is not None:  # Optuna's pruners are single-objective only
         if epoch < ctx.spec.pruner.first_epoch(ctx.spec.budget.max_epochs) or ctx.spec.pruner.kind == "none":
             return False
-        return dominated(trial.study, epoch, params, acc)
+        return dominated(trial.study, epoch, getattr(stats, ctx.spec.cost), acc, ctx.spec.cost)
     trial.report(acc, epoch)
     return trial.should_prune()

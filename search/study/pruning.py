@@ -6,7 +6,8 @@ import statistics
 
 import optuna
 
-from search.study.record import complete_records
+from models import analyse
+from search.study.record import TrialRecord, complete_records
 from search.study.spec import PrunerSpec
 
 MIN_PEERS = 3
@@ -24,14 +25,23 @@ def make_pruner(spec: PrunerSpec, max_epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def dominated(study: optuna.Study, epoch: int, params: int, acc: float) -> bool:
+def dominated(study: optuna.Study, epoch: int, cost: int, acc: float, figure: str = "params") -> bool:
     """Multi-objective rule: stop a trial whose validation accuracy at this epoch is below
-    the median, at the same epoch, of the finished trials that have no more parameters
-    than it (at least 3 of them). Such a trial is on course to be dominated: those
-    peers are no bigger and were more accurate at the same point of training."""
+    the median, at the same epoch, of the finished trials that cost no more than it (`figure`
+    of `models.Analysis`: parameters, MACs, ...; at least 3 of them). Such a trial is on course
+    to be dominated: those peers are no costlier and were more accurate at the same point."""
     peers = [
         r.val_curve[epoch - 1]
         for r in complete_records(study)
-        if r.params is not None and r.params <= params and len(r.val_curve) >= epoch
+        if len(r.val_curve) >= epoch and (peer := _cost(r, figure)) is not None and peer <= cost
     ]
     return len(peers) >= MIN_PEERS and acc < statistics.median(peers)
+
+
+def _cost(record: TrialRecord, figure: str) -> int | None:
+    """A trial's cost: as recorded when the trial keeps it (parameters, MACs), else from its
+    configuration (the analysis owns every figure); None when it has neither."""
+    recorded = {"params": record.params, "macs": record.macs}.get(figure)
+    if recorded is not None:
+        return recorded
+    return None if record.config is None else int(getattr(analyse(record.experiment().model), figure))

@@ -23,7 +23,7 @@ from search.errors import TinynasError
 from search.signals import die_with_parent, stop_exit_code
 from search.study.feasibility import check_space
 from search.study.interrupt import TrialGuard, graceful_interrupts
-from search.study.objective import METRIC_NAMES, OBJECTIVE_TEXT, SearchContext, objective
+from search.study.objective import OBJECTIVE_TEXT, SearchContext, metric_names, objective
 from search.study.options import SearchOptions
 from search.study.owners import fail_dead_local_trials, lost_to_another_run, retry_trial
 from search.study.pruning import make_pruner
@@ -122,7 +122,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
         sampler=make_sampler(spec.sampler, _sampler_seed(spec, found.n_trials if found else 0, opts.worker), whole),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )
-    study.set_metric_names(METRIC_NAMES[spec.objectives])
+    study.set_metric_names(metric_names(spec))
     record_study(study, spec, OBJECTIVE_TEXT, opts.subset, info.digest)
     queue_starts(study, spec.start)
     return study

@@ -368,7 +368,11 @@ class RunSpec(_Frozen):
 class StudySpec(_Frozen):
     name: str = Field(pattern=STUDY_NAME_PATTERN)
     dataset: str = "mnist"
-    objectives: Literal["accuracy", "accuracy+params"] = "accuracy"
+    # Maximise validation accuracy alone, or trade it off against a cost the budget knows (a
+    # Pareto front): parameters, or what a device pays (MACs, weight bytes, peak activation bytes).
+    objectives: Literal[
+        "accuracy", "accuracy+params", "accuracy+macs", "accuracy+weight_bytes", "accuracy+activation_bytes"
+    ] = "accuracy"
     seed: int = Field(default=0, ge=0)
     target: Finite = Field(default=DEFAULT_TARGET, ge=0, le=100, description="export's default target (%)")
     budget: Budget
@@ -394,8 +398,13 @@ class StudySpec(_Frozen):
         return self
 
     @property
+    def cost(self) -> str | None:
+        """The `models.Analysis` figure a Pareto study minimises beside accuracy (None: accuracy only)."""
+        return self.objectives.split("+")[1] if "+" in self.objectives else None
+
+    @property
     def multi_objective(self) -> bool:
-        return self.objectives == "accuracy+params"
+        return self.cost is not None
 
 
 def load_spec(path: Path) -> StudySpec:

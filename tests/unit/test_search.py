@@ -89,6 +89,17 @@ def test_multi_objective_study_gives_accuracy_and_params(tmp_path: Path) -> None
     assert study.best_trials
 
 
+@pytest.mark.parametrize("cost", ["macs", "activation_bytes", "weight_bytes"])
+def test_a_pareto_study_may_trade_accuracy_for_what_a_device_pays(tmp_path: Path, cost: str) -> None:
+    from models import analyse
+
+    spec = make_spec(objectives=f"accuracy+{cost}", **{"pruner.kind": "median"})
+    study = run(spec, tmp_path / "s.db", trials=3)
+    assert study.metric_names == ["val_acc", cost]
+    for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+        assert t.values[1] == getattr(analyse(TrialRecord.of(t).experiment().model), cost)
+
+
 def _finished(params: int, curve: list[float]) -> optuna.trial.FrozenTrial:
     return optuna.trial.create_trial(
         values=[curve[-1], params],
@@ -102,9 +113,9 @@ def test_dominated_rule_compares_with_no_bigger_peers() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     for params, curve in [(1000, [90, 95]), (1200, [91, 96]), (1500, [92, 97]), (9000, [99, 99])]:
         study.add_trial(_finished(params, curve))
-    assert dominated(study, 1, params=2000, acc=89.0)  # below the median of 3 no-bigger peers
-    assert not dominated(study, 1, params=2000, acc=93.0)
-    assert not dominated(study, 1, params=1200, acc=50.0)  # only 2 peers are no bigger: not enough evidence
+    assert dominated(study, 1, 2000, acc=89.0)  # below the median of 3 no-bigger peers
+    assert not dominated(study, 1, 2000, acc=93.0)
+    assert not dominated(study, 1, 1200, acc=50.0)  # only 2 peers are no bigger: not enough evidence
 
 
 def test_shared_convs_are_drawn_per_stage_and_counted_exactly() -> None:
