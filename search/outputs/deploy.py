@@ -256,6 +256,25 @@ def card_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".onnx") + ".card.json")
 
 
+def _int8(out: Path, info: DatasetInfo, root: Path, test: Split, reference: np.ndarray) -> tuple[Checked, str]:
+    """OUT quantized to int8 beside it, calibrated on training images only, and checked."""
+    train = pixel_split(info, root, "train")
+    picked = (
+        stratified_pick(train.y.numpy(), CALIBRATION_IMAGES, seed=0)[0]
+        if len(train) > CALIBRATION_IMAGES
+        else np.arange(len(train))  # a small dataset: every training image
+    )
+    _quantize(out, int8_path(out), train.x[picked].numpy())
+    if (peak := int8_weight_peak(int8_path(out))) > INT8_WEIGHT_LIMIT:  # the quantizer's contract, kept
+        raise TinynasError(
+            f"the int8 model has weights up to {peak} (> {INT8_WEIGHT_LIMIT}), which saturate "
+            "on CPUs without VNNI; upgrade onnxruntime or ship the fp32 file"
+        )
+    chosen = "stratified, seed 0" if len(picked) < len(train) else "all of them"
+    calibration = f"{len(picked):,} training images ({chosen}); the test set is never read for it"
+    return _check(int8_path(out), test, reference), calibration
+
+
 def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = False) -> DeployCard:
     """Export, quantize and check (test images from the dataset under `root`); writes OUT,
     OUT's .int8.onnx and its .card.json."""
@@ -275,22 +294,7 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
     deployed = nn.Sequential(_Normalise(info), folded).eval()
     _export(deployed, info.shape, out)
     fp32 = _check(out, test, pytorch_pred.numpy())
-    checked8, calibration = None, None
-    if int8:
-        train = pixel_split(info, root, "train")
-        picked = (
-            stratified_pick(train.y.numpy(), CALIBRATION_IMAGES, seed=0)[0]
-            if len(train) > CALIBRATION_IMAGES
-            else np.arange(len(train))  # a small dataset: every training image
-        )
-        _quantize(out, int8_path(out), train.x[picked].numpy())
-        if (peak := int8_weight_peak(int8_path(out))) > INT8_WEIGHT_LIMIT:  # the quantizer's contract, kept
-            raise TinynasError(
-                f"the int8 model has weights up to {peak} (> {INT8_WEIGHT_LIMIT}), which saturate "
-                "on CPUs without VNNI; upgrade onnxruntime or ship the fp32 file"
-            )
-        checked8 = _check(int8_path(out), test, pytorch_pred.numpy())
-        calibration = f"{len(picked):,} training images (stratified, seed 0); the test set is never read for it"
+    checked8, calibration = _int8(out, info, root, test, pytorch_pred.numpy()) if int8 else (None, None)
     stats = analyse(exp.model)
     card = DeployCard(
         model=arch_string(exp.model),
