@@ -10,7 +10,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from search.errors import TinynasError
+from search.errors import TinynasError, check_writable, make_user_folder
+from search.limits import DEFAULT_RESULTS_URL, STUDIES_DIR
 from search.study import redact
 
 metadata = sa.MetaData()
@@ -65,6 +66,9 @@ def check(url: str) -> None:
     """Refuse, before any training, a results database that cannot take a row: its table is
     made if absent, then a write that changes nothing (a delete of no row) is tried and rolled
     back, so a read-only file, folder or server account is found out now, not after the work."""
+    if url == DEFAULT_RESULTS_URL and not Path(STUDIES_DIR).is_dir():  # made when the first run is recorded
+        check_writable(Path(STUDIES_DIR), "results folder")
+        return
     try:
         engine = _engine(url)
         metadata.create_all(engine)
@@ -83,6 +87,8 @@ def save(url: str, record: RetrainRecord) -> int:
         "created": datetime.now(timezone.utc),
         "test_acc_per_epoch": json.dumps(record.test_acc_per_epoch),
     }
+    if url == DEFAULT_RESULTS_URL:  # tinynas's own default place: its folder is made, as runs/ is
+        make_user_folder(Path(STUDIES_DIR), "results folder")
     try:
         engine = _engine(url)
         metadata.create_all(engine)

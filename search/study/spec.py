@@ -320,6 +320,10 @@ class ConfirmSpec(_Frozen):
     seeds: int = Field(default=3, ge=1, le=MAX_SEEDS, description="fresh seeds per confirmed trial")
 
 
+VAL_COUNT = (100, 30_000)
+"""A validation split given as a count: at least enough images to rank trials, at most half of MNIST's."""
+
+
 class RunSpec(_Frozen):
     trials: int = Field(
         default=50, ge=1, le=MAX_TRIALS, description="the study is done when it holds this many finished trials"
@@ -327,7 +331,7 @@ class RunSpec(_Frozen):
     timeout: str | None = None
     # Validation images carved from the training images: a count, or a share of them for a
     # small dataset of the user's (10,000 is a sixth of MNIST's training images).
-    val_size: Annotated[StrictInt, Field(ge=100, le=30_000)] | Annotated[StrictFloat, Field(gt=0, le=0.5)] = Field(
+    val_size: StrictInt | StrictFloat = Field(
         default=DEFAULT_VAL_SIZE, description="a count of at most half the training images, or a share (0, 0.5]"
     )
     seeds_per_trial: int = Field(
@@ -339,6 +343,18 @@ class RunSpec(_Frozen):
         default=INFEASIBLE_STREAK, ge=1, le=1_000_000, description="stop after this many untrainable draws in a row"
     )
     confirm: ConfirmSpec = ConfirmSpec()
+
+    @field_validator("val_size")
+    @classmethod
+    def _a_count_or_a_share(cls, value: int | float) -> int | float:
+        if isinstance(value, int) and not VAL_COUNT[0] <= value <= VAL_COUNT[1]:
+            raise ValueError(
+                f"a count of validation images is {VAL_COUNT[0]:,} to {VAL_COUNT[1]:,}, got {value:,}; "
+                "or give a share of the training images such as 0.2"
+            )
+        if isinstance(value, float) and not 0 < value <= 0.5:
+            raise ValueError(f"a share of the training images is above 0 and at most 0.5, got {value}")
+        return value
 
     @field_validator("confirm", mode="before")
     @classmethod

@@ -213,7 +213,7 @@ CASES = {
     "subset beyond the data": (lambda f, d: ["retrain", "seed-8k", "--subset", "1000000000", "--out", str(f / "r")],
                                "the training split holds 60,000 images"),
     "spec val_size beyond the data": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("[run]", "[run]\nval_size = 1000000000"))],
-                                      "run.val_size: Input should be less than or equal to 30000"),
+                                      "run.val_size: a count of validation images is 100 to 30,000, got 1,000,000,000"),
     "spec trials of 10^12": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("trials = 6", "trials = 1000000000000"))],
                              "run.trials: Input should be less than or equal to 100000"),
     "spec confirms a billion trials": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("[run]", "[run]\nconfirm = {top = 1000000000}"))],
