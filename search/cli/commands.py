@@ -327,9 +327,13 @@ def _confirm(study, spec, opts) -> None:
     if time_left(opts) == 0:
         say(f"confirmation skipped: the --timeout is spent; run it later with {later}")
         return
+    workers = max(1, min(opts.jobs, len(ranked)))
+    estimate = sum(r.seconds or 0.0 for r in ranked) * seeds / workers
+    spread = f" over {plural(workers, 'worker')}" if workers > 1 else ""
     say(
-        f"confirming the top {len(ranked)} of {plural(complete, 'complete trial')} with "
-        f"{plural(seeds, 'fresh seed')} each on the validation split"
+        f"confirming the top {len(ranked)} of {plural(complete, 'complete trial')} "
+        f"(trial {', '.join(str(r.number) for r in ranked)}) with {plural(seeds, 'fresh seed')} each on the "
+        f"validation split: about {max(1, round(estimate / 60))} min (their search time x {seeds} seeds{spread})"
     )
     outcome = confirm_best(study, spec, opts, say_confirmed)
     if outcome.cut:

@@ -4,6 +4,7 @@ retrain, report."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -160,6 +161,10 @@ def test_by_default_a_search_keeps_every_core_busy_and_ends_confirmed(tmp_path: 
                        "--data-dir", str(mnist_root))  # fmt: skip
     assert searched.returncode == 0, searched.stderr
     assert "with 2 workers x 1 thread" in searched.stdout and searched.stdout.count("confirmed ") == 2
+    # before the work, it says which trials it confirms and about how long that takes
+    assert re.search(
+        r"confirming the top 2 of \d+ complete trials \(trial \d+, \d+\) .* about \d+ min", searched.stdout
+    )
     frame_csv = tmp_path / "t.csv"
     assert run_cli("trials", "tiny", "--storage", url, "--csv", str(frame_csv)).returncode == 0
     frame = pd.read_csv(frame_csv)
