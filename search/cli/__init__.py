@@ -24,10 +24,10 @@ def main() -> None:
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # the reader is gone (`tinynas trials S | head`): nothing more to say
             _silence_stdout()
-            sys.exit(1)
+            sys.exit(PIPE_EXIT)
         if exc.errno in OUTPUT_FULL:
             _silence_stdout()
-            _fail(f"cannot write the output: {exc.strerror}; free some space or send the output elsewhere")
+            _fail(f"cannot write the output: {exc.strerror}; free some space or send the output elsewhere", code=1)
         raise
     except Exception as exc:
         if _is_config_error(exc):
@@ -42,6 +42,9 @@ def main() -> None:
         )
 
 
+PIPE_EXIT = 1
+"""A closed pipe ends the command quietly with 1, as click (under typer) ends it when the pipe
+closes inside a command."""
 OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 """Errors of writing to a full disk (or quota, or file size limit): one line, not a traceback."""
 
@@ -87,11 +90,11 @@ ERROR_LINE_CHARS = 600
 """An error is one line a person reads: a message that quotes something huge is cut."""
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     from rich.console import Console
 
     if len(message) > ERROR_LINE_CHARS:
         message = message[: ERROR_LINE_CHARS - 1] + "…"
 
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(2)
+    sys.exit(code)
