@@ -25,15 +25,9 @@ def plural(n: int, word: str) -> str:
 def trial_line(r: TrialRecord, max_params: int | None) -> str:
     size = f"{r.params:>7,} params" if r.params is not None else " " * 14
     if r.kind is Kind.INFEASIBLE:
-        detail = (
-            "invalid shape"
-            if not r.infeasible
-            else f"over budget: {r.over}"
-            if r.over
-            else f"over budget {max_params:,}"
-            if max_params
-            else "over budget"
-        )
+        # what it broke; trials recorded before that was kept name the study's parameter budget
+        why = f": {r.over}" if r.over else f" {max_params:,}" if max_params else ""
+        detail = f"over budget{why}" if r.infeasible else "invalid shape"
     elif r.kind is Kind.COMPLETE:
         detail = f"val {r.value:6.2f}%  ({plural(len(r.val_curve), 'epoch')})"
     elif r.kind is Kind.PRUNED:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +52,10 @@ class Arrays:
         c, h, w = self.x_train.shape[1:]
         return int(c), int(h), int(w)
 
+    @cached_property
     def statistics(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Per-channel mean and standard deviation of the training pixels in [0, 1]."""
+        """Per-channel mean and standard deviation of the training pixels in [0, 1]: computed once
+        per file and process (the arrays are read once, `dataset_info` is asked many times)."""
         x = self.x_train.float().div_(255.0)
         return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())
 

@@ -149,7 +149,7 @@ def dataset_info(name: str) -> DatasetInfo:
             "of class folders of your own"
         )
     arrays = user_arrays(Path(name))
-    mean, std = arrays.statistics()
+    mean, std = arrays.statistics
     return DatasetInfo(
         name, "", "", {}, mean, std, classes=arrays.classes, shape=arrays.shape, path=Path(name).resolve(),
         class_names=arrays.class_names, digest=arrays.digest,

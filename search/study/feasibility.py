@@ -38,7 +38,8 @@ def trainable_fraction(spec: StudySpec, draws: int = PROBE_DRAWS) -> tuple[float
 def check_space(spec: StudySpec) -> None:
     """Refuse, before any training or storage, a space whose smallest model is over budget or
     in which no random draw gives a trainable model (a search would only record failures)."""
-    usage, model = smallest_model(spec.space.model, dataset_info(spec.dataset), spec.budget)
+    info = dataset_info(spec.dataset)
+    usage, model = smallest_model(spec.space.model, info, spec.budget)
     if model is None:
         raise TinynasError(
             "the space holds no valid model: every architecture shrinks the map below 1x1; "
@@ -49,7 +50,6 @@ def check_space(spec: StudySpec) -> None:
             f"the smallest model of this space is over budget ({spec.budget.describe_over(analyse(model))}): "
             "lower the channel / stage / conv ranges or raise the budget"
         )
-    info = dataset_info(spec.dataset)
     for name in possible_teachers(spec.space.train):
         teacher, _ = teacher_spec(name)
         if (teacher.input_shape, teacher.num_classes) != (info.shape, info.classes):
@@ -65,9 +65,7 @@ def check_space(spec: StudySpec) -> None:
         )
     for i, values in enumerate(spec.start):
         try:
-            problems = start_problems(
-                spec.space.model, spec.space.train, dataset_info(spec.dataset), values, spec.budget
-            )
+            problems = start_problems(spec.space.model, spec.space.train, info, values, spec.budget)
         except ValueError as exc:
             why = explain(exc, "model") if isinstance(exc, ValidationError) else str(exc)
             problems = [f"it does not describe a model ({why})"]

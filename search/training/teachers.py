@@ -18,7 +18,7 @@ import torch
 
 from models import ModelConfig, build, count_params, preset
 from search.data.splits import Split
-from search.errors import TinynasError
+from search.errors import TinynasError, make_user_folder
 from search.limits import CACHE_ENV, MAX_PARAMS
 from search.training.distill import Teacher, weights_digest
 from search.training.loop import MEMORY_FORMATS, evaluate, train_replicas
@@ -117,9 +117,9 @@ _CACHE_FIX = f"set {CACHE_ENV} to a writable folder"
 def _check_cache(folder: Path) -> None:
     """The teacher cache can be written, or one line saying where and how to move it."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TinynasError(f"cannot create the teacher cache {folder}: {exc.strerror}; {_CACHE_FIX}") from None
+        make_user_folder(folder, "teacher cache")
+    except TinynasError as exc:
+        raise TinynasError(f"{exc}; {_CACHE_FIX}") from None
     if not os.access(folder, os.W_OK):
         raise TinynasError(f"cannot write the teacher cache {folder}: permission denied; {_CACHE_FIX}")
 
