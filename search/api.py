@@ -16,7 +16,6 @@ Errors are `TinynasError`, whose message says what is wrong and how to fix it.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from search.outputs.export import candidates, pick_confirmed, searched_confirmat
 from search.outputs.presets_table import presets_frame
 from search.quiet import quiet
 from search.study import (
+    ConfirmFeed,
     SearchFlags,
     StudySpec,
     WatcherFactory,
@@ -47,8 +47,8 @@ from search.study import (
 )
 from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
+from search.study.confirm import UNHEARD
 from search.study.confirm import confirm as confirm_trials
-from search.study.record import Confirmation, TrialRecord
 from search.training import (
     Experiment,
     Reporter,
@@ -75,12 +75,13 @@ def search(
     spec: StudySpec | str | Path,
     *,
     watcher: WatcherFactory = silent,
-    on_confirmed: Callable[[TrialRecord, Confirmation], None] | None = None,
+    confirm_feed: ConfirmFeed = UNHEARD,
     **flags: Any,
 ) -> optuna.Study:
     """Run or resume a study until it holds `trials` finished trials (default: the spec's), then
-    confirm its top trials if the spec's `[run] confirm` asks. The keywords are `SearchFlags`'
-    fields (trials, timeout, storage, data_dir, subset, device, jobs, threads,
+    confirm its top trials if the spec's `[run] confirm` asks (`confirm_feed` hears how that
+    goes: trials starting, epochs, results). The keywords are
+    `SearchFlags`' fields (trials, timeout, storage, data_dir, subset, device, jobs, threads,
     seeds_per_trial), as the CLI's flags."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
     unknown = set(flags) - {f.name for f in fields(SearchFlags)}
@@ -91,7 +92,7 @@ def search(
     handler = signal.getsignal(signal.SIGINT)
     try:
         run(study, ctx, opts, watcher)
-        confirm_best(study, spec, opts, on_confirmed)
+        confirm_best(study, spec, opts, confirm_feed)
     finally:  # Ctrl-C stops the search; the notebook's own Ctrl-C works again afterwards
         signal.signal(signal.SIGINT, handler)
     return study
@@ -122,7 +123,7 @@ def export(
     device: str = "cpu",
     threads: int | None = None,
     jobs: int | None = None,
-    on_confirmed: Callable[[TrialRecord, Confirmation], None] | None = None,
+    confirm_feed: ConfirmFeed = UNHEARD,
 ) -> Experiment:
     """The trial a rule picks, as the experiment `retrain` consumes (written to `out` if given).
 
@@ -131,7 +132,8 @@ def export(
     applied to the confirmed means; the exported provenance carries searched and confirmed.
     Without `confirm`, a study whose spec confirms its own top trials (`[run] confirm`) is
     judged by those confirmations; `confirm=0` judges by the searched scores. The confirmed
-    trials are spread over `jobs` worker processes (default: `worker_split`).
+    trials are spread over `jobs` worker processes (default: `worker_split`); `confirm_feed`
+    hears how that goes.
     """
     if confirm is not None:
         check_range("--confirm", confirm, 0, MAX_CONFIRM)
@@ -154,7 +156,7 @@ def export(
             device=dev,
             workers=workers,
             threads=per_worker,
-            on_trial=on_confirmed,
+            feed=confirm_feed,
         )
         chosen = pick_confirmed(study, rule, confirmed, target)
         exp = experiment_for(study, chosen, confirmed[chosen.number])

@@ -128,3 +128,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
     stdout and stderr as `python -m search ARGS` gives them (forked from a warm server that
     has imported the CLI once: `tests/cli_server.py`)."""
     return _WARM.run(list(args), cwd or REPO, {**os.environ, **CLI_ENV, **(env or {})}, timeout)
+
+
+def tell_twice(job: int) -> int:
+    """A worker job for `in_workers` that sends news of itself before it answers."""
+    from search.training.parallel import tell
+
+    tell((job, "started"))
+    tell((job, "ending"))
+    return job * 10

@@ -316,7 +316,6 @@ def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
 
 def _confirm(study, spec, opts) -> None:
     """The spec's `[run] confirm`, in the time the --timeout leaves, saying what it did."""
-    from search.cli.display import plural
     from search.study import confirm_best, confirm_plan, time_left
 
     ranked, complete = confirm_plan(study, spec, opts)
@@ -327,15 +326,7 @@ def _confirm(study, spec, opts) -> None:
     if time_left(opts) == 0:
         say(f"confirmation skipped: the --timeout is spent; run it later with {later}")
         return
-    workers = max(1, min(opts.jobs, len(ranked)))
-    estimate = sum(r.seconds or 0.0 for r in ranked) * seeds / workers
-    spread = f" over {plural(workers, 'worker')}" if workers > 1 else ""
-    say(
-        f"confirming the top {len(ranked)} of {plural(complete, 'complete trial')} "
-        f"(trial {', '.join(str(r.number) for r in ranked)}) with {plural(seeds, 'fresh seed')} each on the "
-        f"validation split: about {max(1, round(estimate / 60))} min (their search time x {seeds} seeds{spread})"
-    )
-    outcome = confirm_best(study, spec, opts, say_confirmed)
+    outcome = confirm_best(study, spec, opts, confirm_feed((len(ranked), complete)))
     if outcome.cut:
         say(f"confirmation cut at the --timeout after {len(outcome.done)} of {outcome.top}; finish it with {later}")
 
@@ -386,12 +377,40 @@ def worker(
         raise typer.Exit(stop_exit_code()) from None
 
 
-def say_confirmed(record, c) -> None:
-    seeds = ", ".join(f"{v:.2f}" for v in c.per_seed)
-    say(
-        f"trial {record.number:>4}  {record.params:>7,} params  searched {record.value:6.2f}%  "
-        f"confirmed {c.mean:6.2f}%  (seeds {', '.join(map(str, c.seeds))}: {seeds})"
-    )
+def confirm_feed(top: tuple[int, int] | None = None):
+    """What the terminal shows of a confirmation: the trials it retrains and about how long (for
+    a search's, `top`: its top N of M complete trials), a line per epoch, a line per result."""
+    from search.cli.display import plural
+    from search.study import ConfirmFeed
+
+    def starting(todo, seeds: int, workers: int) -> None:
+        estimate = sum(r.seconds or 0.0 for r in todo) * seeds / workers
+        spread = f" over {plural(workers, 'worker')}" if workers > 1 else ""
+        which = ""
+        if top is not None:
+            n, complete = top
+            some = "" if len(todo) == n else f"{len(todo)} of "  # the others were confirmed already
+            which = f"{some}the top {n} of {plural(complete, 'complete trial')} "
+        say(
+            f"confirming {which}(trial {', '.join(str(r.number) for r in todo)}) with "
+            f"{plural(seeds, 'fresh seed')} each on the validation split: about {max(1, round(estimate / 60))} min "
+            f"(their search time x {seeds} seeds{spread})"
+        )
+
+    def epoch(news) -> None:
+        say(
+            f"confirming trial {news.trial:>4}  epoch {news.epoch:>2}/{news.epochs}  "
+            f"val {news.val_acc:6.2f}% (mean of its seeds)  {news.seconds:5.1f}s"
+        )
+
+    def confirmed(record, c) -> None:
+        seeds = ", ".join(f"{v:.2f}" for v in c.per_seed)
+        say(
+            f"trial {record.number:>4}  {record.params:>7,} params  searched {record.value:6.2f}%  "
+            f"confirmed {c.mean:6.2f}%  (seeds {', '.join(map(str, c.seeds))}: {seeds})"
+        )
+
+    return ConfirmFeed(starting, epoch, confirmed)
 
 
 def _print_outcome(study) -> None:
@@ -562,7 +581,7 @@ def export(
             device=device,
             threads=threads,
             jobs=jobs,
-            on_confirmed=say_confirmed,
+            confirm_feed=confirm_feed(),
         )
     p = exp.provenance
     confirmed = (p.model_extra or {}).get("confirmed_val_acc")

@@ -1,7 +1,7 @@
 """The study layer: specs, the search space, the objective, pruning, storage, the trial
 record and running a study. Imports the training and data layers; never outputs or CLI."""
 
-from search.study.confirm import ConfirmRun, confirm_best, confirm_experiment, confirm_plan
+from search.study.confirm import ConfirmEpoch, ConfirmFeed, ConfirmRun, confirm_best, confirm_experiment, confirm_plan
 from search.study.feasibility import check_space
 from search.study.frames import studies_frame, trials_frame
 from search.study.objective import seed_score
@@ -14,7 +14,7 @@ from search.study.stopping import finished
 from search.study.storage import load_study, open_storage, redact, resolve_url
 
 __all__ = [
-    "ConfirmRun", "Kind", "SearchFlags", "SearchOptions", "StudyRecord", "StudySpec", "TrialRecord", "TrialSuggest", "Watcher", "check_space",
+    "ConfirmEpoch", "ConfirmFeed", "ConfirmRun", "Kind", "SearchFlags", "SearchOptions", "StudyRecord", "StudySpec", "TrialRecord", "TrialSuggest", "Watcher", "check_space",
     "complete_records", "confirm_best", "confirm_experiment", "confirm_plan", "finished", "load_spec", "load_study", "open_storage", "open_study", "optimize",
     "parse_duration", "prepare", "records", "redact", "resolve_options", "resolve_url", "run", "sample_model",
     "sample_train", "seed_score", "silent", "studies_frame", "time_left", "trials_frame", "WatcherFactory",

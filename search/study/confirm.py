@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
@@ -22,8 +22,9 @@ from search.study.objective import seed_score
 from search.study.options import SearchOptions, time_left
 from search.study.record import Confirmation, StudyRecord, TrialRecord, complete_records, record_confirmation
 from search.study.spec import StudySpec
-from search.training import Experiment, fastest_layout, train_replicas
-from search.training.parallel import in_workers
+from search.training import EpochResult, Experiment, fastest_layout, train_replicas
+from search.training.loop import mean_result
+from search.training.parallel import in_workers, tell
 from search.training.teachers import teacher_of
 
 
@@ -32,15 +33,51 @@ def confirm_seeds(record: TrialRecord, k: int) -> list[int]:
     return [base + i for i in range(k)]
 
 
+@dataclass(frozen=True)
+class ConfirmEpoch:
+    """News from a confirmation in progress: trial `trial` has trained `epoch` of `epochs`."""
+
+    trial: int
+    epoch: int
+    epochs: int
+    val_acc: float
+    """Validation accuracy (%) after this epoch, the mean over the seeds."""
+    seconds: float
+    """Wall time of the epoch (all seeds, fused)."""
+
+
+@dataclass(frozen=True)
+class ConfirmFeed:
+    """What a display hears of a confirmation, as it happens (each part optional)."""
+
+    starting: Callable[[list[TrialRecord], int, int], None] | None = None
+    """(the trials about to be retrained, seeds each, worker processes), before any training."""
+    epoch: Callable[[ConfirmEpoch], None] | None = None
+    """Each epoch trained, from whichever process trains it."""
+    confirmed: Callable[[TrialRecord, Confirmation], None] | None = None
+    """Each trial confirmed (or found confirmed already), with its result."""
+
+
+UNHEARD = ConfirmFeed()
+"""A confirmation nobody watches."""
+
+
 def confirm_experiment(
-    exp: Experiment, seeds: list[int], train: Split, val: Split, device: str = "cpu", threads: int | None = None
+    exp: Experiment,
+    seeds: list[int],
+    train: Split,
+    val: Split,
+    device: str = "cpu",
+    threads: int | None = None,
+    on_epoch: Callable[[int, list[EpochResult]], None] | None = None,
 ) -> Confirmation:
     """One configuration trained with the given seeds (fused, in the layout fastest for that),
-    scored per seed as the search scores."""
+    scored per seed as the search scores; `on_epoch(epochs, per-seed results)` after each epoch."""
     layout = fastest_layout(device, len(seeds), threads)
     cfgs = [exp.train.model_copy(update={"seed": s, "layout": layout}) for s in seeds]
     teacher = teacher_of(exp.train, train, val, device)  # the search's own teacher, from the cache
-    histories = train_replicas(exp.model, cfgs, train, val, device=device, teacher=teacher).histories
+    each = functools.partial(on_epoch, exp.train.epochs) if on_epoch else None
+    histories = train_replicas(exp.model, cfgs, train, val, device=device, teacher=teacher, on_epoch=each).histories
     per_seed = [seed_score(h) for h in histories]
     return Confirmation(seeds=seeds, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
 
@@ -51,9 +88,25 @@ def _splits(dataset: str, data_root: Path, val_size: int | float, seed: int, sub
     return search_splits(dataset_info(dataset), data_root, val_size, seed, subset)
 
 
-def _confirm_job(job: tuple[str, list[int], tuple, str, int | None]) -> Confirmation:
-    exp_json, seeds, split, device, threads = job
-    return confirm_experiment(Experiment.model_validate_json(exp_json), seeds, *_splits(*split), device, threads)
+@dataclass(frozen=True)
+class _Job:
+    """One trial to confirm, as a worker process receives it."""
+
+    trial: int
+    experiment: str  # JSON: an Experiment
+    seeds: list[int]
+    split: tuple[str, Path, int | float, int, int | None]  # `_splits`' arguments
+    device: str
+    threads: int | None
+
+
+def _confirm_job(job: _Job) -> Confirmation:
+    def news(epochs: int, results: list[EpochResult]) -> None:
+        mean = mean_result(results)
+        tell(ConfirmEpoch(job.trial, mean.epoch, epochs, mean.eval_acc, mean.seconds * len(results)))
+
+    exp = Experiment.model_validate_json(job.experiment)
+    return confirm_experiment(exp, job.seeds, *_splits(*job.split), job.device, job.threads, news)
 
 
 def confirm(
@@ -65,12 +118,13 @@ def confirm(
     device: str = "cpu",
     workers: int = 1,
     threads: int | None = None,
-    on_trial: Callable[[TrialRecord, Confirmation], None] | None = None,
+    feed: ConfirmFeed = UNHEARD,
 ) -> dict[int, Confirmation]:
     """Retrain each candidate with `seeds` fresh seeds (fused) on the study's own training and
     validation split, candidates spread over `workers` processes; its score per seed is the
     search's (mean of the last epochs). A trial already confirmed with the same seeds is not
-    trained again. Results are recorded on the study (by this process) as they arrive."""
+    trained again. Results are recorded on the study (by this process) as they arrive;
+    `feed` hears of them and of every epoch trained."""
     about = StudyRecord.of(study)
     if about.spec is None:
         raise TinynasError(f"study {study.study_name} stored no spec (made by an older tinynas?); cannot confirm")
@@ -81,22 +135,21 @@ def confirm(
     todo = [
         r for r in candidates if (known := about.confirmed.get(r.number)) is None or known.seeds != wanted[r.number]
     ]
-    jobs = [(r.experiment().model_dump_json(), wanted[r.number], split, device, threads) for r in todo]
+    jobs = [_Job(r.number, r.experiment().model_dump_json(), wanted[r.number], split, device, threads) for r in todo]
     fresh = {r.number for r in todo}
     done = {r.number: about.confirmed[r.number] for r in candidates if r.number not in fresh}
     for record in candidates:
-        if on_trial and record.number in done:
-            on_trial(record, done[record.number])
-    for record, confirmation in zip(todo, in_workers(_confirm_job, jobs, workers, threads), strict=True):
+        if feed.confirmed and record.number in done:
+            feed.confirmed(record, done[record.number])
+    if todo and feed.starting:
+        feed.starting(todo, seeds, max(1, min(workers, len(todo))))
+    for record, confirmation in zip(todo, in_workers(_confirm_job, jobs, workers, threads, feed.epoch), strict=True):
         with storage_write():  # as each arrives: an interrupt or the deadline loses none, tears none
             record_confirmation(study, record.number, confirmation)
         done[record.number] = confirmation
-        if on_trial:
-            on_trial(record, confirmation)
+        if feed.confirmed:
+            feed.confirmed(record, confirmation)
     return {r.number: done[r.number] for r in candidates}
-
-
-ConfirmedCallback = Callable[[TrialRecord, Confirmation], None]
 
 
 @dataclass(frozen=True)
@@ -118,9 +171,7 @@ def confirm_plan(study: optuna.Study, spec: StudySpec, opts: SearchOptions) -> t
     return sorted(complete, key=lambda r: -r.score)[:top], len(complete)
 
 
-def confirm_best(
-    study: optuna.Study, spec: StudySpec, opts: SearchOptions, on_trial: ConfirmedCallback | None = None
-) -> ConfirmRun:
+def confirm_best(study: optuna.Study, spec: StudySpec, opts: SearchOptions, feed: ConfirmFeed = UNHEARD) -> ConfirmRun:
     """The spec's `[run] confirm`: its top trials by searched score retrained with fresh seeds,
     spread over the run's workers (those already confirmed with the same seeds are kept), in
     the time the --timeout leaves: past it, what was confirmed is kept and the rest is cut."""
@@ -133,13 +184,13 @@ def confirm_best(
 
     def keep(record: TrialRecord, confirmation: Confirmation) -> None:
         done[record.number] = confirmation
-        if on_trial is not None:
-            on_trial(record, confirmation)
+        if feed.confirmed is not None:
+            feed.confirmed(record, confirmation)
 
     try:
         with expires(opts.deadline):
             confirm(study, ranked, spec.run.confirm.seeds, opts.data_root, device=opts.device, workers=opts.jobs,
-                    threads=opts.threads, on_trial=keep)  # fmt: skip
+                    threads=opts.threads, feed=replace(feed, confirmed=keep))  # fmt: skip
     except DeadlineReached:
         return ConfirmRun(done, len(ranked), complete, cut=True)
     return ConfirmRun(done, len(ranked), complete)

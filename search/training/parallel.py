@@ -3,7 +3,9 @@
 Tiny models do not split well across threads (benchmarks/cores.py): on a CPU, separate runs
 on separate cores, one thread each, finish more work per hour than one run on all cores.
 The work is a module-level function (spawned processes import it) applied to each job;
-results come back in the jobs' order as each finishes.
+results come back in the jobs' order as each finishes. While it runs, a job may `tell` the
+caller how it is going (e.g. an epoch done): the caller's `on_news` gets it, in this process
+whichever process the job runs in.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -23,12 +26,40 @@ Job = TypeVar("Job")
 Result = TypeVar("Result")
 
 
-def _init(threads: int | None, parent: int) -> None:
+News = Callable[[Any], None]
+_news: News | None = None  # where `tell` sends: the caller's callback here, a queue in a worker
+
+
+def tell(news: Any) -> None:
+    """From inside a job: pass `news` (picklable) to the caller's `on_news`; nothing without one."""
+    if _news is not None:
+        _news(news)
+
+
+@contextmanager
+def _news_to(on_news: News | None) -> Iterator[None]:
+    global _news
+    saved, _news = _news, on_news
+    try:
+        yield
+    finally:
+        _news = saved
+
+
+def _init(threads: int | None, parent: int, queue: Any) -> None:
     from search.quiet import quiet_libraries
 
+    global _news
     die_with_parent(signal.SIGTERM, parent)  # no orphan trains on after a killed parent
     quiet_libraries()
     set_threads(threads)
+    _news = queue.put if queue is not None else None
+
+
+def _relay(queue: Any, on_news: News) -> None:
+    """In the caller, a thread handing the workers' news on until the None that ends it."""
+    while (news := queue.get()) is not None:
+        on_news(news)
 
 
 @contextmanager
@@ -52,13 +83,31 @@ def main_left_out() -> Iterator[None]:
         names.update(saved)
 
 
-def in_workers(work: Callable[[Job], Result], jobs: list[Job], workers: int, threads: int | None) -> Iterator[Result]:
-    """work(job) for every job, in `workers` processes of `threads` threads each (1 worker: here)."""
+def in_workers(
+    work: Callable[[Job], Result],
+    jobs: list[Job],
+    workers: int,
+    threads: int | None,
+    on_news: News | None = None,
+) -> Iterator[Result]:
+    """work(job) for every job, in `workers` processes of `threads` threads each (1 worker: here);
+    what a job `tell`s reaches `on_news` in this process as it happens."""
     if workers <= 1 or len(jobs) <= 1:
         set_threads(threads)
-        yield from map(work, jobs)
+        with _news_to(on_news):
+            yield from map(work, jobs)
         return
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue() if on_news is not None else None
+    relay = threading.Thread(target=_relay, args=(queue, on_news), daemon=True) if on_news is not None else None
     with main_left_out():
-        pool = mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init, initargs=(threads, os.getpid()))
-    with pool:
-        yield from pool.imap(work, jobs, chunksize=1)
+        pool = ctx.Pool(min(workers, len(jobs)), initializer=_init, initargs=(threads, os.getpid(), queue))
+    if relay is not None:
+        relay.start()
+    try:
+        with pool:
+            yield from pool.imap(work, jobs, chunksize=1)
+    finally:
+        if relay is not None and queue is not None:
+            queue.put(None)
+            relay.join(timeout=5)

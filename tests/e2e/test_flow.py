@@ -165,6 +165,10 @@ def test_by_default_a_search_keeps_every_core_busy_and_ends_confirmed(tmp_path: 
     assert re.search(
         r"confirming the top 2 of \d+ complete trials \(trial \d+, \d+\) .* about \d+ min", searched.stdout
     )
+    # then, from the two worker processes, a line per epoch of each trial it retrains
+    tiny_epochs = int(re.search(r"^epochs = (\d+)", spec.read_text(), re.M).group(1))
+    progress = re.findall(r"confirming trial +(\d+) +epoch +(\d+)/(\d+)", searched.stdout)
+    assert len({t for t, _, _ in progress}) == 2 and len(progress) == 2 * tiny_epochs, searched.stdout
     frame_csv = tmp_path / "t.csv"
     assert run_cli("trials", "tiny", "--storage", url, "--csv", str(frame_csv)).returncode == 0
     frame = pd.read_csv(frame_csv)

@@ -313,9 +313,22 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
     splits = (synthetic_split(192, 1), synthetic_split(96, 2))
     monkeypatch.setattr("search.study.confirm._splits", lambda *args: splits)
     opts = SearchOptions(storage=f"sqlite:///{db}", trials=4, data_root=tmp_path)
-    outcome = confirming.confirm_best(study, spec, opts)
+    heard: list = []
+    feed = confirming.ConfirmFeed(
+        starting=lambda todo, seeds, workers: heard.append(("starting", [r.number for r in todo], seeds)),
+        epoch=heard.append,
+        confirmed=lambda record, c: heard.append(("confirmed", record.number)),
+    )
+    outcome = confirming.confirm_best(study, spec, opts, feed)
     confirmed = outcome.done
     assert (outcome.top, outcome.cut) == (2, False)
+    # the display heard which trials, then every epoch of each (the mean of its seeds), then each result
+    assert heard[0] == ("starting", list(confirmed), 2)
+    for number in confirmed:
+        news = [n for n in heard if isinstance(n, confirming.ConfirmEpoch) and n.trial == number]
+        assert [n.epoch for n in news] == [1, 2, 3]  # the synthetic spec's 3 epochs
+        assert all(n.epochs == 3 and 0 <= n.val_acc <= 100 and n.seconds > 0 for n in news)
+        assert heard.index(("confirmed", number)) > heard.index(news[-1])
     top = sorted((TrialRecord.of(t) for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))),
                  key=lambda r: -r.score)[:2]  # fmt: skip
     assert sorted(confirmed) == sorted(r.number for r in top)
@@ -324,6 +337,18 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
     from search.outputs.export import searched_confirmations
 
     assert searched_confirmations(study) == confirmed  # what export picks by
+
+
+def test_news_from_jobs_reaches_the_caller_from_worker_processes_too() -> None:
+    from search.training.parallel import in_workers
+    from tests.helpers import tell_twice
+
+    for workers in (1, 2):
+        heard: list = []
+        results = list(in_workers(tell_twice, [1, 2, 3], workers, 1, heard.append))
+        assert results == [10, 20, 30]
+        assert sorted(heard) == sorted((j, w) for j in (1, 2, 3) for w in ("started", "ending"))
+        assert all(heard.index((j, "started")) < heard.index((j, "ending")) for j in (1, 2, 3))
 
 
 def test_confirmation_gets_only_the_time_the_timeout_leaves(tmp_path: Path, monkeypatch) -> None:
