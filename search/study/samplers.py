@@ -26,6 +26,54 @@ Complete = Callable[[dict[str, Any], int], "tuple[dict[str, Any], Hashable] | No
 seed) with what it trains, comparable; None when it cannot be trained (e.g. over budget). Lets
 a sampler propose whole children, skipping those that repeat a trial or break the budget."""
 
+def trial_seed(seed: int, number: int) -> int:
+    """The seed of trial `number`'s draws in a run seeded `seed`: distinct trials draw apart even
+    when two runs of one study start with the same seed (they never share a trial number),
+    and a rerun of one run draws what it drew."""
+    return int(np.random.SeedSequence([seed % 2**32, number]).generate_state(1)[0])
+
+
+class PerTrialSeeds(optuna.samplers.BaseSampler):
+    """A sampler drawing each trial from its own seed (`trial_seed`): a new inner sampler per
+    trial, built by `make(seed)`. For Optuna's samplers that read everything they learn from
+    the study (TPE, random, NSGA-II), which is what lets two runs of one study, started at
+    once with the same spec, propose different configurations."""
+
+    def __init__(self, make: Callable[[int], optuna.samplers.BaseSampler], seed: int) -> None:
+        self._make, self._seed = make, seed
+        self._live: dict[int, optuna.samplers.BaseSampler] = {}
+
+    def _for(self, trial: FrozenTrial) -> optuna.samplers.BaseSampler:
+        if trial.number not in self._live:
+            self._live[trial.number] = self._make(trial_seed(self._seed, trial.number))
+        return self._live[trial.number]
+
+    def reseed_rng(self) -> None:
+        self._seed = int(np.random.SeedSequence().generate_state(1)[0])
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._for(trial).before_trial(study, trial)
+
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        self._for(trial).after_trial(study, trial, state, values)
+        del self._live[trial.number]
+
+
 MUTATION_TRIES = 64
 """Children planned before giving up on finding a new trainable one; the trial is then drawn
 at random (the population has converged: exploring is worth more than a repeat)."""
@@ -83,15 +131,15 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         if not 2 <= tournament <= population:
             raise ValueError("tournament must be at least 2 and at most the population")
         self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
-        self._rng = np.random.RandomState(seed)
-        self._random = optuna.samplers.RandomSampler(seed=seed)
+        self._seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
+        self._rng = np.random.RandomState(self._seed)
+        self._random = optuna.samplers.RandomSampler(seed=self._seed)
         self._complete = complete
         self._seen: dict[int, Hashable | None] = {}  # trial number -> identity, computed once
         self._plans: dict[int, dict[str, Any]] = {}
 
     def reseed_rng(self) -> None:
-        self._rng.seed()
-        self._random.reseed_rng()
+        self._seed = int(np.random.SeedSequence().generate_state(1)[0])
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return {}
@@ -152,6 +200,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         return float(min(dist.high, max(dist.low, point)))
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        seed = trial_seed(self._seed, trial.number)  # each trial its own draws, as `PerTrialSeeds`
+        self._rng, self._random = np.random.RandomState(seed), optuna.samplers.RandomSampler(seed=seed)
         members = self.members(study)
         if len(members) < max(self.startup, self.tournament):
             return
@@ -194,13 +244,10 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
 
 
 def make_sampler(spec: SamplerSpec, seed: int, complete: Complete | None = None) -> optuna.samplers.BaseSampler:
-    """The sampler `[sampler] kind` names. TPE runs with the constant liar, so workers sharing a
-    study see each other's running trials; `complete` (the space's) keeps evolution's children
-    new and within budget."""
-    if spec.kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if spec.kind == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
+    """The sampler `[sampler] kind` names, each trial drawn from its own seed (so runs sharing a
+    study propose different configurations). TPE runs with the constant liar, so workers
+    sharing a study see each other's running trials; `complete` (the space's) keeps
+    evolution's children new and within budget."""
     if spec.kind == "evolution":
         return EvolutionSampler(
             population=spec.population,
@@ -209,10 +256,17 @@ def make_sampler(spec: SamplerSpec, seed: int, complete: Complete | None = None)
             seed=seed,
             complete=complete,
         )
-    return optuna.samplers.TPESampler(
-        n_startup_trials=spec.startup_trials,
-        multivariate=spec.multivariate,
-        group=spec.multivariate,
-        seed=seed,
-        constant_liar=True,
+    if spec.kind == "random":
+        return PerTrialSeeds(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
+    if spec.kind == "nsga2":
+        return PerTrialSeeds(lambda s: optuna.samplers.NSGAIISampler(seed=s), seed)
+    return PerTrialSeeds(
+        lambda s: optuna.samplers.TPESampler(
+            n_startup_trials=spec.startup_trials,
+            multivariate=spec.multivariate,
+            group=spec.multivariate,
+            seed=s,
+            constant_liar=True,
+        ),
+        seed,
     )
