@@ -26,6 +26,7 @@ Complete = Callable[[dict[str, Any], int], "tuple[dict[str, Any], Hashable] | No
 seed) with what it trains, comparable; None when it cannot be trained (e.g. over budget). Lets
 a sampler propose whole children, skipping those that repeat a trial or break the budget."""
 
+
 def trial_seed(seed: int, number: int) -> int:
     """The seed of trial `number`'s draws in a run seeded `seed`: distinct trials draw apart even
     when two runs of one study start with the same seed (they never share a trial number),
