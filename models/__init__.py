@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from models.analysis import ARCH_NOTATION, Analysis, LayerRow, analyse, arch_string, count_params
 from models.config import SCHEMA_VERSION, ConfigError, ModelConfig, explain
-from models.family import ConvKind, cnn, conv_block
+from models.family import ConvKind, Head, cnn, conv_block
 from models.layers import (
     MAX_SHARED_REPEATS,
     BatchNorm,
@@ -22,6 +22,7 @@ from models.layers import (
     Layer,
     Linear,
     MaxPool,
+    Order,
     ReLU,
     SharedConv,
 )
@@ -47,7 +48,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "ConvKind", "Dropout", "Fused", "GlobalAvgPool",
+    "MAX_SHARED_REPEATS", "SCHEMA_VERSION", "Analysis", "BatchNorm", "ConfigError", "Conv", "ConvKind", "Dropout", "Fused", "GlobalAvgPool", "Head", "Order",
     "ARCH_NOTATION", "Layer", "LayerRow", "Linear", "MaxPool", "ModelConfig", "PRESETS", "ReLU", "SharedConv", "analyse", "arch_string", "build",
     "cnn", "conv_block", "count_params", "explain", "fold_batchnorm", "fuse", "preset", "register", "unfuse",
 ]  # fmt: skip

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 from models.config import ModelConfig
-from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Linear, MaxPool, ReLU, SharedConv
+from models.layers import BatchNorm, Conv, Dropout, GlobalAvgPool, Linear, MaxPool, Order, ReLU, SharedConv
 
 Head = Literal["gap", "conv1x1", "linear"]
-Order = Literal["bn-relu", "relu-bn"]
+"""How the last feature map becomes class scores: global average pool then a linear layer,
+a 1x1 conv to the classes then average pool, or a linear layer on the flattened map."""
 ConvKind = Literal["full", "separable", "grouped"]
 """How a stage's 3x3 convs spend parameters: full (every output channel sees every input
 channel), separable (a depthwise 3x3 conv, then a 1x1 conv mixing the channels: in x 9 +

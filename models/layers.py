@@ -18,6 +18,10 @@ MAX_SHARED_REPEATS = 8
 """Applications of one shared-weight conv: past a handful the BN steps cost more than the depth buys."""
 
 
+Order = Literal["bn-relu", "relu-bn"]
+"""Where BatchNorm sits in a conv block: before the ReLU (the usual) or after it."""
+
+
 class _Layer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     in_place: ClassVar[bool] = False
@@ -118,7 +122,7 @@ class SharedConv(_Layer):
     type: Literal["shared"] = "shared"
     repeats: int = Field(ge=2, le=MAX_SHARED_REPEATS, description="applications; 1 is a plain conv block")
     bias: bool = False
-    order: Literal["bn-relu", "relu-bn"] = "bn-relu"
+    order: Order = "bn-relu"
 
     def out_shape(self, shape: Shape) -> Shape:
         return _spatial(shape, "shared conv")

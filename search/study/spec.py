@@ -6,7 +6,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic import model_validator as after
 
-from models import MAX_SHARED_REPEATS, Analysis, explain
+from models import MAX_SHARED_REPEATS, Analysis, ConvKind, Head, Order, explain
 from search.errors import TinynasError, quote, read_user_text
 from search.limits import (
     DEFAULT_TARGET,
@@ -38,6 +38,7 @@ from search.limits import (
     PARAM_CEILING,
     STUDY_NAME_PATTERN,
 )
+from search.training.recipe import Optimizer, Scheduler
 from search.training.teachers import TEACHERS
 
 if sys.version_info >= (3, 11):
@@ -118,6 +119,11 @@ def _str_param(*values: str) -> Any:
     return _param(Literal[values])
 
 
+def _choice_param(alias: Any) -> Any:
+    """A spec value over the choices of a `Literal` alias the model or recipe owns."""
+    return _str_param(*get_args(alias))
+
+
 if TYPE_CHECKING:  # pydantic builds these types at run time; to a type checker each is a value of the spec
     IntParam = Any
     FloatParam = Any
@@ -134,12 +140,12 @@ else:
     FloatParam = _param(StrictFinite | StrictInt, FloatRange)
     BoolParam = _param(StrictBool)
     SharedParam = _param(StrictInt)
-    HeadParam = _str_param("gap", "conv1x1", "linear")
-    OrderParam = _str_param("bn-relu", "relu-bn")
-    OptimizerParam = _str_param("adam", "adamw", "sgd")
-    SchedulerParam = _str_param("none", "step", "onecycle", "cosine", "linear")
+    HeadParam = _choice_param(Head)
+    OrderParam = _choice_param(Order)
+    OptimizerParam = _choice_param(Optimizer)
+    SchedulerParam = _choice_param(Scheduler)
     TeacherParam = _str_param(NO_TEACHER, *TEACHERS)
-    KindParam = _str_param("full", "separable", "grouped")
+    KindParam = _choice_param(ConvKind)
 
 
 class ModelSpace(_Frozen):
@@ -153,9 +159,9 @@ class ModelSpace(_Frozen):
     shared: SharedParam = 0  # per stage, applications of a shared-weight 3x3 conv at its end; 0: none
     kind: KindParam = "full"  # per stage, its 3x3 convs: full, separable or grouped (models.family.ConvKind)
     tail_convs: IntParam = IntRange(low=0, high=2)
-    head: HeadParam = ["gap", "conv1x1", "linear"]
+    head: HeadParam = list(get_args(Head))
     bias: BoolParam = [False, True]
-    order: OrderParam = ["bn-relu", "relu-bn"]
+    order: OrderParam = list(get_args(Order))
     dropout: FloatParam = FloatRange(low=0.0, high=0.15)
     # How width ranges are sampled. "budget": each conv draws a relative width in [0, 1] and
     # the study draws `fill`, the share of budget.max_params to spend; the channels are then

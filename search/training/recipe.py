@@ -11,6 +11,8 @@ from search.errors import TinynasError
 from search.limits import MAX_EPOCHS, epochs_ceiling_text
 
 Layout = Literal["channels_last", "contiguous"]
+Optimizer = Literal["adam", "adamw", "sgd"]
+Scheduler = Literal["none", "step", "onecycle", "cosine", "linear"]
 
 
 class Distill(BaseModel):
@@ -36,7 +38,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Adam: the reference's choice; it needs no momentum tuning on short schedules.
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    optimizer: Optimizer = "adam"
     # 0.01: the reference's rate; high for Adam, right for BN-heavy nets this small.
     lr: float = Field(default=0.01, gt=0, le=10)
     # 0.9: the usual SGD momentum; ignored by Adam/AdamW.
@@ -51,7 +53,7 @@ class TrainConfig(BaseModel):
     epochs: int = Field(default=15, ge=1, le=MAX_EPOCHS)
     # none: the reference trained at a constant rate. onecycle, cosine and linear end at
     # (about) zero on the last step, so the final epoch is the annealed model.
-    scheduler: Literal["none", "step", "onecycle", "cosine", "linear"] = "none"
+    scheduler: Scheduler = "none"
     # step: decay every 5 epochs, so a 15-epoch run decays twice.
     step_size: int = Field(default=5, ge=1, description="step: epochs between decays")
     # step: x0.1 per decay, the classic ResNet factor.

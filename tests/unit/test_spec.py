@@ -119,3 +119,32 @@ def test_confirm_false_turns_the_confirmation_off_and_true_asks_how_much() -> No
     assert make_spec(**{"run.confirm": False}).run.confirm.top == 0
     with pytest.raises(ValidationError, match="say how many"):
         make_spec(**{"run.confirm": True})
+
+
+def test_the_train_space_names_every_searchable_setting_of_the_recipe_and_nothing_else() -> None:
+    """TrainSpace mirrors TrainConfig field by field (distillation's under the space's names);
+    a setting added to one and not the other fails here, not silently in a search."""
+    from search.study.space import DISTILL
+    from search.study.spec import TrainSpace
+    from search.training import TrainConfig
+    from search.training.recipe import Distill
+
+    not_searched = {"seed", "layout", "distill"}  # a trial's seed and layout are the run's; distill is below
+    recipe = (set(TrainConfig.model_fields) - not_searched) | {f"distill.{n}" for n in Distill.model_fields}
+    space = {f"distill.{DISTILL[n]}" if n in DISTILL else n for n in TrainSpace.model_fields}
+    assert space == recipe
+
+
+def test_the_spec_offers_exactly_the_choices_the_model_and_recipe_take() -> None:
+    from typing import get_args
+
+    from models import ConvKind, Head, Order
+    from search.study.spec import ModelSpace, TrainSpace
+    from search.training.recipe import Optimizer, Scheduler
+
+    for space, name, alias in [(ModelSpace, "head", Head), (ModelSpace, "order", Order), (ModelSpace, "kind", ConvKind),
+                               (TrainSpace, "optimizer", Optimizer), (TrainSpace, "scheduler", Scheduler)]:  # fmt: skip
+        for choice in get_args(alias):
+            assert getattr(space.model_validate({name: [choice]}), name) == [choice]
+        with pytest.raises(ValueError):
+            space.model_validate({name: ["no-such-choice"]})
