@@ -1,20 +1,62 @@
-"""Named variants of the family (timm-style): a registry of functions returning configs."""
+"""Named variants of the family (timm-style): a registry of functions returning configs, each
+registered with the recipe it was found with when a search found it (as timm keeps a model's
+default config beside its registration)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from models.config import ConfigError, ModelConfig
 from models.family import cnn
 
-PRESETS: dict[str, Callable[[], ModelConfig]] = {}
-"""Preset name -> a function building its config; `register` fills it."""
+Build = Callable[[], ModelConfig]
 
 
-def register(fn: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
-    """Adds a variant under its function's name, underscores as dashes (seed_8k -> seed-8k)."""
-    PRESETS[fn.__name__.replace("_", "-")] = fn
-    return fn
+@dataclass(frozen=True)
+class Preset:
+    """A named variant: how to build it and, for one a study picked, how it was trained and where."""
+
+    build: Build
+    recipe: Mapping[str, Any] | None = None
+    """The training settings it was found with, as plain data: the models package knows nothing
+    of training, `search.training` validates them into its recipe. None: a model designed by
+    hand, trained with the hand-made reference's recipe (the recipe's defaults)."""
+    found: Mapping[str, Any] | None = None
+    """Where it was found: study, trial, validation accuracy, parameters (an export's provenance)."""
+
+    def __call__(self) -> ModelConfig:
+        return self.build()
+
+
+PRESETS: dict[str, Preset] = {}
+"""Preset name -> its entry; `register` fills it."""
+
+
+def register(
+    fn: Build | None = None, *, recipe: Mapping[str, Any] | None = None, found: Mapping[str, Any] | None = None
+) -> Any:
+    """Adds a variant under its function's name, underscores as dashes (seed_8k -> seed-8k):
+    `@register`, or `@register(recipe=..., found=...)` for one a study picked."""
+
+    def add(build: Build) -> Build:
+        PRESETS[build.__name__.replace("_", "-")] = Preset(build, recipe, found)
+        return build
+
+    return add(fn) if fn is not None else add
+
+
+# Recipes later studies started from (a [[start]] carries its recipe): written once, reused below.
+_T83 = {
+    "lr": 0.006971752660057315, "batch_size": 32, "scheduler": "linear", "pct_start": 0.19903453208544622,
+    "rotate": 0.9360321233273031, "translate": 0.08032500644961711, "scale": 0.09, "ema": 0.999, "seed": 5,
+}  # fmt: skip
+_SUB1K_T1 = {
+    "lr": 0.027317808122085372, "batch_size": 32, "epochs": 19, "scheduler": "linear",
+    "pct_start": 0.12174721437379499, "rotate": 1.6508661759522714, "translate": 0.0632334013823496, "scale": 0.09,
+    "ema": 0.999, "seed": 11,
+}  # fmt: skip
 
 
 @register
@@ -67,10 +109,10 @@ def teacher_17k() -> ModelConfig:
     )
 
 
-@register
+@register(recipe=_T83, found={"study": "sub5k", "trial": 83, "val_acc": 99.1625, "params": 4822})
 def sub5k_t83() -> ModelConfig:
     """Found by the sub5k study's sampler (trial 83; 4,822 parameters): three stages of narrow padded
-    convs, BN before ReLU, a 1x1 conv head. Its recipe: `search.training.presets`."""
+    convs, BN before ReLU, a 1x1 conv head."""
     return cnn(
         name="sub5k-t83",
         stages=[[4, 10], [4, 12, 6], [16, 8, 10]],
@@ -80,7 +122,9 @@ def sub5k_t83() -> ModelConfig:
     )
 
 
-@register
+@register(  # trial 83's recipe, searched at 19 epochs
+    recipe=_T83 | {"epochs": 19}, found={"study": "sub5k", "trial": 0, "val_acc": 99.36, "params": 4804}
+)
 def sub5k_t0() -> ModelConfig:
     """Built by hand, confirmed as the best of the sub5k study's sixth space (its start, trial 0; 4,804
     parameters): trial 83's first stage,
@@ -96,7 +140,13 @@ def sub5k_t0() -> ModelConfig:
     )
 
 
-@register
+@register(
+    recipe={
+        "lr": 0.02309596530030345, "batch_size": 32, "scheduler": "onecycle", "pct_start": 0.18955008041754684,
+        "rotate": 3.537052907966536, "translate": 0.07583770008294924, "scale": 0.09, "ema": 0.999, "seed": 6,
+    },
+    found={"study": "sub4k", "trial": 23, "val_acc": 99.1525, "params": 3390},
+)  # fmt: skip
 def sub4k_t23() -> ModelConfig:
     """Found by the sub4k study's sampler (trial 23; 3,390 parameters)."""
     return cnn(
@@ -108,7 +158,13 @@ def sub4k_t23() -> ModelConfig:
     )
 
 
-@register
+@register(
+    recipe={
+        "lr": 0.0091, "weight_decay": 0.0005, "batch_size": 32, "scheduler": "linear", "pct_start": 0.287,
+        "label_smoothing": 0.05, "rotate": 2.5, "translate": 0.08, "scale": 0.09, "ema": 0.999, "seed": 7,
+    },
+    found={"study": "sub3k", "trial": 1, "val_acc": 98.8625, "params": 2942},
+)  # fmt: skip
 def sub3k_t1() -> ModelConfig:
     """Built by hand, the sub3k study's pick (its start, trial 1; 2,942 parameters): one conv at full
     resolution."""
@@ -122,7 +178,10 @@ def sub3k_t1() -> ModelConfig:
     )
 
 
-@register
+@register(  # sub1k-t1's recipe, under the sub2k study's seed
+    recipe=_SUB1K_T1 | {"seed": 13},
+    found={"study": "sub2k", "trial": 1, "val_acc": 99.11500000000001, "params": 1948},
+)
 def sub2k_t1() -> ModelConfig:
     """Built by hand, the sub2k study's pick (trial 1, its second start: sub1k-t1 widened; 1,948 parameters):
     one full conv at 28x28, three depthwise-separable convs at 14x14 and two at 7x7, the last
@@ -136,7 +195,7 @@ def sub2k_t1() -> ModelConfig:
     )
 
 
-@register
+@register(recipe=_SUB1K_T1, found={"study": "sub1k", "trial": 1, "val_acc": 98.015, "params": 776})
 def sub1k_t1() -> ModelConfig:
     """Built by hand, the sub1k study's pick (trial 1, its second start; 776 parameters): one full conv at
     28x28, depthwise-separable stages at 14x14 and 7x7, the last one channel per class before

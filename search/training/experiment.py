@@ -9,10 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from models import PRESETS, ConfigError, ModelConfig, count_params, explain, preset
+from models import PRESETS, ConfigError, ModelConfig, count_params, explain
 from search.errors import TinynasError, read_user_text
 from search.limits import MAX_PARAMS, params_ceiling_text
-from search.training.presets import SEARCHED
 from search.training.recipe import TrainConfig
 from search.training.teachers import TEACHERS
 
@@ -78,9 +77,9 @@ def _validated(data: Any, where: str) -> Experiment:
 def load_experiment(source: str | Path) -> Experiment:
     """A preset name (with its searched recipe, if it has one), an exported experiment JSON, or a
     bare model config JSON."""
-    if str(source) in PRESETS:  # a searched preset comes with the recipe it was found with
-        recipe, provenance = SEARCHED.get(str(source), (TrainConfig(), {}))
-        return _validated({"model": preset(str(source)), "train": recipe, "provenance": provenance}, str(source))
+    if (entry := PRESETS.get(str(source))) is not None:  # a searched preset comes with the recipe it was found with
+        recipe, provenance = entry.recipe or {}, entry.found or {}  # one designed by hand: the reference's recipe
+        return _validated({"model": entry(), "train": recipe, "provenance": provenance}, str(source))
     path = Path(source)
     if not path.exists():
         raise TinynasError(f"{str(source)!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
