@@ -24,11 +24,11 @@ import optuna
 import pandas as pd
 
 from search.data import data_root
-from search.errors import TinynasError, check_range, check_writable, write_user_file
+from search.errors import TinynasError, check_range, check_replaceable, check_writable, write_user_file
 from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
 from search.outputs import experiment_for, pick, retrain_records, run_folder, write_report
 from search.outputs.deploy import DeployCard, deploy_checkpoint
-from search.outputs.export import candidates, pick_confirmed, searched_confirmations
+from search.outputs.export import candidates, is_export, pick_confirmed, searched_confirmations
 from search.outputs.presets_table import presets_frame
 from search.quiet import quiet
 from search.study import (
@@ -124,6 +124,7 @@ def export(
     threads: int | None = None,
     jobs: int | None = None,
     confirm_feed: ConfirmFeed = UNHEARD,
+    force: bool = False,
 ) -> Experiment:
     """The trial a rule picks, as the experiment `retrain` consumes (written to `out` if given).
 
@@ -133,7 +134,7 @@ def export(
     Without `confirm`, a study whose spec confirms its own top trials (`[run] confirm`) is
     judged by those confirmations; `confirm=0` judges by the searched scores. The confirmed
     trials are spread over `jobs` worker processes (default: `worker_split`); `confirm_feed`
-    hears how that goes.
+    hears how that goes. An `out` that is not an earlier export is refused unless `force`.
     """
     if confirm is not None:
         check_range("--confirm", confirm, 0, MAX_CONFIRM)
@@ -142,6 +143,7 @@ def export(
     workers, per_worker = worker_split(dev, jobs, threads)
     if out is not None:
         check_writable(Path(out), "exported config")  # before any retraining
+        check_replaceable(Path(out), "an exported config", is_export, force)
     own = searched_confirmations(study) if confirm is None and rule in ("best", "smallest") else {}
     if own:
         chosen = pick_confirmed(study, rule, own, target)
@@ -175,10 +177,15 @@ def presets(results: str = DEFAULT_RESULTS_URL) -> pd.DataFrame:
 
 @quiet()
 def report(
-    study: optuna.Study, out: str | Path, *, results: str = DEFAULT_RESULTS_URL, target: float | None = None
+    study: optuna.Study,
+    out: str | Path,
+    *,
+    results: str = DEFAULT_RESULTS_URL,
+    target: float | None = None,
+    force: bool = False,
 ) -> Path:
-    """The self-contained HTML report of a study."""
-    return write_report(study, results, Path(out), target)
+    """The self-contained HTML report of a study (replacing only an earlier report unless `force`)."""
+    return write_report(study, results, Path(out), target, force)
 
 
 @quiet()
@@ -189,13 +196,16 @@ def deploy(
     int8: bool = False,
     data_dir: str | Path | None = None,
     threads: int | None = None,
+    force: bool = False,
 ) -> DeployCard:
     """A `retrain` checkpoint as ONNX (BatchNorm folded, dynamic batch), and as int8 ONNX with
     `int8`, each one self-contained file checked with onnxruntime on the test images; writes a
     JSON card beside them. `threads` sets PyTorch's (export, reference predictions); the
-    onnxruntime checks time one thread. Needs the `deploy` extra."""
+    onnxruntime checks time one thread. Files an earlier deploy did not write are refused unless
+    `force`. Needs the `deploy` extra."""
     set_threads(threads)
-    return deploy_checkpoint(Path(checkpoint), Path(out), data_root(Path(data_dir) if data_dir else None), int8=int8)
+    root = data_root(Path(data_dir) if data_dir else None)
+    return deploy_checkpoint(Path(checkpoint), Path(out), root, int8=int8, force=force)
 
 
 def default_run_folder(exp: Experiment) -> Path:
@@ -220,6 +230,7 @@ def retrain(
     sequential: bool = False,
     reporter: Reporter | None = None,
     on_seed_start: SeedStart | None = None,
+    force: bool = False,
 ) -> RetrainResult:
     """Train on all training images, test after every epoch, per seed (`seeds` of them, counting
     up from `first_seed`, by default the recipe's); writes the run folder
@@ -227,7 +238,7 @@ def retrain(
     spread over `jobs` worker processes (default: `worker_split`, one per core on a CPU),
     or as one fused network with `fused` (the default on a GPU or with one worker), or one
     after another in this process with `sequential`. The recipe's layout is honoured, so a
-    run replays exactly."""
+    run replays exactly. An `out` holding other things than a run is refused unless `force`."""
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     check_range("--seeds", seeds, 1, MAX_SEEDS)
     if epochs is not None:
@@ -242,6 +253,7 @@ def retrain(
     set_threads(per_worker)
     folder = Path(out) if out is not None else default_run_folder(exp)
     retrain_records.check(results)  # where the seeds will be recorded: before any training
+    run_folder.check(folder, force)
     opts = RetrainOptions(
         seeds=seeds,
         first_seed=first_seed,

@@ -4,6 +4,7 @@ through which every user-named file is read or written."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from search.limits import MAX_NESTING, MAX_USER_FILE_BYTES, QUOTE_CHARS
@@ -128,3 +129,30 @@ def make_user_folder(path: Path, what: str) -> Path:
     except OSError as exc:
         raise TinynasError(f"cannot create the {what} {path}: {_why(exc)}") from None
     return path
+
+
+def check_replaceable(path: Path, what: str, ours: Callable[[Path], bool], force: bool = False) -> bool:
+    """Before an output is written over `path`: whether it replaces something (a caller at the
+    terminal says so); `what` with its article ("a report"). What tinynas did not write itself (`ours` says no: another program's
+    file, a folder of other things) is refused in one line unless `force`."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    if force or ours(path):
+        return True
+    raise TinynasError(
+        f"{path} exists and is not {what} tinynas wrote: choose another path, or pass --force to replace it"
+    )
+
+
+def holds_json_keys(path: Path, keys: set[str]) -> bool:
+    """Whether `path` is a JSON object with these keys (what tinynas's own JSON outputs hold)."""
+    import json
+
+    try:
+        if path.stat().st_size > MAX_USER_FILE_BYTES:
+            return False
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and keys <= set(data)

@@ -116,6 +116,17 @@ Jobs = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Replace --out even when tinynas did not write it (else refused).")
+]
+
+
+def say_replaced(path: Path, existed: bool) -> None:
+    """One line when an output replaced one written before (tinynas's own; others need --force)."""
+    if existed:
+        say(f"replaced the earlier {path}")
+
+
 Storage = Annotated[
     str | None,
     typer.Option(help=f"SQLAlchemy URL (default ${STORAGE_ENV}, else sqlite:///studies/<name>.db)."),
@@ -160,6 +171,7 @@ def retrain(
     device: Device = "cpu",
     threads: Threads = None,
     quiet: Quiet = False,
+    force: Force = False,
 ) -> None:
     """Train on all 60,000 training images and report test accuracy after every epoch, per seed.
 
@@ -208,6 +220,7 @@ def retrain(
             sequential=sequential,
             on_seed_start=announce,
             reporter=None if quiet else EpochBars(console, eval_name="test"),
+            force=force,
         )
     console.print(retrain_table(result))
     say(f"outputs in {folder}; runs recorded in {redact(results)}")
@@ -512,15 +525,17 @@ def report(
     results: Annotated[str, typer.Option(help="Where retrain results are recorded.")] = DEFAULT_RESULTS_URL,
     target: Target = None,
     screenshot: Annotated[Path | None, typer.Option(help="Also open it in headless Chromium and save a PNG.")] = None,
+    force: Force = False,
 ) -> None:
     """One self-contained HTML report: Pareto front, curves, importances, top trials, retrains."""
     from search import api
     from search.limits import STUDIES_DIR
 
-    path = api.report(
-        _study(study, storage), out or Path(STUDIES_DIR) / f"{study}-report.html", results=results, target=target
-    )
+    out = out or Path(STUDIES_DIR) / f"{study}-report.html"
+    existed = out.exists()
+    path = api.report(_study(study, storage), out, results=results, target=target, force=force)
     say(f"report written to {path}")
+    say_replaced(path, existed)
     if screenshot:
         from search.outputs import browser
 
@@ -562,6 +577,7 @@ def export(
     device: Device = "cpu",
     threads: Threads = None,
     jobs: Jobs = None,
+    force: Force = False,
 ) -> None:
     """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
 
@@ -569,6 +585,7 @@ def export(
     from search.outputs.export import candidates, study_target
 
     the_study = _study(study, storage)
+    existed = out.exists()
     with stoppable("no configuration was exported; the confirmations that finished are kept in the study"):
         exp = api.export(
             the_study,
@@ -582,11 +599,13 @@ def export(
             threads=threads,
             jobs=jobs,
             confirm_feed=confirm_feed(),
+            force=force,
         )
     p = exp.provenance
     confirmed = (p.model_extra or {}).get("confirmed_val_acc")
     held = f" (confirmed {confirmed:.2f}% on fresh seeds)" if confirmed is not None else ""
     say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
+    say_replaced(out, existed)
     if rule == "smallest":  # the default rule: say why it is not the most accurate trial
         best = candidates(the_study, "best", None, 1)[0]
         goal = study_target(the_study) if target is None else target
@@ -606,13 +625,15 @@ def deploy(
     int8: Annotated[bool, typer.Option("--int8", help="Also write the int8 model (.int8.onnx).")] = False,
     data_dir: DataDir = None,
     threads: Threads = None,
+    force: Force = False,
 ) -> None:
     """Ship a retrained model: ONNX with BatchNorm folded (and int8), checked on the test set."""
     from search import api
     from search.cli.display import deploy_table
     from search.outputs.deploy import INT8_DROP_WARNING, card_path
 
-    card = api.deploy(checkpoint, out, int8=int8, data_dir=data_dir, threads=threads)
+    existed = out.exists()
+    card = api.deploy(checkpoint, out, int8=int8, data_dir=data_dir, threads=threads, force=force)
     console.print(deploy_table(card))
     if card.int8_drop is not None and card.int8_drop > INT8_DROP_WARNING:
         say(
@@ -620,6 +641,7 @@ def deploy(
             "ship the fp32 file where accuracy matters"
         )
     say(f"card -> {card_path(out)}")
+    say_replaced(out, existed)
 
 
 @app.command()

@@ -29,7 +29,7 @@ from torch import nn
 
 from models import analyse, arch_string, build, explain, fold_batchnorm
 from search.data import DatasetInfo, Split, channel_view, dataset_info, pixel_split, stratified_pick
-from search.errors import TinynasError, check_writable, write_user_file
+from search.errors import TinynasError, check_replaceable, check_writable, holds_json_keys, write_user_file
 from search.training import Experiment, cpu_features, cpu_name
 from search.version import __version__
 
@@ -275,14 +275,22 @@ def _int8(out: Path, info: DatasetInfo, root: Path, test: Split, reference: np.n
     return _check(int8_path(out), test, reference), calibration
 
 
-def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = False) -> DeployCard:
+def is_deployed(path: Path) -> bool:
+    """Whether `path` is a file `deploy` wrote: a card, or a model with its card beside it."""
+    card = path if path.name.endswith(".card.json") else card_path(path.with_name(path.name.replace(".int8", "")))
+    return holds_json_keys(card, {"onnx", "fp32", "model"})
+
+
+def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = False, force: bool = False) -> DeployCard:
     """Export, quantize and check (test images from the dataset under `root`); writes OUT,
-    OUT's .int8.onnx and its .card.json."""
+    OUT's .int8.onnx and its .card.json (replacing only what an earlier deploy wrote, unless
+    `force`)."""
     _onnx_modules()
     if out.suffix != ".onnx":
         raise TinynasError(f"--out {out}: name the file *.onnx")
     for path in (out, int8_path(out), card_path(out)):
         check_writable(path, "deployed model")
+        check_replaceable(path, "a deployed model", is_deployed, force)
     exp, model = load_checkpoint(checkpoint)
     info = dataset_info(exp.dataset)
     test = pixel_split(info, root, "test")

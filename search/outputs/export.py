@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import optuna
 
-from search.errors import TinynasError
+from search.errors import TinynasError, holds_json_keys
 from search.limits import DEFAULT_TARGET
 from search.study import StudyRecord, StudySpec, TrialRecord, complete_records
 from search.study.record import Confirmation
@@ -126,3 +127,8 @@ def experiment_for(study: optuna.Study, chosen: TrialRecord, confirmation: Confi
     )
     model = exp.model.model_copy(update={"name": f"{study.study_name}-t{chosen.number}"})
     return exp.model_copy(update={"model": model, "provenance": provenance})
+
+
+def is_export(path: Path) -> bool:
+    """Whether `path` is an experiment JSON as `export` writes it (model, recipe, provenance)."""
+    return holds_json_keys(path, {"model", "train", "provenance"})

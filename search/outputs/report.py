@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial
 from plotly.offline import get_plotlyjs
 
 from models import ARCH_NOTATION
-from search.errors import write_user_file
+from search.errors import check_replaceable, write_user_file
 from search.outputs import retrain_records
 from search.outputs.export import study_target
 from search.study import Kind, StudyRecord, complete_records, trials_frame
@@ -242,7 +242,7 @@ def render(study: optuna.Study, results_url: str, target: float | None = None) -
     counts = frame["state"].value_counts().to_dict() if not frame.empty else {}
     summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items()) or "no trials"
     body = "\n".join(f"<section><h2>{html.escape(t)}</h2>{content}</section>" for t, content in sections)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tinynas: {html.escape(study.study_name)}</title>
+    return f"""<!doctype html><html><head><meta charset="utf-8"><meta name="generator" content="tinynas"><title>tinynas: {html.escape(study.study_name)}</title>
 <script>{get_plotlyjs()}</script>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} table{{border-collapse:collapse;font-size:13px}}
 td,th{{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd;white-space:nowrap}} section{{margin-bottom:2em}}
@@ -254,5 +254,17 @@ from the training images; the test set is used only by retrain.</p>
 {body}</body></html>"""
 
 
-def write_report(study: optuna.Study, results_url: str, out: Path, target: float | None = None) -> Path:
+def write_report(
+    study: optuna.Study, results_url: str, out: Path, target: float | None = None, force: bool = False
+) -> Path:
+    check_replaceable(out, "a report", is_report, force)
     return write_user_file(out, render(study, results_url, target), "report")
+
+
+def is_report(path: Path) -> bool:
+    """Whether `path` is a report tinynas wrote (its head names tinynas as the generator)."""
+    try:
+        with open(path, "rb") as f:
+            return b'<meta name="generator" content="tinynas">' in f.read(4096)
+    except OSError:
+        return False

@@ -12,14 +12,28 @@ from pathlib import Path
 import torch
 
 from models import analyse
-from search.errors import TinynasError, make_user_folder, write_user_file
+from search.errors import TinynasError, check_replaceable, make_user_folder, write_user_file
 from search.outputs import retrain_records
 from search.training import Experiment, RetrainResult, SeedRun
+
+EXPERIMENT_FILE = "experiment.json"
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether `path` is a folder a retrain may write into: empty, or a run folder tinynas wrote."""
+    return path.is_dir() and (not any(path.iterdir()) or (path / EXPERIMENT_FILE).is_file())
+
+
+def check(folder: Path, force: bool = False) -> bool:
+    """Before any training: whether the run folder exists already (refused when it is not one)."""
+    if folder.is_file():
+        raise TinynasError(f"cannot use {folder} as the output folder: a file of that name exists")
+    return check_replaceable(folder, "a run folder", is_run_folder, force)
 
 
 def start(folder: Path, exp: Experiment) -> None:
     make_user_folder(folder, "output folder")
-    write_user_file(folder / "experiment.json", exp.to_json(), "experiment")
+    write_user_file(folder / EXPERIMENT_FILE, exp.to_json(), "experiment")
 
 
 def save_seed(folder: Path, exp: Experiment, run: SeedRun, results_url: str, device: str) -> None:

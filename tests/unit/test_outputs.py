@@ -167,3 +167,37 @@ def test_the_report_figures_name_what_they_draw_without_overlap(study_db: Path) 
     trained = frame[frame["state"].isin(["COMPLETE", "PRUNED"])].index
     assert [t.hovertemplate.split(" (")[0] for t in curves.data] == [f"trial {n}" for n in trained]
     assert sorted(t.name for t in curves.data if t.showlegend) == sorted({t.name for t in curves.data})
+
+
+def test_outputs_replace_only_what_tinynas_wrote_unless_forced(study_db: Path, tmp_path: Path) -> None:
+    """export, report and retrain write over their own earlier outputs; another program's file
+    (or a folder of other things) is one line, unchanged, until --force."""
+    from search import api
+    from search.outputs.deploy import card_path, is_deployed
+    from search.outputs.run_folder import check as check_run_folder
+
+    study = load(study_db)
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    with pytest.raises(TinynasError, match=r"notes\.json exists and is not an exported config tinynas wrote.*--force"):
+        api.export(study, rule="best", out=notes)
+    assert notes.read_text() == '{"mine": true}'
+    api.export(study, rule="best", out=notes, force=True)
+    api.export(study, rule="best", out=notes)  # now an export: replaced without asking
+    page = tmp_path / "page.html"
+    page.write_text("<html>someone's page</html>")
+    with pytest.raises(TinynasError, match="is not a report"):
+        api.report(study, page)
+    api.report(study, page, force=True)
+    api.report(study, page)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(TinynasError, match="is not a run folder"):
+        check_run_folder(folder)
+    assert check_run_folder(folder, force=True) and not check_run_folder(tmp_path / "new")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx")
+    assert not is_deployed(model)  # no card beside it: not deploy's
+    card_path(model).write_text('{"model": "m", "onnx": {}, "fp32": {}}')
+    assert is_deployed(model) and is_deployed(model.with_name("model.int8.onnx")) and is_deployed(card_path(model))
