@@ -5,7 +5,7 @@ The same configurations (drawn from a study's space, within its budget) train fo
 each on the same split in every arm; an arm with W workers hands them out to W processes
 that each loaded the data and warmed up before the clock starts. The rate is
 configurations per hour of wall time; the last line names the fastest arm, which is what
-`tinynas search` does by default on a CPU (`search.training.device.worker_split`).
+`tinynas search` does by default on a CPU (`search.training.device.resources`).
 
     python benchmarks/cores.py --data-dir data --spec benchmarks/specs/sub5k-v5.toml
 """

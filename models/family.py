@@ -114,11 +114,18 @@ def cnn(
                 channels = trans[i]
     for out in tail:
         layers += conv_block(out, padding=0, bias=bias, order=order)
-    layers.append(GlobalAvgPool())
-    if head_dropout > 0:
-        layers.append(Dropout(p=head_dropout))
+    layers += _head(head, num_classes, head_dropout)
+    return ModelConfig(name=name, input_shape=input_shape, num_classes=num_classes, layers=tuple(layers))
+
+
+def _head(head: Head, num_classes: int, dropout: float) -> list:
+    """Global pooling and what turns it into class scores (for "gap" the last conv already has
+    one channel per class)."""
+    layers: list = [GlobalAvgPool()]
+    if dropout > 0:
+        layers.append(Dropout(p=dropout))
     if head == "conv1x1":
         layers.append(Conv(out=num_classes, kernel=1, padding=0, bias=True))
     elif head == "linear":
         layers.append(Linear(out=num_classes))
-    return ModelConfig(name=name, input_shape=input_shape, num_classes=num_classes, layers=tuple(layers))
+    return layers

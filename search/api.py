@@ -16,7 +16,7 @@ Errors are `TinynasError`, whose message says what is wrong and how to fix it.
 from __future__ import annotations
 
 import signal
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +52,14 @@ from search.study.confirm import confirm as confirm_trials
 from search.training import (
     Experiment,
     Reporter,
+    Resources,
     RetrainOptions,
     RetrainResult,
     check_epochs,
     fuses_seeds,
     load_experiment,
-    resolve_device,
+    resources,
     set_threads,
-    worker_split,
 )
 from search.training import retrain as _retrain
 from search.training.retrain import SeedStart
@@ -74,15 +74,15 @@ def load_spec(path: str | Path) -> StudySpec:
 def search(
     spec: StudySpec | str | Path,
     *,
-    watcher: WatcherFactory = silent,
+    make_watcher: WatcherFactory = silent,
     confirm_feed: ConfirmFeed = UNHEARD,
     **flags: Any,
 ) -> optuna.Study:
     """Run or resume a study until it holds `trials` finished trials (default: the spec's), then
-    confirm its top trials if the spec's `[run] confirm` asks (`confirm_feed` hears how that
-    goes: trials starting, epochs, results). The keywords are
-    `SearchFlags`' fields (trials, timeout, storage, data_dir, subset, device, jobs, threads,
-    seeds_per_trial), as the CLI's flags."""
+    confirm its top trials if the spec's `[run] confirm` asks. `make_watcher(study)` builds, in
+    each process that trains, what hears of every finished trial (a `Watcher`); `confirm_feed`
+    hears how confirmation goes. The keywords are `SearchFlags`' fields (trials, timeout,
+    storage, data_dir, subset, device, jobs, threads, seeds_per_trial), as the CLI's flags."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
     unknown = set(flags) - {f.name for f in fields(SearchFlags)}
     if unknown:
@@ -91,7 +91,7 @@ def search(
     study, ctx = prepare(spec, opts)
     handler = signal.getsignal(signal.SIGINT)
     try:
-        run(study, ctx, opts, watcher)
+        run(study, ctx, opts, make_watcher)
         confirm_best(study, spec, opts, confirm_feed)
     finally:  # Ctrl-C stops the search; the notebook's own Ctrl-C works again afterwards
         signal.signal(signal.SIGINT, handler)
@@ -133,14 +133,13 @@ def export(
     applied to the confirmed means; the exported provenance carries searched and confirmed.
     Without `confirm`, a study whose spec confirms its own top trials (`[run] confirm`) is
     judged by those confirmations; `confirm=0` judges by the searched scores. The confirmed
-    trials are spread over `jobs` worker processes (default: `worker_split`); `confirm_feed`
+    trials are spread over `jobs` worker processes (default: `resources`); `confirm_feed`
     hears how that goes. An `out` that is not an earlier export is refused unless `force`.
     """
     if confirm is not None:
         check_range("--confirm", confirm, 0, MAX_CONFIRM)
     check_range("--confirm-seeds", confirm_seeds, 1, MAX_SEEDS)
-    dev = resolve_device(device)
-    workers, per_worker = worker_split(dev, jobs, threads)
+    where = resources(device, jobs, threads)
     if out is not None:
         check_writable(Path(out), "exported config")  # before any retraining
         check_replaceable(Path(out), "an exported config", is_export, force)
@@ -155,9 +154,7 @@ def export(
             pool,
             confirm_seeds,
             data_root(Path(data_dir) if data_dir else None),
-            device=dev,
-            workers=workers,
-            threads=per_worker,
+            resources=where,
             feed=confirm_feed,
         )
         chosen = pick_confirmed(study, rule, confirmed, target)
@@ -208,6 +205,16 @@ def deploy(
     return deploy_checkpoint(Path(checkpoint), Path(out), root, int8=int8, force=force)
 
 
+def _seed_spread(where: Resources, threads: int | None, fused: bool | None, sequential: bool) -> tuple[Resources, bool]:
+    """How a retrain's seeds train: (the resources, fused). Spread over the workers, one run
+    each; or fused into one network (`fused`; by default on a GPU or with one worker) or one
+    after another (`sequential`), both in this one process with the threads asked for."""
+    if sequential and fused:
+        raise TinynasError("--sequential and --fused are two ways to train the seeds: pass one")
+    fuse = not sequential and (fused if fused is not None else fuses_seeds(where.device) or where.workers == 1)
+    return (replace(where, workers=1, threads=threads) if fuse or sequential else where), fuse
+
+
 def default_run_folder(exp: Experiment) -> Path:
     return Path("runs") / f"{exp.model.name or 'model'}-{exp.config_hash()[:8]}"
 
@@ -235,7 +242,7 @@ def retrain(
     """Train on all training images, test after every epoch, per seed (`seeds` of them, counting
     up from `first_seed`, by default the recipe's); writes the run folder
     (`out`, default runs/<name>-<hash>) and records each seed in `results`. The seeds run
-    spread over `jobs` worker processes (default: `worker_split`, one per core on a CPU),
+    spread over `jobs` worker processes (default: `resources`, one per core on a CPU),
     or as one fused network with `fused` (the default on a GPU or with one worker), or one
     after another in this process with `sequential`. The recipe's layout is honoured, so a
     run replays exactly. An `out` holding other things than a run is refused unless `force`."""
@@ -243,29 +250,13 @@ def retrain(
     check_range("--seeds", seeds, 1, MAX_SEEDS)
     if epochs is not None:
         check_epochs(epochs)
-    if sequential and fused:
-        raise TinynasError("--sequential and --fused are two ways to train the seeds: pass one")
-    dev = resolve_device(device)
-    workers, per_worker = worker_split(dev, jobs, threads)
-    fuse = not sequential and (fused if fused is not None else fuses_seeds(dev) or workers == 1)
-    if fuse or sequential:  # one process
-        workers, per_worker = 1, threads
-    set_threads(per_worker)
+    where, fuse = _seed_spread(resources(device, jobs, threads), threads, fused, sequential)
+    set_threads(where.threads)
     folder = Path(out) if out is not None else default_run_folder(exp)
     retrain_records.check(results)  # where the seeds will be recorded: before any training
     run_folder.check(folder, force)
-    opts = RetrainOptions(
-        seeds=seeds,
-        first_seed=first_seed,
-        data_root=data_root(Path(data_dir) if data_dir else None),
-        epochs=epochs,
-        device=dev,
-        subset=subset,
-        fused=fuse,
-        workers=workers,
-        threads=per_worker,
-    )
-
+    root = data_root(Path(data_dir) if data_dir else None)
+    opts = RetrainOptions(seeds, root, first_seed, epochs, subset, fused=fuse, resources=where)
     started: list[bool] = []
 
     def start(cfgs, n_train: int, n_test: int) -> None:  # the data is loaded: only now is the folder made
@@ -280,7 +271,7 @@ def retrain(
         opts,
         reporter=reporter,
         on_seed_start=start,
-        on_seed_end=lambda r: run_folder.save_seed(folder, exp, r, results, opts.device),
+        on_seed_end=lambda r: run_folder.save_seed(folder, exp, r, results, where.device),
     )
     run_folder.finish(folder, result)
     return result

@@ -17,6 +17,7 @@ import torch
 from search.data import DatasetInfo, Split
 from search.study import SearchOptions, StudySpec, open_study, optimize
 from search.study.objective import SearchContext
+from search.training import Resources
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +73,7 @@ def run_synthetic(
     silent; `threads` is what the run tells the objective it has (the layout follows it)."""
     opts = SearchOptions(storage=f"sqlite:///{db}", trials=trials, data_root=db.parent)
     splits = splits or (synthetic_split(192, 1), synthetic_split(96, 2))
-    ctx = SearchContext(spec, info, *splits, seeds=spec.run.seeds_per_trial, threads=threads)
+    ctx = SearchContext(spec, info, *splits, Resources(threads=threads), spec.run.seeds_per_trial)
     study = open_study(spec, opts)
     optimize(study, ctx, opts)
     return study

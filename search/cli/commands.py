@@ -146,47 +146,22 @@ def data_fetch(
         say(f"ok  {path}")
 
 
-@app.command()
-def retrain(
-    config: Annotated[str, typer.Argument(help="Exported JSON, a bare model config JSON, or a preset name.")],
-    seeds: Annotated[int, typer.Option(min=1, help="Independent runs, seeds s, s+1, ...")] = 1,
-    first_seed: Annotated[
-        int | None, typer.Option(min=0, help="s: the first seed (default: the recipe's, as exported).")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help=f"Override the config's epochs (< {EPOCH_CEILING}).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<name>-<hash>).")] = None,
-    results: Annotated[str, typer.Option(help="SQLAlchemy URL recording every run.")] = DEFAULT_RESULTS_URL,
-    subset: Annotated[int | None, typer.Option(min=10, help="Train on N training images only.")] = None,
-    jobs: Jobs = None,
-    fused: Annotated[
-        bool | None,
-        typer.Option(
-            "--fused/--no-fused",
-            help="Train the seeds as one fused network (default on a GPU; how results were retrained "
-            "before runs were spread over cores: pass it to replay them).",
-        ),
-    ] = None,
-    sequential: Annotated[bool, typer.Option(help="Train the seeds one after another in this process.")] = False,
-    data_dir: DataDir = None,
-    device: Device = "cpu",
-    threads: Threads = None,
-    quiet: Quiet = False,
-    force: Force = False,
-) -> None:
-    """Train on all 60,000 training images and report test accuracy after every epoch, per seed.
+Fused = Annotated[
+    bool | None,
+    typer.Option(
+        "--fused/--no-fused",
+        help="Train the seeds as one fused network (default on a GPU; how results were retrained "
+        "before runs were spread over cores: pass it to replay them).",
+    ),
+]
 
-    On a CPU the seeds' runs are spread over the cores, one thread each; --fused trains them
-    as one network, --sequential one after another here (with per-batch progress).
-    """
+
+def _announcer(exp):
+    """What a retrain says before it trains: its teacher when it distils, then each seed (or
+    fused group of seeds) as it starts."""
     from models import count_params
-    from search import api
-    from search.cli.display import plural, retrain_table
-    from search.cli.progress import EpochBars
-    from search.study import redact
-    from search.training import load_experiment
+    from search.cli.display import plural
 
-    exp = load_experiment(config)
-    folder = out or api.default_run_folder(exp)
     params = count_params(exp.model)
     if exp.train.distill is not None:
         from search.training.teachers import cache_dir
@@ -203,6 +178,42 @@ def retrain(
             f"testing on {n_test:,} after every epoch"
         )
 
+    return announce
+
+
+@app.command()
+def retrain(
+    config: Annotated[str, typer.Argument(help="Exported JSON, a bare model config JSON, or a preset name.")],
+    seeds: Annotated[int, typer.Option(min=1, help="Independent runs, seeds s, s+1, ...")] = 1,
+    first_seed: Annotated[
+        int | None, typer.Option(min=0, help="s: the first seed (default: the recipe's, as exported).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help=f"Override the config's epochs (< {EPOCH_CEILING}).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<name>-<hash>).")] = None,
+    results: Annotated[str, typer.Option(help="SQLAlchemy URL recording every run.")] = DEFAULT_RESULTS_URL,
+    subset: Annotated[int | None, typer.Option(min=10, help="Train on N training images only.")] = None,
+    jobs: Jobs = None,
+    fused: Fused = None,
+    sequential: Annotated[bool, typer.Option(help="Train the seeds one after another in this process.")] = False,
+    data_dir: DataDir = None,
+    device: Device = "cpu",
+    threads: Threads = None,
+    quiet: Quiet = False,
+    force: Force = False,
+) -> None:
+    """Train on all 60,000 training images and report test accuracy after every epoch, per seed.
+
+    On a CPU the seeds' runs are spread over the cores, one thread each; --fused trains them
+    as one network, --sequential one after another here (with per-batch progress).
+    """
+    from search import api
+    from search.cli.display import retrain_table
+    from search.cli.progress import EpochBars
+    from search.study import redact
+    from search.training import load_experiment
+
+    exp = load_experiment(config)
+    folder = out or api.default_run_folder(exp)
     with stoppable("the runs that finished are in their folders; run the command again for all seeds"):
         result = api.retrain(
             exp,
@@ -218,7 +229,7 @@ def retrain(
             jobs=jobs,
             fused=fused,
             sequential=sequential,
-            on_seed_start=announce,
+            on_seed_start=_announcer(exp),
             reporter=None if quiet else EpochBars(console, eval_name="test"),
             force=force,
         )
@@ -277,7 +288,7 @@ def search(
     try:
         with graceful_interrupts():  # trials have their own guard (search.study.interrupt.TrialGuard)
             study, ctx = prepare(spec, opts)
-            _run_trials(study, ctx, spec, opts, footer=not quiet and opts.jobs == 1)
+            _run_trials(study, ctx, spec, opts, footer=not quiet and opts.resources.workers == 1)
             _confirm(study, spec, opts)
     except KeyboardInterrupt:
         say(
@@ -304,7 +315,7 @@ def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
         return
     say(
         f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
-        f"with {plural(opts.jobs, 'worker')} x {plural(opts.threads or cores(), 'thread')}; "
+        f"with {plural(opts.resources.workers, 'worker')} x {plural(opts.resources.threads or cores(), 'thread')}; "
         f"storage {redact(opts.storage)}"
     )
     if others := other_local_runs(study):
@@ -312,7 +323,8 @@ def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
             f"another run is training this study on this host now ({len(others)} "
             f"{'process' if len(others) == 1 else 'processes'}, pid "
             f"{', '.join(str(o.pid) for o in others)}): the runs share its trials and each trains its own, "
-            f"but together they run {len(others) + opts.jobs} training processes on {plural(cores(), 'core')}"
+            f"but together they run {len(others) + opts.resources.workers} training processes on "
+            f"{plural(cores(), 'core')}"
         )
     if teachers := possible_teachers(spec.space.train):
         say(
@@ -582,7 +594,6 @@ def export(
     """Write the chosen trial's model + training config + provenance for `tinynas retrain`."""
 
     from search import api
-    from search.outputs.export import candidates, study_target
 
     the_study = _study(study, storage)
     existed = out.exists()
@@ -601,14 +612,21 @@ def export(
             confirm_feed=confirm_feed(),
             force=force,
         )
+    _say_exported(the_study, exp, rule, target, out)
+    say_replaced(out, existed)
+
+
+def _say_exported(study, exp, rule: str, target: float | None, out: Path) -> None:
+    """Which trial went where; under the default rule, why it is not the most accurate one."""
+    from search.outputs.export import candidates, study_target
+
     p = exp.provenance
     confirmed = (p.model_extra or {}).get("confirmed_val_acc")
     held = f" (confirmed {confirmed:.2f}% on fresh seeds)" if confirmed is not None else ""
     say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
-    say_replaced(out, existed)
-    if rule == "smallest":  # the default rule: say why it is not the most accurate trial
-        best = candidates(the_study, "best", None, 1)[0]
-        goal = study_target(the_study) if target is None else target
+    if rule == "smallest":
+        best = candidates(study, "best", None, 1)[0]
+        goal = study_target(study) if target is None else target
         if best.number != p.trial:
             say(
                 f"picked by --rule smallest: the fewest parameters meeting the target {goal:.2f}%; the most "

@@ -22,7 +22,7 @@ from search.study.objective import seed_score
 from search.study.options import SearchOptions, time_left
 from search.study.record import Confirmation, StudyRecord, TrialRecord, complete_records, record_confirmation
 from search.study.spec import StudySpec
-from search.training import EpochResult, Experiment, fastest_layout, train_replicas
+from search.training import ONE_PROCESS, EpochResult, Experiment, Resources, train_replicas
 from search.training.loop import mean_result
 from search.training.parallel import in_workers, tell
 from search.training.teachers import teacher_of
@@ -67,13 +67,13 @@ def confirm_experiment(
     seeds: list[int],
     train: Split,
     val: Split,
-    device: str = "cpu",
-    threads: int | None = None,
+    resources: Resources = ONE_PROCESS,
     on_epoch: Callable[[int, list[EpochResult]], None] | None = None,
 ) -> Confirmation:
-    """One configuration trained with the given seeds (fused, in the layout fastest for that),
-    scored per seed as the search scores; `on_epoch(epochs, per-seed results)` after each epoch."""
-    layout = fastest_layout(device, len(seeds), threads)
+    """One configuration trained with the given seeds (fused, in the layout fastest for that in
+    this process), scored per seed as the search scores; `on_epoch(epochs, per-seed results)`
+    after each epoch."""
+    layout, device = resources.layout(len(seeds)), resources.device
     cfgs = [exp.train.model_copy(update={"seed": s, "layout": layout}) for s in seeds]
     teacher = teacher_of(exp.train, train, val, device)  # the search's own teacher, from the cache
     each = functools.partial(on_epoch, exp.train.epochs) if on_epoch else None
@@ -96,8 +96,7 @@ class _Job:
     experiment: str  # JSON: an Experiment
     seeds: list[int]
     split: tuple[str, Path, int | float, int, int | None]  # `_splits`' arguments
-    device: str
-    threads: int | None
+    resources: Resources  # the worker's own: one process, its threads
 
 
 def _confirm_job(job: _Job) -> Confirmation:
@@ -106,22 +105,20 @@ def _confirm_job(job: _Job) -> Confirmation:
         tell(ConfirmEpoch(job.trial, mean.epoch, epochs, mean.eval_acc, mean.seconds * len(results)))
 
     exp = Experiment.model_validate_json(job.experiment)
-    return confirm_experiment(exp, job.seeds, *_splits(*job.split), job.device, job.threads, news)
+    return confirm_experiment(exp, job.seeds, *_splits(*job.split), job.resources, news)
 
 
 def confirm(
     study: optuna.Study,
     candidates: list[TrialRecord],
-    seeds: int,
+    seed_count: int,
     data_root: Path,
     *,
-    device: str = "cpu",
-    workers: int = 1,
-    threads: int | None = None,
+    resources: Resources = ONE_PROCESS,
     feed: ConfirmFeed = UNHEARD,
 ) -> dict[int, Confirmation]:
-    """Retrain each candidate with `seeds` fresh seeds (fused) on the study's own training and
-    validation split, candidates spread over `workers` processes; its score per seed is the
+    """Retrain each candidate with `seed_count` fresh seeds (fused) on the study's own training and
+    validation split, candidates spread over the resources' workers; its score per seed is the
     search's (mean of the last epochs). A trial already confirmed with the same seeds is not
     trained again. Results are recorded on the study (by this process) as they arrive;
     `feed` hears of them and of every epoch trained."""
@@ -131,19 +128,20 @@ def confirm(
     spec = StudySpec.model_validate(about.spec)
     split = (spec.dataset, data_root, spec.run.val_size, spec.seed, about.subset)
     _splits(*split)  # the data's problems surface here, before any worker starts
-    wanted = {r.number: confirm_seeds(r, seeds) for r in candidates}
+    wanted = {r.number: confirm_seeds(r, seed_count) for r in candidates}
     todo = [
         r for r in candidates if (known := about.confirmed.get(r.number)) is None or known.seeds != wanted[r.number]
     ]
-    jobs = [_Job(r.number, r.experiment().model_dump_json(), wanted[r.number], split, device, threads) for r in todo]
+    each = replace(resources, workers=1)
+    jobs = [_Job(r.number, r.experiment().model_dump_json(), wanted[r.number], split, each) for r in todo]
     fresh = {r.number for r in todo}
     done = {r.number: about.confirmed[r.number] for r in candidates if r.number not in fresh}
     for record in candidates:
         if feed.confirmed and record.number in done:
             feed.confirmed(record, done[record.number])
     if todo and feed.starting:
-        feed.starting(todo, seeds, max(1, min(workers, len(todo))))
-    for record, confirmation in zip(todo, in_workers(_confirm_job, jobs, workers, threads, feed.epoch), strict=True):
+        feed.starting(todo, seed_count, max(1, min(resources.workers, len(todo))))
+    for record, confirmation in zip(todo, in_workers(_confirm_job, jobs, resources, feed.epoch), strict=True):
         with storage_write():  # as each arrives: an interrupt or the deadline loses none, tears none
             record_confirmation(study, record.number, confirmation)
         done[record.number] = confirmation
@@ -189,8 +187,8 @@ def confirm_best(study: optuna.Study, spec: StudySpec, opts: SearchOptions, feed
 
     try:
         with expires(opts.deadline):
-            confirm(study, ranked, spec.run.confirm.seeds, opts.data_root, device=opts.device, workers=opts.jobs,
-                    threads=opts.threads, feed=replace(feed, confirmed=keep))  # fmt: skip
+            confirm(study, ranked, spec.run.confirm.seeds, opts.data_root, resources=opts.resources,
+                    feed=replace(feed, confirmed=keep))  # fmt: skip
     except DeadlineReached:
         return ConfirmRun(done, len(ranked), complete, cut=True)
     return ConfirmRun(done, len(ranked), complete)

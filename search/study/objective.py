@@ -23,7 +23,7 @@ from search.study.record import (
 )
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
-from search.training import EpochResult, Experiment, History, TrainConfig, fastest_layout, train_replicas
+from search.training import ONE_PROCESS, EpochResult, Experiment, History, Resources, TrainConfig, train_replicas
 from search.training.teachers import teacher_of
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
@@ -45,11 +45,10 @@ class SearchContext:
     info: DatasetInfo
     train: Split
     val: Split
-    device: str = "cpu"
-    seeds: int = 1
+    resources: Resources = ONE_PROCESS
+    """This process's: its device and PyTorch threads."""
+    seeds_per_trial: int = 1
     """Replicas per trial (seeds spec.seed, spec.seed + 1, ...), trained fused."""
-    threads: int | None = None
-    """PyTorch threads of this process (None: PyTorch's default, every core)."""
     owner: Owner = field(default_factory=Owner.current)
 
 
@@ -58,8 +57,8 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
     write to the storage (`storage_write`)."""
     with storage_write():
         model, cfg, stats = _sample(trial, ctx)
-    teacher = teacher_of(cfg, ctx.train, ctx.val, ctx.device)  # cached: trained once per split
-    seeds = [cfg.seed + r for r in range(ctx.seeds)]
+    teacher = teacher_of(cfg, ctx.train, ctx.val, ctx.resources.device)  # cached: trained once per split
+    seeds = [cfg.seed + r for r in range(ctx.seeds_per_trial)]
     with storage_write():
         if teacher is not None:
             record_teacher(trial, teacher.identity())
@@ -79,7 +78,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
 
     replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
     histories = train_replicas(
-        model, replicas, ctx.train, ctx.val, device=ctx.device, on_epoch=on_epoch, teacher=teacher
+        model, replicas, ctx.train, ctx.val, device=ctx.resources.device, on_epoch=on_epoch, teacher=teacher
     ).histories
     score = sum(map(seed_score, histories)) / len(histories)
     return score if ctx.spec.cost is None else (score, float(getattr(stats, ctx.spec.cost)))
@@ -97,7 +96,7 @@ def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, Train
         trial.set_constraint("shape", 1.0)
         raise optuna.TrialPruned(f"invalid architecture: {exc}") from None
     cfg = sample_train(suggest, ctx.spec.space.train, seed=ctx.spec.seed).model_copy(
-        update={"layout": fastest_layout(ctx.device, ctx.seeds, ctx.threads)}
+        update={"layout": ctx.resources.layout(ctx.seeds_per_trial)}
     )
     stats, budget = analyse(model), ctx.spec.budget
     excess = budget.excess(stats)

@@ -12,7 +12,7 @@ from search.errors import TinynasError, check_range
 from search.limits import MAX_SEEDS, MAX_TRIALS
 from search.study.spec import StudySpec, parse_duration
 from search.study.storage import resolve_url
-from search.training import resolve_device, worker_split
+from search.training import ONE_PROCESS, Resources, resources
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,8 @@ class SearchOptions:
     short then and queued again, confirmation gets what is left (the clock is the host's, so
     worker processes share it)."""
     subset: int | None = None
-    device: str = "cpu"
-    jobs: int = 1
-    threads: int | None = None
+    resources: Resources = ONE_PROCESS
+    """The device, the worker processes of this run and the PyTorch threads of each."""
     seeds_per_trial: int = 1
     confirm: bool = True
     """Whether the search ends by confirming its top trials (as the spec's [run] confirm asks)."""
@@ -49,7 +48,7 @@ class SearchFlags:
     data_dir: str | Path | None = None  # dataset root holding MNIST/raw
     subset: int | None = None  # training images per trial
     device: str = "cpu"
-    jobs: int | None = None  # worker processes on this machine (default: `worker_split`)
+    jobs: int | None = None  # worker processes on this machine (default: `resources`)
     threads: int | None = None  # PyTorch threads per worker (default: the cores split between the workers)
     seeds_per_trial: int | None = None  # seeds each trial trains (fused); its score is their mean
     confirm: bool | None = None  # False: skip the spec's [run] confirm
@@ -65,8 +64,6 @@ def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
         raise TinynasError(f"--subset must be at least 1, got {subset}")
     if seeds_per_trial is not None:
         check_range("--seeds-per-trial", seeds_per_trial, 1, MAX_SEEDS)
-    device = resolve_device(flags.device)
-    jobs, threads = worker_split(device, jobs, threads)
     timeout_s = parse_duration(timeout) if timeout else spec.run.timeout_s
     return SearchOptions(
         storage=resolve_url(storage, spec.name),
@@ -74,9 +71,7 @@ def resolve_options(spec: StudySpec, flags: SearchFlags) -> SearchOptions:
         data_root=data_root(Path(flags.data_dir) if flags.data_dir else None),
         deadline=None if timeout_s is None else time.monotonic() + timeout_s,
         subset=subset or spec.run.subset,
-        device=device,
-        jobs=jobs,
-        threads=threads,
+        resources=resources(flags.device, jobs, threads),
         seeds_per_trial=seeds_per_trial or spec.run.seeds_per_trial,
         confirm=flags.confirm is not False and spec.run.confirm.top > 0,
     )

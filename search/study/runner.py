@@ -151,7 +151,8 @@ def queue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> int:
 def load_context(spec: StudySpec, opts: SearchOptions) -> SearchContext:
     info = dataset_info(spec.dataset)
     train, val = search_splits(info, opts.data_root, spec.run.val_size, spec.seed, opts.subset)
-    return SearchContext(spec, info, train, val, opts.device, opts.seeds_per_trial, opts.threads)
+    one = replace(opts.resources, workers=1)  # a context is one process's
+    return SearchContext(spec, info, train, val, one, opts.seeds_per_trial)
 
 
 def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watcher: Watcher | None = None) -> None:
@@ -222,7 +223,7 @@ def prepare(spec: StudySpec, opts: SearchOptions) -> tuple[optuna.Study, SearchC
     """Checks the space and the data before the storage is touched, then opens the study."""
     spec = as_recorded(spec, opts.storage)
     check_space(spec)
-    set_threads(opts.threads)
+    set_threads(opts.resources.threads)
     ctx = load_context(spec, opts)
     study = open_study(spec, opts)
     fail_dead_local_trials(study)  # a killed run's trial is retried first, not left RUNNING
@@ -249,26 +250,28 @@ def train_teachers(ctx: SearchContext, opts: SearchOptions) -> None:
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(opts.jobs * opts.threads if opts.threads else before)
+    res = opts.resources
+    torch.set_num_threads(res.workers * res.threads if res.threads else before)
     try:
         for name in possible_teachers(ctx.spec.space.train):
-            teacher_for(Distill(teacher=name), ctx.train, ctx.val, ctx.device)
+            teacher_for(Distill(teacher=name), ctx.train, ctx.val, res.device)
     finally:
         torch.set_num_threads(before)
 
 
 def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watcher: WatcherFactory = silent) -> None:
-    """Trials until the study holds opts.trials finished ones: here, or in opts.jobs processes
-    that split the CPU threads (each builds its own watcher)."""
+    """Trials until the study holds opts.trials finished ones: here, or in the resources' worker
+    processes that split the CPU threads (each builds its own watcher)."""
     train_teachers(ctx, opts)  # once, here: the trials (and the workers) find them cached
-    if opts.jobs == 1:
+    workers = opts.resources.workers
+    if workers == 1:
         optimize(study, ctx, opts, make_watcher(study))
         return
     procs = [
         mp.get_context("spawn").Process(
             target=_child, args=(ctx.spec.model_dump_json(), replace(opts, worker=i + 1), make_watcher, os.getpid())
         )
-        for i in range(opts.jobs)
+        for i in range(workers)
     ]
     with main_left_out():  # a plain script calling the API is not run again in each worker
         for p in procs:
@@ -284,4 +287,4 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
             p.join()
         raise
     if failed := sum(1 for p in procs if p.exitcode):
-        raise TinynasError(f"{failed} of {opts.jobs} workers failed; see their output above")
+        raise TinynasError(f"{failed} of {workers} workers failed; see their output above")

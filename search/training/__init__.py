@@ -4,14 +4,16 @@ Imports the data layer and `models`; nothing from the study, outputs or CLI laye
 """
 
 from search.training.device import (
+    ONE_PROCESS,
+    Resources,
     check_threads,
     cpu_features,
     cpu_name,
     fastest_layout,
     fuses_seeds,
     resolve_device,
+    resources,
     set_threads,
-    worker_split,
 )
 from search.training.experiment import Experiment, Provenance, load_experiment
 from search.training.loop import EpochResult, History, Reporter, Trained, evaluate, train, train_replicas
@@ -19,6 +21,6 @@ from search.training.recipe import TrainConfig, check_epochs
 from search.training.retrain import RetrainOptions, RetrainResult, SeedRun, retrain, seed_config
 
 __all__ = [
-    "EpochResult", "Experiment", "History", "Provenance", "Reporter", "RetrainOptions", "RetrainResult", "SeedRun",
-    "TrainConfig", "Trained", "check_epochs", "check_threads", "cpu_features", "cpu_name", "fuses_seeds", "worker_split", "evaluate", "fastest_layout", "load_experiment", "resolve_device", "retrain", "seed_config", "set_threads", "train", "train_replicas",
+    "ONE_PROCESS", "EpochResult", "Experiment", "History", "Provenance", "Reporter", "RetrainOptions", "RetrainResult", "SeedRun",
+    "TrainConfig", "Trained", "check_epochs", "check_threads", "cpu_features", "cpu_name", "fuses_seeds", "resources", "Resources", "evaluate", "fastest_layout", "load_experiment", "resolve_device", "retrain", "seed_config", "set_threads", "train", "train_replicas",
 ]  # fmt: skip

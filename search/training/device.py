@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,20 +34,42 @@ def fastest_layout(device: str, replicas: int, threads: int | None) -> Layout:
     return "contiguous" if replicas == 1 and (threads or cores()) > 1 else "channels_last"
 
 
-def worker_split(device: str, jobs: int | None, threads: int | None) -> tuple[int, int | None]:
-    """(worker processes, threads each) from what the user set. Neither: on a CPU one worker
-    per core with one thread each, since tiny models scale badly across threads (their ops
-    are too small to split) and separate runs on separate cores train more configurations
-    per hour (benchmarks/cores.py); on a GPU one worker with PyTorch's default threads.
-    Threads alone: one worker. Workers alone: the cores split between them. Either, out of
-    range, is refused in one line."""
+@dataclass(frozen=True)
+class Resources:
+    """Where training runs and how it spreads over the machine: resolved once from what the
+    user set (`resources`), then passed whole to whatever trains."""
+
+    device: str = "cpu"
+    """'cpu', or 'cuda[:N]' (checked available by `resources`)."""
+    workers: int = 1
+    """Worker processes on this machine, each training its own runs."""
+    threads: int | None = None
+    """PyTorch threads of each worker process; None: PyTorch's default (every core)."""
+
+    def layout(self, replicas: int) -> Layout:
+        """The memory layout a run of `replicas` fused seeds trains fastest in, here."""
+        return fastest_layout(self.device, replicas, self.threads)
+
+
+ONE_PROCESS = Resources()
+"""The CPU, in this process, with PyTorch's default threads: what a bare call trains on."""
+
+
+def resources(device: str = "cpu", jobs: int | None = None, threads: int | None = None) -> Resources:
+    """From --device, --jobs and --threads, each refused in one line when out of range. Neither
+    count: on a CPU one worker per core with one thread each, since tiny models scale badly
+    across threads (their ops are too small to split) and separate runs on separate cores
+    train more configurations per hour (benchmarks/cores.py); on a GPU one worker with
+    PyTorch's default threads. Threads alone: one worker. Workers alone: the cores split
+    between them."""
+    device = resolve_device(device)
     if jobs is not None:
         check_range("--jobs", jobs, 1, MAX_JOBS_PER_CORE * cores())
     check_threads(threads)
     if jobs is None and threads is None:
-        return (cores(), 1) if device == "cpu" else (1, None)
+        return Resources(device, cores(), 1) if device == "cpu" else Resources(device)
     jobs = jobs or 1
-    return jobs, threads if threads is not None or jobs == 1 else max(1, cores() // jobs)
+    return Resources(device, jobs, threads if threads is not None or jobs == 1 else max(1, cores() // jobs))
 
 
 def fuses_seeds(device: str) -> bool:

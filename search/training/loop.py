@@ -284,24 +284,17 @@ def train_replicas(
     order and augmentation from its own generator seeded k, so with dropout 0 it follows the
     standalone run step by step (Adam, AdamW and SGD update elementwise). With cfg.ema, an
     exponential moving average of the weights and BN buffers is what each epoch evaluates and
-    what `Trained.models` holds (the raw weights in `Trained.raw`). The splits live on
-    the device as whole tensors and batches are seeded permutations of them: no per-sample
-    Python on the hot path, and the same seeds give the same runs. A recipe with `distill`
-    needs its `teacher` (`search.training.teachers.teacher_for`), which sees every replica's
-    own augmented images. Without an eval_split nothing is evaluated between epochs (the
-    histories' evaluation fields are NaN): for a model judged only once, at the end.
+    what `Trained.models` holds (the raw weights in `Trained.raw`). The splits live on the
+    device whole, batches are seeded permutations of them (no per-sample Python on the hot
+    path; the same seeds give the same runs). A recipe with `distill` needs its `teacher`
+    (`teachers.teacher_for`), which sees every replica's own augmented images. Without an
+    eval_split nothing is evaluated between epochs (NaN): for a model judged once, at the end.
     """
-    cfg = same_recipe(cfgs)
-    if (cfg.distill is None) != (teacher is None) or (teacher and teacher.name != cfg.distill.teacher):  # type: ignore[union-attr]
-        raise ValueError("a recipe that distils needs its own teacher, and only such a recipe takes one")
+    cfg = _with_teacher(same_recipe(cfgs), teacher)
     k = len(cfgs)
     device = torch.device(device)
-    replicas: list[nn.Module] = []
-    for c in cfgs:
-        torch.manual_seed(c.seed)
-        replicas.append(build(model_config))
     fmt = MEMORY_FORMATS[cfg.layout]  # the recipe's: the layout decides which kernels run
-    model = (replicas[0] if k == 1 else fuse(model_config, replicas)).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
+    model = _replicas(model_config, cfgs).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     train_split = train_split.to(device)
     eval_split = eval_split.to(device) if eval_split is not None else None
     opt = _optimizer(cfg, model)
@@ -320,8 +313,7 @@ def train_replicas(
             reporter.start_epoch(epoch, cfg.epochs, -(-len(train_split) // cfg.batch_size))
         lr = opt.param_groups[0]["lr"]
         trained = loop.epoch(reporter)
-        unjudged = [(math.nan, math.nan)] * k
-        evaluated = evaluate(evaluated_model, eval_split, fmt, k) if eval_split is not None else unjudged
+        evaluated = _judge(evaluated_model, eval_split, fmt, k)
         seconds = (time.perf_counter() - start) / k  # each replica's share: seconds add up to the wall time
         results = [EpochResult(epoch, *t, *e, lr, seconds) for t, e in zip(trained, evaluated, strict=True)]
         for history, result in zip(histories, results, strict=True):
@@ -330,12 +322,35 @@ def train_replicas(
             reporter.end_epoch(mean_result(results), cfg.epochs)
         if on_epoch:
             on_epoch(results)
+    raw = _split_up(model_config, model, k)
+    return Trained(_split_up(model_config, evaluated_model, k) if ema is not None else raw, histories, raw)
 
-    def split_up(net: nn.Module) -> list[nn.Module]:
-        return [net] if k == 1 else [unfuse(model_config, cast(Fused, net), r) for r in range(k)]
 
-    raw = split_up(model)
-    return Trained(split_up(evaluated_model) if ema is not None else raw, histories, raw)
+def _with_teacher(cfg: TrainConfig, teacher: Teacher | None) -> TrainConfig:
+    """The recipe, refused when it distils without its own teacher, or takes one it does not use."""
+    if (cfg.distill is None) != (teacher is None) or (teacher and teacher.name != cfg.distill.teacher):  # type: ignore[union-attr]
+        raise ValueError("a recipe that distils needs its own teacher, and only such a recipe takes one")
+    return cfg
+
+
+def _judge(net: nn.Module, split: Split | None, fmt: torch.memory_format, k: int) -> list[tuple[float, float]]:
+    """Each replica's (loss, accuracy) on the split; NaN without one."""
+    return evaluate(net, split, fmt, k) if split is not None else [(math.nan, math.nan)] * k
+
+
+def _replicas(model_config: ModelConfig, cfgs: list[TrainConfig]) -> nn.Module:
+    """One network per recipe, as a standalone run with its seed builds it, fused into one
+    (a single replica: the network itself)."""
+    replicas: list[nn.Module] = []
+    for c in cfgs:
+        torch.manual_seed(c.seed)
+        replicas.append(build(model_config))
+    return replicas[0] if len(replicas) == 1 else fuse(model_config, replicas)
+
+
+def _split_up(model_config: ModelConfig, net: nn.Module, k: int) -> list[nn.Module]:
+    """A fused network of k replicas as k standalone modules."""
+    return [net] if k == 1 else [unfuse(model_config, cast(Fused, net), r) for r in range(k)]
 
 
 def train(

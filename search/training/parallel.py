@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from search.signals import die_with_parent
-from search.training.device import set_threads
+from search.training.device import Resources, set_threads
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -86,12 +86,12 @@ def main_left_out() -> Iterator[None]:
 def in_workers(
     work: Callable[[Job], Result],
     jobs: list[Job],
-    workers: int,
-    threads: int | None,
+    resources: Resources,
     on_news: News | None = None,
 ) -> Iterator[Result]:
-    """work(job) for every job, in `workers` processes of `threads` threads each (1 worker: here);
-    what a job `tell`s reaches `on_news` in this process as it happens."""
+    """work(job) for every job, in the resources' worker processes of their threads each (1
+    worker: here); what a job `tell`s reaches `on_news` in this process as it happens."""
+    workers, threads = resources.workers, resources.threads
     if workers <= 1 or len(jobs) <= 1:
         set_threads(threads)
         with _news_to(on_news):

@@ -17,6 +17,7 @@ from torch import nn
 from models import ModelConfig, analyse
 from search.data import Split, dataset_info, retrain_splits
 from search.errors import TinynasError
+from search.training.device import ONE_PROCESS, Resources
 from search.training.experiment import Experiment
 from search.training.loop import History, Reporter, train_replicas
 from search.training.parallel import in_workers
@@ -29,20 +30,18 @@ LAST_K = 3
 
 @dataclass(frozen=True)
 class RetrainOptions:
-    seeds: int
+    seed_count: int
     data_root: Path
     first_seed: int | None = None
     """The first seed's number (the rest count up from it); None: the recipe's seed."""
     epochs: int | None = None
-    device: str = "cpu"
     subset: int | None = None
     fused: bool = False
     """Train the seeds as one fused network (how results were retrained before runs were spread
     over cores; pass it to replay them exactly); False: one run per seed."""
-    workers: int = 1
-    """Processes the seeds' runs are spread over (not fused); 1: one after another, here."""
-    threads: int | None = None
-    """PyTorch threads per worker process."""
+    resources: Resources = ONE_PROCESS
+    """The device, and the worker processes the seeds' runs are spread over (not fused; 1: one
+    after another, here) with their threads."""
 
 
 @dataclass(frozen=True)
@@ -103,15 +102,25 @@ def _splits(dataset: str, data_root: Path, subset: int | None) -> tuple[Split, S
     return retrain_splits(dataset_info(dataset), data_root, subset)
 
 
-def _seed_job(job: tuple[str, str, str, Path, int | None, str]) -> tuple[History, nn.Module, nn.Module]:
+@dataclass(frozen=True)
+class _SeedJob:
+    """One seed's run, as a worker process receives it."""
+
+    dataset: str
+    model: str  # JSON: a ModelConfig
+    recipe: str  # JSON: a TrainConfig
+    data_root: Path
+    subset: int | None
+    device: str
+
+
+def _seed_job(job: _SeedJob) -> tuple[History, nn.Module, nn.Module]:
     """One seed's run in a worker process: its history, evaluated and raw weights."""
-    dataset, model_json, cfg_json, data_root, subset, device = job
-    cfg = TrainConfig.model_validate_json(cfg_json)
-    splits = _splits(dataset, data_root, subset)
-    teacher = teacher_of(cfg, *splits, device)  # from the cache the parent filled
-    trained = train_replicas(
-        ModelConfig.model_validate_json(model_json), [cfg], *splits, device=device, teacher=teacher
-    )
+    cfg = TrainConfig.model_validate_json(job.recipe)
+    splits = _splits(job.dataset, job.data_root, job.subset)
+    teacher = teacher_of(cfg, *splits, job.device)  # from the cache the parent filled
+    model = ModelConfig.model_validate_json(job.model)
+    trained = train_replicas(model, [cfg], *splits, device=job.device, teacher=teacher)
     return trained.histories[0], trained.models[0], trained.raw[0]
 
 
@@ -137,18 +146,21 @@ def retrain(
         )
     train_split, test_split = retrain_splits(info, opts.data_root, opts.subset)
     stats = analyse(exp.model)
-    cfgs = [seed_config(exp, i, opts.epochs, opts.first_seed) for i in range(opts.seeds)]
+    cfgs = [seed_config(exp, i, opts.epochs, opts.first_seed) for i in range(opts.seed_count)]
     groups = [cfgs] if opts.fused else [[c] for c in cfgs]
-    teacher = teacher_of(exp.train, train_split, test_split, opts.device)  # trained here once, then cached
+    device = opts.resources.device
+    teacher = teacher_of(exp.train, train_split, test_split, device)  # trained here once, then cached
     about_teacher = teacher.identity() if teacher else None
     runs = []
-    if not opts.fused and opts.workers > 1 and len(cfgs) > 1:  # one run per seed, on every core
+    if not opts.fused and opts.resources.workers > 1 and len(cfgs) > 1:  # one run per seed, on every core
         for group in groups:
             if on_seed_start:
                 on_seed_start(group, len(train_split), len(test_split))
         model_json = exp.model.model_dump_json()
-        jobs = [(exp.dataset, model_json, c.model_dump_json(), opts.data_root, opts.subset, opts.device) for c in cfgs]
-        results = in_workers(_seed_job, jobs, opts.workers, opts.threads)
+        jobs = [
+            _SeedJob(exp.dataset, model_json, c.model_dump_json(), opts.data_root, opts.subset, device) for c in cfgs
+        ]
+        results = in_workers(_seed_job, jobs, opts.resources)
         for cfg, (history, model, raw) in zip(cfgs, results, strict=True):
             run = SeedRun(cfg, history, model, raw)
             if on_seed_end:
@@ -159,7 +171,7 @@ def retrain(
         if on_seed_start:
             on_seed_start(group, len(train_split), len(test_split))
         trained = train_replicas(
-            exp.model, group, train_split, test_split, device=opts.device, reporter=reporter, teacher=teacher
+            exp.model, group, train_split, test_split, device=device, reporter=reporter, teacher=teacher
         )
         for cfg, model, history, raw in zip(group, trained.models, trained.histories, trained.raw, strict=True):
             run = SeedRun(cfg, history, model, raw)

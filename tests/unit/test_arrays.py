@@ -181,4 +181,4 @@ def test_a_study_export_and_retrain_keep_to_the_data_they_were_made_on(tmp_path:
     from search.training.retrain import RetrainOptions, retrain
 
     with pytest.raises(TinynasError, match="holds other data than this configuration was searched on"):
-        retrain(exp, RetrainOptions(seeds=1, data_root=tmp_path))
+        retrain(exp, RetrainOptions(seed_count=1, data_root=tmp_path))

@@ -232,11 +232,13 @@ def test_the_cores_are_split_into_one_thread_workers_unless_the_user_says_otherw
     from search.training import device
 
     monkeypatch.setattr(device, "cores", lambda: 4)
-    assert device.worker_split("cpu", None, None) == (4, 1)  # a CPU: one worker per core
-    assert device.worker_split("cpu", None, 2) == (1, 2)  # threads alone: one worker
-    assert device.worker_split("cpu", 2, None) == (2, 2)  # workers alone: the cores shared out
-    assert device.worker_split("cpu", 3, 1) == (3, 1)
-    assert device.worker_split("cuda", None, None) == (1, None)
+    monkeypatch.setattr(device, "resolve_device", lambda name: name)  # as if this machine had a GPU
+    R = device.Resources
+    assert device.resources("cpu") == R("cpu", 4, 1)  # a CPU: one worker per core
+    assert device.resources("cpu", None, 2) == R("cpu", 1, 2)  # threads alone: one worker
+    assert device.resources("cpu", 2, None) == R("cpu", 2, 2)  # workers alone: the cores shared out
+    assert device.resources("cpu", 3, 1) == R("cpu", 3, 1)
+    assert device.resources("cuda") == R("cuda", 1, None)
     assert device.fastest_layout("cpu", 1, 1) == device.fastest_layout("cpu", 2, 4) == "channels_last"
     assert device.fastest_layout("cpu", 1, 4) == device.fastest_layout("cuda", 1, None) == "contiguous"
 
@@ -340,12 +342,13 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
 
 
 def test_news_from_jobs_reaches_the_caller_from_worker_processes_too() -> None:
+    from search.training import Resources
     from search.training.parallel import in_workers
     from tests.helpers import tell_twice
 
     for workers in (1, 2):
         heard: list = []
-        results = list(in_workers(tell_twice, [1, 2, 3], workers, 1, heard.append))
+        results = list(in_workers(tell_twice, [1, 2, 3], Resources("cpu", workers, 1), heard.append))
         assert results == [10, 20, 30]
         assert sorted(heard) == sorted((j, w) for j in (1, 2, 3) for w in ("started", "ending"))
         assert all(heard.index((j, "started")) < heard.index((j, "ending")) for j in (1, 2, 3))
