@@ -46,6 +46,10 @@ def finished_values(db: Path) -> dict[int, tuple]:
     return {n: (v, done) for n, v, done in rows}
 
 
+def finished(db: Path) -> int:
+    return sum(s in ("COMPLETE", "PRUNED") for _, s in states(db))
+
+
 def search_args(spec: Path, db: Path, data: Path, *extra: str) -> list[str]:
     return ["search", str(spec), "--storage", f"sqlite:///{db}", "--data-dir", str(data), *extra]
 
@@ -305,3 +309,54 @@ def test_the_folder_turning_read_only_mid_search_loses_nothing(tmp_path: Path, m
     assert sum(s in ("COMPLETE", "PRUNED") for _, s in after) == 3
     assert {n: finished_values(db)[n] for n in before} == before
     assert sqlite_integrity(db) == "ok"
+
+
+def test_a_scheduler_preempting_a_background_search_loses_only_the_trials_in_flight(
+    tmp_path: Path, mnist_root: Path
+) -> None:
+    """The contract of Kubernetes and Slurm, played locally on `studies/background.sh`: SIGTERM
+    to the main process, a short grace, then SIGKILL to whatever is left; the same command run
+    again resumes from the snapshot and retries what was cut."""
+    spec = write_spec(tmp_path, subset=1000)
+    (tmp_path / "studies").mkdir()
+    snapshot, live = tmp_path / "snap" / "tiny.db", tmp_path / "studies" / "tiny.db"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = ["bash", str(REPO / "studies" / "background.sh"), str(spec), str(snapshot), "1", "--",
+               "--jobs", "2", "--threads", "1", "--trials", "50", "--data-dir", str(mnist_root)]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, start_new_session=True)
+    wait_mid_trial(live, proc)
+    family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    cut = set(training_trials(live))
+    proc.send_signal(signal.SIGTERM)  # the scheduler's stop...
+    if not _gone_within(family, 3):  # ...a grace shorter than the search needs to stop...
+        os.killpg(proc.pid, signal.SIGKILL)  # ...then the kill of everything left
+    assert _gone_within(family, 10), "a process of the run outlived its kill"
+    proc.communicate(timeout=10)
+    # the next start of the same command: resumes from the live database, retries what was cut
+    (tmp_path / "studies" / "tiny.log").unlink(missing_ok=True)
+    rerun = ["bash", str(REPO / "studies" / "background.sh"), str(spec), str(snapshot), "1", "--",
+             "--jobs", "1", "--threads", "1", "--trials", str(finished(live) + len(cut)), "--data-dir", str(mnist_root)]  # fmt: skip
+    again = subprocess.run(rerun, cwd=tmp_path, env=env, text=True, capture_output=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "RUNNING" not in {s for _, s in states(live)} and snapshot.is_file()
+    with sqlite3.connect(f"file:{live}?mode=ro", uri=True) as conn:
+        retried = {int(v) for (v,) in conn.execute(
+            "select value_json from trial_system_attributes where key = 'failed_trial'")}  # fmt: skip
+    assert cut and cut <= retried, f"cut {cut}, retried {retried}"
+
+
+def test_a_stop_signal_to_a_retrain_stops_its_worker_processes(tmp_path: Path, mnist_root: Path) -> None:
+    args = [sys.executable, "-m", "search", "retrain", "seed-8k", "--seeds", "2", "--jobs", "2", "--threads", "1",
+            "--epochs", "3", "--subset", "3000", "--out", str(tmp_path / "run"),
+            "--results", f"sqlite:///{tmp_path / 'r.db'}", "--data-dir", str(mnist_root)]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(psutil.Process(proc.pid).children(recursive=True)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the workers are training
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "stopped by SIGTERM" in out, out + err
+    assert "Traceback" not in out + err
+    assert _gone_within(workers, 10), "a retrain worker went on after the retrain was stopped"
