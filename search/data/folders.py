@@ -19,7 +19,7 @@ import torch
 
 from search.data.arrays import Arrays
 from search.errors import TinynasError
-from search.limits import MAX_CLASSES, MIN_IMAGE_SIDE
+from search.limits import MAX_ARRAY_FILE_BYTES, MAX_CLASSES, MIN_IMAGE_SIDE
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 TEST_SHARE = 0.2
@@ -92,6 +92,26 @@ def _carve(files: dict[str, list[Path]], classes: list[str]) -> tuple[list, list
     return train, test
 
 
+def _check_size(root: Path, path: Path, hw: tuple[int, int], first: tuple[int, int] | None, planes: int) -> None:
+    """An image's size, from its header: at least the smallest side, the first image's size,
+    and (for the first) all the images together within what tinynas reads into memory."""
+    name, (h, w) = path.relative_to(root), hw
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise TinynasError(
+            f"dataset {root}: {name} is {w}x{h}; tinynas needs at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} pixels"
+        )
+    if first is not None and (h, w) != first:
+        raise TinynasError(
+            f"dataset {root}: {name} is {w}x{h}, the first image {first[1]}x{first[0]}; tinynas does not "
+            "resize: give every image one size"
+        )
+    if first is None and (total := planes * h * w) > MAX_ARRAY_FILE_BYTES:
+        raise TinynasError(
+            f"dataset {root}: its images of {w}x{h} would take {total:,} bytes decoded, more than the "
+            f"{MAX_ARRAY_FILE_BYTES:,} tinynas reads; use fewer or smaller images"
+        )
+
+
 def _load(
     root: Path, pairs: list[tuple[Path, int]], digest, channels: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,25 +122,15 @@ def _load(
     images, size = [], None
     for path, _ in pairs:
         try:
-            with Image.open(path) as image:
-                image.load()
+            with Image.open(path) as image:  # the header only: sizes are checked before any decoding
                 gray = image.mode in ("L", "1", "I", "I;16", "F")
                 want = channels or (1 if gray else 3)
+                _check_size(root, path, image.size[::-1], size, len(pairs) * want)
+                image.load()
                 pixels = np.asarray(image.convert("L" if want == 1 else "RGB"), dtype=np.uint8)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise TinynasError(f"dataset {root}: {path.relative_to(root)} is not a readable image ({exc})") from None
-        if size is None:
-            size = pixels.shape[:2]
-        if pixels.shape[:2] != size:
-            raise TinynasError(
-                f"dataset {root}: {path.relative_to(root)} is {pixels.shape[1]}x{pixels.shape[0]}, the first image "
-                f"{size[1]}x{size[0]}; tinynas does not resize: give every image one size"
-            )
-        if min(pixels.shape[:2]) < MIN_IMAGE_SIDE:
-            raise TinynasError(
-                f"dataset {root}: {path.relative_to(root)} is {pixels.shape[1]}x{pixels.shape[0]}; tinynas needs "
-                f"at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} pixels"
-            )
+        size = size or pixels.shape[:2]
         digest.update(str(path.relative_to(root)).encode() + pixels.tobytes())
         images.append(pixels)
     if not images:

@@ -151,6 +151,22 @@ def test_a_broken_folder_is_one_line_naming_the_file(tmp_path: Path, make, messa
         dataset_info(str(root))
 
 
+def test_a_folder_too_large_to_read_is_refused_from_its_first_header(tmp_path: Path, monkeypatch) -> None:
+    """A door with a size: the decoded images are bounded before any image is decoded (the
+    first image's header and the file count say how large they would be)."""
+    from PIL import Image
+
+    from search.data import folders
+
+    root = image_folder(tmp_path / "d", {"train/a": 3, "train/b": 3, "test/a": 1, "test/b": 1})
+    monkeypatch.setattr(folders, "MAX_ARRAY_FILE_BYTES", 6 * 8 * 8 - 1)  # one byte short of the 6 training images
+    decoded: list = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self) or None)
+    with pytest.raises(TinynasError, match=r"images of 8x8 would take 384 bytes decoded, more than the 383"):
+        folders.read_folder(root)
+    assert not decoded
+
+
 def test_a_registered_name_wins_over_a_folder_of_that_name(tmp_path: Path, monkeypatch) -> None:
     image_folder(tmp_path / "mnist", {"a": 2, "b": 2})
     monkeypatch.chdir(tmp_path)
