@@ -48,3 +48,20 @@ def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path, way: s
     card = json.loads((tmp_path / "best.card.json").read_text())
     assert (tmp_path / "best.int8.onnx").is_file() and card["provenance"]["seed"] == 0
     assert f"{card['fp32']['test_acc']} {card['int8']['test_acc']} {card['fp32']['agreement']}" in result.stdout
+
+
+def test_the_readme_python_example_runs_in_a_jupyter_kernel(tmp_path: Path, mnist_root: Path, monkeypatch) -> None:
+    """In a notebook: the kernel's `__main__` is no file, and the workers still start. Runs where
+    Jupyter's kernel and client are installed (they are no dependency of tinynas)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    (tmp_path / "studies").mkdir()
+    shutil.copy(REPO / "studies" / "tiny.toml", tmp_path / "studies" / "tiny.toml")
+    monkeypatch.setenv(DATA_ENV, str(mnist_root))
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(readme_example())])
+    nbclient.NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs if o.output_type == "stream")
+    assert "COMPLETE" in printed, notebook.cells[0].outputs
+    assert json.loads((tmp_path / "best.json").read_text())["provenance"]["study"] == "tiny"
+    assert json.loads((tmp_path / "runs" / "best" / "summary.json").read_text())["seeds"] == [0, 1]
