@@ -15,7 +15,10 @@ Errors are `TinynasError`, whose message says what is wrong and how to fix it.
 
 from __future__ import annotations
 
+import os
 import signal
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -23,33 +26,45 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from search.data import data_root
+from models import Analysis, ModelConfig, analyse
+from search.data import data_root, dataset_info, fetch
 from search.errors import TinynasError, check_range, check_replaceable, check_writable, write_user_file
-from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS
+from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS, STORAGE_ENV, STUDIES_DIR
 from search.outputs import experiment_for, pick, retrain_records, run_folder, write_report
-from search.outputs.deploy import DeployCard, deploy_checkpoint
-from search.outputs.export import candidates, is_export, pick_confirmed, searched_confirmations
+from search.outputs.browser import FigureCheck, check_figures, screenshot
+from search.outputs.dashboard import is_loopback, serve
+from search.outputs.deploy import INT8_DROP_WARNING, DeployCard, card_path, deploy_checkpoint
+from search.outputs.export import candidates, is_export, pick_confirmed, searched_confirmations, study_target
 from search.outputs.presets_table import presets_frame
 from search.quiet import quiet
 from search.study import (
+    QUIET,
+    ConfirmEpoch,
     ConfirmFeed,
+    Kind,
+    SearchFeed,
     SearchFlags,
+    SearchStart,
+    StudyRecord,
     StudySpec,
+    TrialRecord,
     WatcherFactory,
-    confirm_best,
+    join_study,
     open_storage,
-    prepare,
-    resolve_options,
+    redact,
     resolve_url,
-    run,
+    search_study,
     silent,
+    studies_frame,
     trials_frame,
 )
 from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
 from search.study.confirm import UNHEARD
 from search.study.confirm import confirm as confirm_trials
+from search.study.interrupt import graceful_interrupts
 from search.training import (
+    EpochResult,
     Experiment,
     Reporter,
     Resources,
@@ -63,6 +78,18 @@ from search.training import (
 )
 from search.training import retrain as _retrain
 from search.training.retrain import SeedStart
+from search.training.teachers import cache_dir
+
+__all__ = [
+    # the steps, as the CLI's commands
+    "check_report", "dashboard", "deploy", "export", "fetch_data", "load_experiment", "load_spec", "load_study",
+    "local_storages", "most_accurate", "presets", "report", "retrain", "search", "stops_on_signals", "studies",
+    "summary", "target_of", "teacher_cache", "trials", "worker", "default_run_folder",
+    # what a caller passes in to hear of a run, and reads from what comes back
+    "QUIET", "UNHEARD", "ConfirmEpoch", "ConfirmFeed", "DeployCard", "EpochResult", "Experiment", "FigureCheck",
+    "INT8_DROP_WARNING", "Kind", "RetrainResult", "SearchFeed", "SearchStart", "StudyRecord", "StudySpec",
+    "TinynasError", "TrialRecord", "WatcherFactory", "card_path", "is_loopback", "redact", "silent",
+]  # fmt: skip
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -76,26 +103,43 @@ def search(
     *,
     make_watcher: WatcherFactory = silent,
     confirm_feed: ConfirmFeed = UNHEARD,
+    feed: SearchFeed = QUIET,
     **flags: Any,
 ) -> optuna.Study:
     """Run or resume a study until it holds `trials` finished trials (default: the spec's), then
     confirm its top trials if the spec's `[run] confirm` asks. `make_watcher(study)` builds, in
-    each process that trains, what hears of every finished trial (a `Watcher`); `confirm_feed`
-    hears how confirmation goes. The keywords are `SearchFlags`' fields (trials, timeout,
-    storage, data_dir, subset, device, jobs, threads, seeds_per_trial), as the CLI's flags."""
+    each process that trains, what hears of every finished trial (a `Watcher`); `feed` hears
+    where the study stands and what the --timeout cut, `confirm_feed` how confirmation goes.
+    The keywords are `SearchFlags`' fields (trials, timeout, storage, data_dir, subset, device,
+    jobs, threads, seeds_per_trial, confirm), as the CLI's flags."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
-    unknown = set(flags) - {f.name for f in fields(SearchFlags)}
-    if unknown:
-        raise TinynasError(f"unknown search option(s) {', '.join(sorted(unknown))}; use the fields of SearchFlags")
-    opts = resolve_options(spec, SearchFlags(**flags))
-    study, ctx = prepare(spec, opts)
     handler = signal.getsignal(signal.SIGINT)
     try:
-        run(study, ctx, opts, make_watcher)
-        confirm_best(study, spec, opts, confirm_feed)
+        return search_study(spec, _flags(flags), make_watcher, replace(feed, confirm=confirm_feed))
     finally:  # Ctrl-C stops the search; the notebook's own Ctrl-C works again afterwards
         signal.signal(signal.SIGINT, handler)
-    return study
+
+
+@quiet()
+def worker(spec: StudySpec | str | Path, *, make_watcher: WatcherFactory = silent, **flags: Any) -> optuna.Study:
+    """Join a shared study (e.g. PostgreSQL) from this machine: one process adding trials until
+    the study holds `trials` finished ones; no confirmation. Keywords as `search`'s."""
+    spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
+    return join_study(spec, _flags(flags), make_watcher)
+
+
+def stops_on_signals() -> AbstractContextManager[None]:
+    """A context in which SIGTERM and SIGHUP stop a call as Ctrl-C does: every worker stops, the
+    trials in flight are recorded and queued again, then KeyboardInterrupt (`search.signals`
+    says which signal it was). For a program run by a service manager or a scheduler."""
+    return graceful_interrupts()
+
+
+def _flags(given: dict[str, Any]) -> SearchFlags:
+    unknown = set(given) - {f.name for f in fields(SearchFlags)}
+    if unknown:
+        raise TinynasError(f"unknown search option(s) {', '.join(sorted(unknown))}; use the fields of SearchFlags")
+    return SearchFlags(**given)
 
 
 @quiet()
@@ -275,3 +319,83 @@ def retrain(
     )
     run_folder.finish(folder, result)
     return result
+
+
+def summary(config: str | Path) -> tuple[ModelConfig, Analysis]:
+    """A preset or config JSON's model and its layer-by-layer analysis (from the config alone)."""
+    model = load_experiment(config).model
+    return model, analyse(model)
+
+
+def fetch_data(dataset: str = "mnist", data_dir: str | Path | None = None, mirror: str | None = None) -> list[Path]:
+    """Download a registered dataset's published files, each verified; files already there are kept."""
+    return fetch(dataset_info(dataset), data_root(Path(data_dir) if data_dir else None), mirror)
+
+
+def teacher_cache() -> Path:
+    """Where trained distillation teachers are kept ($TINYNAS_CACHE, else the user's cache)."""
+    return cache_dir()
+
+
+def local_storages() -> list[str]:
+    """sqlite URLs of the study databases in studies/ (where `search` keeps them by default)."""
+    return [f"sqlite:///{path}" for path in sorted(Path(STUDIES_DIR).glob("*.db"))]
+
+
+@quiet()
+def studies(storage: str | None = None) -> pd.DataFrame:
+    """The studies of a storage with their counts and best values (a `storage` column, its
+    password hidden); without one, of $TINYNAS_STORAGE, else of every studies/*.db (files
+    there that hold no study are passed over). Never creates anything."""
+    given = storage or os.environ.get(STORAGE_ENV)
+    frames = []
+    for url in [given] if given else local_storages():
+        try:
+            frame = studies_frame(open_storage(url, create=False))
+        except TinynasError:
+            if storage:
+                raise
+            continue  # e.g. the retrain results database
+        frames.append(frame.assign(storage=redact(url)))
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+def most_accurate(study: optuna.Study) -> TrialRecord:
+    """The complete trial with the best searched score."""
+    return candidates(study, "best", None, 1)[0]
+
+
+def target_of(study: optuna.Study) -> float:
+    """The validation accuracy (%) the study's spec targets (what export's default rule meets)."""
+    return study_target(study)
+
+
+def check_report(report_html: str | Path, png: str | Path) -> FigureCheck:
+    """Open a report in headless Chromium: every figure must draw with every point inside its
+    axes (one line saying what broke, else); writes a screenshot."""
+    check = check_figures(Path(report_html))
+    if not check.ok:
+        raise TinynasError(
+            f"the report is broken in Chromium: {check.drawn} of {check.total} figures drew; "
+            f"legend entries drawing nothing: {check.silent or 'none'}; "
+            f"points outside the axes: {check.outside or 'none'}"
+        )
+    screenshot(Path(report_html), Path(png))
+    return check
+
+
+def dashboard(
+    study: str | None = None,
+    storage: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve optuna-dashboard on the storage (the study's page when one is named) until
+    Ctrl-C; `on_ready(url)` once it listens. Never creates a storage."""
+    opened = open_storage(resolve_url(storage, study), create=False)
+    path = "/dashboard"
+    if study is not None:
+        _load_study(study, opened)  # a clear error for an unknown study
+        path = f"/dashboard/studies/{opened.get_study_id_from_name(study)}"
+    serve(opened, host, port, lambda url: on_ready(url + path) if on_ready else None)

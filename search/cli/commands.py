@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -45,17 +44,20 @@ def root(
 
 
 @contextmanager
-def stoppable(after: str) -> Iterator[None]:
+def stoppable(after: str, then: Callable[[], None] | None = None) -> Iterator[None]:
     """Ctrl-C, SIGTERM or SIGHUP end the command the way Ctrl-C ends a search: its workers stop,
-    one line says what stopped it and what is kept, and the exit code is 128 + the signal."""
+    one line says what stopped it and what is kept (`then` may say more), and the exit code is
+    128 + the signal."""
+    from search.api import stops_on_signals
     from search.signals import stop_exit_code, stop_name
-    from search.study.interrupt import graceful_interrupts
 
     try:
-        with graceful_interrupts():
+        with stops_on_signals():
             yield
     except KeyboardInterrupt:
         say(f"stopped by {stop_name()}; {after}")
+        if then is not None:
+            then()
         raise typer.Exit(stop_exit_code()) from None
 
 
@@ -87,12 +89,10 @@ def summary(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Per-layer table: output shape, parameters, receptive field and jump; totals."""
-    from models import analyse
+    from search import api
     from search.cli.display import layer_table
-    from search.training import load_experiment
 
-    model = load_experiment(config).model
-    result = analyse(model)
+    model, result = api.summary(config)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
@@ -140,9 +140,9 @@ def data_fetch(
     mirror: Annotated[str | None, typer.Option(help="Base URL serving the files ($TINYNAS_MIRROR).")] = None,
 ) -> None:
     """Download a dataset's published files, verifying every MD5; files already there are kept."""
-    from search.data import data_root, dataset_info, fetch
+    from search import api
 
-    for path in fetch(dataset_info(dataset), data_root(data_dir), mirror):
+    for path in api.fetch_data(dataset, data_dir, mirror):
         say(f"ok  {path}")
 
 
@@ -160,15 +160,14 @@ def _announcer(exp):
     """What a retrain says before it trains: its teacher when it distils, then each seed (or
     fused group of seeds) as it starts."""
     from models import count_params
+    from search import api
     from search.cli.display import plural
 
     params = count_params(exp.model)
     if exp.train.distill is not None:
-        from search.training.teachers import cache_dir
-
         say(
             f"distilling from teacher [bold]{exp.train.distill.teacher}[/]: trained first on the same training "
-            f"images, unless {cache_dir()} holds it"
+            f"images, unless {api.teacher_cache()} holds it"
         )
 
     def announce(cfgs, n_train: int, n_test: int) -> None:
@@ -209,10 +208,8 @@ def retrain(
     from search import api
     from search.cli.display import retrain_table
     from search.cli.progress import EpochBars
-    from search.study import redact
-    from search.training import load_experiment
 
-    exp = load_experiment(config)
+    exp = api.load_experiment(config)
     folder = out or api.default_run_folder(exp)
     with stoppable("the runs that finished are in their folders; run the command again for all seeds"):
         result = api.retrain(
@@ -234,7 +231,7 @@ def retrain(
             force=force,
         )
     console.print(retrain_table(result))
-    say(f"outputs in {folder}; runs recorded in {redact(results)}")
+    say(f"outputs in {folder}; runs recorded in {api.redact(results)}")
 
 
 @app.command()
@@ -267,12 +264,11 @@ def search(
     Running the same command again resumes the study: it adds trials until the study holds
     --trials finished (complete or pruned) ones.
     """
-    from search.signals import stop_exit_code, stop_name
-    from search.study import SearchFlags, load_spec, prepare, resolve_options
-    from search.study.interrupt import graceful_interrupts
+    from search import api
+    from search.cli.display import feed
 
-    spec = load_spec(spec_path)
-    flags = SearchFlags(
+    spec = api.load_spec(spec_path)
+    flags = dict(
         trials=trials,
         timeout=timeout,
         storage=storage,
@@ -284,76 +280,59 @@ def search(
         seeds_per_trial=seeds_per_trial,
         confirm=False if no_confirm else None,
     )
-    opts = resolve_options(spec, flags)
-    try:
-        with graceful_interrupts():  # trials have their own guard (search.study.interrupt.TrialGuard)
-            study, ctx = prepare(spec, opts)
-            _run_trials(study, ctx, spec, opts, footer=not quiet and opts.resources.workers == 1)
-            _confirm(study, spec, opts)
-    except KeyboardInterrupt:
-        say(
-            f"stopped by {stop_name()}; the study is consistent, the trials cut short are queued again, "
-            "and the same command resumes it"
+    after = "the study is consistent, the trials cut short are queued again, and the same command resumes it"
+    with stoppable(after, then=lambda: _print_outcome(_study(spec.name, storage))):
+        study = api.search(
+            spec,
+            make_watcher=partial(feed, footer=not quiet),
+            feed=search_feed(spec.name),
+            confirm_feed=confirm_feed(),
+            **flags,
         )
-        _print_outcome(_study(spec.name, opts.storage))
-        raise typer.Exit(stop_exit_code()) from None
     _print_outcome(study)
 
 
-def _run_trials(study, ctx, spec, opts, footer: bool) -> None:
-    """The search's trials, with a line saying where the study stands."""
-    from search.cli.display import feed, plural
-    from search.study import finished, redact, run, time_left
-    from search.study.owners import other_local_runs
-    from search.study.space import possible_teachers
+def search_feed(name: str):
+    """What the terminal shows of a search besides its trials: where the study stands, other
+    runs sharing it, teachers, and what the --timeout cut."""
+    from search.api import SearchFeed
+    from search.cli.display import plural
 
-    done = finished(study)
-    if done >= opts.trials:
+    def starting(at) -> None:
+        if at.finished >= at.target:
+            say(
+                f"study {name} already holds {at.finished} finished trials (target {at.target}); raise --trials to add more"
+            )
+            return
         say(
-            f"study {spec.name} already holds {done} finished trials (target {opts.trials}); raise --trials to add more"
+            f"study {name}: {at.finished} finished trials so far, running to {at.target} "
+            f"with {plural(at.workers, 'worker')} x {plural(at.threads or cores(), 'thread')}; storage {at.storage}"
         )
-        return
-    say(
-        f"study {spec.name}: {done} finished trials so far, running to {opts.trials} "
-        f"with {plural(opts.resources.workers, 'worker')} x {plural(opts.resources.threads or cores(), 'thread')}; "
-        f"storage {redact(opts.storage)}"
-    )
-    if others := other_local_runs(study):
-        say(
-            f"another run is training this study on this host now ({len(others)} "
-            f"{'process' if len(others) == 1 else 'processes'}, pid "
-            f"{', '.join(str(o.pid) for o in others)}): the runs share its trials and each trains its own, "
-            f"but together they run {len(others) + opts.resources.workers} training processes on "
-            f"{plural(cores(), 'core')}"
-        )
-    if teachers := possible_teachers(spec.space.train):
-        say(
-            f"distillation teachers {', '.join(teachers)}: each trained once on the search's "
-            f"{len(ctx.train):,} training images (never its validation images), unless cached"
-        )
-    before = len(study.get_trials(deepcopy=False))
-    run(study, ctx, opts, partial(feed, footer=footer))
-    if opts.deadline is not None and time_left(opts) == 0:
-        waiting = [t for t in study.get_trials(deepcopy=False)[before:] if t.state.name == "WAITING"]
-        cut = f"; {plural(len(waiting), 'trial')} cut short, queued for the next run" if waiting else ""
-        say(f"the --timeout is reached{cut}")
+        if at.others:
+            say(
+                f"another run is training this study on this host now ({len(at.others)} "
+                f"{'process' if len(at.others) == 1 else 'processes'}, pid {', '.join(map(str, at.others))}): "
+                f"the runs share its trials and each trains its own, but together they run "
+                f"{len(at.others) + at.workers} training processes on {plural(cores(), 'core')}"
+            )
+        if at.teachers:
+            say(
+                f"distillation teachers {', '.join(at.teachers)}: each trained once on the search's "
+                f"{at.train_images:,} training images (never its validation images), unless cached"
+            )
 
+    def timeout_reached(cut: int) -> None:
+        queued = f"; {plural(cut, 'trial')} cut short, queued for the next run" if cut else ""
+        say(f"the --timeout is reached{queued}")
 
-def _confirm(study, spec, opts) -> None:
-    """The spec's `[run] confirm`, in the time the --timeout leaves, saying what it did."""
-    from search.study import confirm_best, confirm_plan, time_left
+    def confirmation_cut(outcome, seeds: int) -> None:
+        later = f"`tinynas export {name} --rule best --confirm {outcome.top} --confirm-seeds {seeds}`"
+        if not outcome.done:
+            say(f"confirmation skipped: the --timeout is spent; run it later with {later}")
+        else:
+            say(f"confirmation cut at the --timeout after {len(outcome.done)} of {outcome.top}; finish it with {later}")
 
-    ranked, complete = confirm_plan(study, spec, opts)
-    if not ranked:
-        return
-    seeds = spec.run.confirm.seeds
-    later = f"`tinynas export {spec.name} --rule best --confirm {len(ranked)} --confirm-seeds {seeds}`"
-    if time_left(opts) == 0:
-        say(f"confirmation skipped: the --timeout is spent; run it later with {later}")
-        return
-    outcome = confirm_best(study, spec, opts, confirm_feed((len(ranked), complete)))
-    if outcome.cut:
-        say(f"confirmation cut at the --timeout after {len(outcome.done)} of {outcome.top}; finish it with {later}")
+    return SearchFeed(starting, timeout_reached, confirmation_cut)
 
 
 @app.command()
@@ -373,42 +352,33 @@ def worker(
     threads: Threads = None,
 ) -> None:
     """Join a study from any machine: the storage is shared, every worker adds trials to it."""
+    from search import api
     from search.cli.display import feed
-    from search.signals import stop_exit_code, stop_name
-    from search.study import SearchFlags, load_spec, optimize, prepare, resolve_options
-    from search.study.interrupt import graceful_interrupts
 
-    spec = load_spec(spec_path)
+    spec = api.load_spec(spec_path)
     if storage is None and not os.environ.get(STORAGE_ENV):
         raise TinynasError(f"a worker joins a shared study: pass --storage URL (or set ${STORAGE_ENV})")
-    flags = SearchFlags(
-        trials=trials,
-        timeout=timeout,
-        storage=storage,
-        data_dir=data_dir,
-        subset=subset,
-        device=device,
-        jobs=1,
-        threads=threads,
-    )
-    opts = resolve_options(spec, flags)
-    opts = replace(opts, worker=os.getpid())  # distinct samples per machine; not reproducible by design
-    try:
-        with graceful_interrupts():
-            study, ctx = prepare(spec, opts)
-            optimize(study, ctx, opts, feed(study, footer=False))
-    except KeyboardInterrupt:
-        say(f"stopped by {stop_name()}; the trial cut short is queued again")
-        raise typer.Exit(stop_exit_code()) from None
+    with stoppable("the trial cut short is queued again"):
+        api.worker(
+            spec,
+            make_watcher=partial(feed, footer=False),
+            trials=trials,
+            timeout=timeout,
+            storage=storage,
+            data_dir=data_dir,
+            subset=subset,
+            device=device,
+            threads=threads,
+        )
 
 
-def confirm_feed(top: tuple[int, int] | None = None):
+def confirm_feed():
     """What the terminal shows of a confirmation: the trials it retrains and about how long (for
     a search's, `top`: its top N of M complete trials), a line per epoch, a line per result."""
+    from search.api import ConfirmFeed
     from search.cli.display import plural
-    from search.study import ConfirmFeed
 
-    def starting(todo, seeds: int, workers: int) -> None:
+    def starting(todo, seeds: int, workers: int, top: tuple[int, int] | None) -> None:
         estimate = sum(r.seconds or 0.0 for r in todo) * seeds / workers
         spread = f" over {plural(workers, 'worker')}" if workers > 1 else ""
         which = ""
@@ -439,9 +409,9 @@ def confirm_feed(top: tuple[int, int] | None = None):
 
 
 def _print_outcome(study) -> None:
-    from search.study import trials_frame
+    from search import api
 
-    frame = trials_frame(study)
+    frame = api.trials(study)
     if frame.empty:
         return
     counts = frame["state"].value_counts().to_dict()
@@ -471,10 +441,10 @@ def trials(
 ) -> None:
     """The trials table: state, params, MACs, accuracy, sampled parameters, flattened config."""
     from models import ARCH_NOTATION
+    from search import api
     from search.errors import write_user_file
-    from search.study import trials_frame
 
-    frame = trials_frame(_study(study, storage))
+    frame = api.trials(_study(study, storage))
     if csv:
         write_user_file(csv, frame.to_csv(), "trials table")
     if parquet:
@@ -501,29 +471,12 @@ def studies(
     ] = None,
 ) -> None:
     """The studies in a storage (or in every studies/*.db), with their trial counts and best values."""
-    import pandas as pd
+    from search import api
 
-    from search.study import open_storage, redact, studies_frame
-
-    urls = [storage or os.environ[STORAGE_ENV]] if storage or os.environ.get(STORAGE_ENV) else _local_storages()
-    frames = []
-    for url in urls:
-        try:
-            frame = studies_frame(open_storage(url, create=False))
-        except TinynasError:
-            if storage:
-                raise
-            continue  # a file in studies/ that holds no study (e.g. the retrain results)
-        frames.append(frame.assign(storage=redact(url)))
-    frame = pd.concat(frames) if frames else pd.DataFrame()
-    typer.echo(
-        frame.to_string(index=False) if not frame.empty else f"no studies in {' '.join(urls) or STUDIES_DIR + '/'}"
-    )
-
-
-def _local_storages() -> list[str]:
-    """sqlite URLs of the study databases in studies/ (where `tinynas search` puts them)."""
-    return [f"sqlite:///{path}" for path in sorted(Path(STUDIES_DIR).glob("*.db"))]
+    frame = api.studies(storage)
+    given = storage or os.environ.get(STORAGE_ENV)
+    where = api.redact(given) if given else " ".join(api.local_storages()) or STUDIES_DIR + "/"
+    typer.echo(frame.to_string(index=False) if not frame.empty else f"no studies in {where}")
 
 
 Target = Annotated[float | None, typer.Option(help="Target validation accuracy (%) (default: the spec's target).")]
@@ -549,16 +502,7 @@ def report(
     say(f"report written to {path}")
     say_replaced(path, existed)
     if screenshot:
-        from search.outputs import browser
-
-        check = browser.check_figures(path)
-        if not check.ok:
-            raise TinynasError(
-                f"the report is broken in Chromium: {check.drawn} of {check.total} figures drew; "
-                f"legend entries drawing nothing: {check.silent or 'none'}; "
-                f"points outside the axes: {check.outside or 'none'}"
-            )
-        browser.screenshot(path, screenshot)
+        check = api.check_report(path, screenshot)
         say(
             f"all {check.total} figures drew in headless Chromium, every point inside its axes; screenshot {screenshot}"
         )
@@ -618,15 +562,15 @@ def export(
 
 def _say_exported(study, exp, rule: str, target: float | None, out: Path) -> None:
     """Which trial went where; under the default rule, why it is not the most accurate one."""
-    from search.outputs.export import candidates, study_target
+    from search import api
 
     p = exp.provenance
     confirmed = (p.model_extra or {}).get("confirmed_val_acc")
     held = f" (confirmed {confirmed:.2f}% on fresh seeds)" if confirmed is not None else ""
     say(f"trial {p.trial}: {p.val_acc:.2f}% validation accuracy{held}, {p.params:,} params -> {out}")
     if rule == "smallest":
-        best = candidates(study, "best", None, 1)[0]
-        goal = study_target(study) if target is None else target
+        best = api.most_accurate(study)
+        goal = api.target_of(study) if target is None else target
         if best.number != p.trial:
             say(
                 f"picked by --rule smallest: the fewest parameters meeting the target {goal:.2f}%; the most "
@@ -648,17 +592,16 @@ def deploy(
     """Ship a retrained model: ONNX with BatchNorm folded (and int8), checked on the test set."""
     from search import api
     from search.cli.display import deploy_table
-    from search.outputs.deploy import INT8_DROP_WARNING, card_path
 
     existed = out.exists()
     card = api.deploy(checkpoint, out, int8=int8, data_dir=data_dir, threads=threads, force=force)
     console.print(deploy_table(card))
-    if card.int8_drop is not None and card.int8_drop > INT8_DROP_WARNING:
+    if card.int8_drop is not None and card.int8_drop > api.INT8_DROP_WARNING:
         say(
-            f"int8 loses {card.int8_drop:.2f} points of test accuracy (more than {INT8_DROP_WARNING}): "
+            f"int8 loses {card.int8_drop:.2f} points of test accuracy (more than {api.INT8_DROP_WARNING}): "
             "ship the fp32 file where accuracy matters"
         )
-    say(f"card -> {card_path(out)}")
+    say(f"card -> {api.card_path(out)}")
     say_replaced(out, existed)
 
 
@@ -670,18 +613,11 @@ def dashboard(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 8080,
 ) -> None:
     """Serve optuna-dashboard on the study's storage until Ctrl-C."""
-    from search.outputs.dashboard import is_loopback, serve
-    from search.study import load_study, open_storage, resolve_url
-
-    opened = open_storage(resolve_url(storage, study), create=False)
-    path = "/dashboard"
-    if study is not None:
-        load_study(study, opened)  # a clear error for an unknown study
-        path = f"/dashboard/studies/{opened.get_study_id_from_name(study)}"
+    from search import api
 
     def ready(url: str) -> None:
-        say(f"optuna-dashboard at {url}{path}  (Ctrl-C stops)")
-        if not is_loopback(host):
+        say(f"optuna-dashboard at {url}  (Ctrl-C stops)")
+        if not api.is_loopback(host):
             Console(stderr=True).print(
                 f"warning: optuna-dashboard has no authentication: on {host}, anyone who can reach this machine "
                 "can read and change the study. Prefer --host 127.0.0.1 and an SSH tunnel.",
@@ -689,4 +625,4 @@ def dashboard(
                 soft_wrap=True,
             )
 
-    serve(opened, host, port, ready)
+    api.dashboard(study, storage, host, port, ready)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from dataclasses import dataclass, field
 
 import optuna
@@ -12,9 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from models import Analysis
-from search.outputs.deploy import DeployCard
-from search.study import Kind, StudyRecord, TrialRecord
-from search.training import RetrainResult
+from search.api import DeployCard, Kind, RetrainResult, StudyRecord, TrialRecord
 
 
 def plural(n: int, word: str) -> str:
@@ -60,7 +59,8 @@ class Feed:
             self.live.update(self.footer())
 
     def __enter__(self) -> Feed:
-        if self.footer_on and self.console.is_terminal:
+        # several processes cannot share one live line: a worker process's feed prints lines only
+        if self.footer_on and self.console.is_terminal and mp.parent_process() is None:
             self.live = Live(self.footer(), console=self.console, auto_refresh=False)
             self.live.start()
         return self
@@ -86,8 +86,7 @@ class Feed:
 
 
 def feed(study: optuna.Study, footer: bool = True) -> Feed:
-    """The CLI's watcher factory; module-level, so that worker processes can build their own
-    (bound with footer=False there: several processes cannot share one live line)."""
+    """The CLI's watcher factory; module-level, so that worker processes can build their own."""
     return Feed(Console(), StudyRecord.of(study).max_params, footer_on=footer)
 
 

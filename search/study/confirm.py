@@ -50,8 +50,9 @@ class ConfirmEpoch:
 class ConfirmFeed:
     """What a display hears of a confirmation, as it happens (each part optional)."""
 
-    starting: Callable[[list[TrialRecord], int, int], None] | None = None
-    """(the trials about to be retrained, seeds each, worker processes), before any training."""
+    starting: Callable[[list[TrialRecord], int, int, tuple[int, int] | None], None] | None = None
+    """(the trials about to be retrained, seeds each, worker processes, and for a search's
+    confirmation (its top N, of M complete trials)), before any training."""
     epoch: Callable[[ConfirmEpoch], None] | None = None
     """Each epoch trained, from whichever process trains it."""
     confirmed: Callable[[TrialRecord, Confirmation], None] | None = None
@@ -140,7 +141,7 @@ def confirm(
         if feed.confirmed and record.number in done:
             feed.confirmed(record, done[record.number])
     if todo and feed.starting:
-        feed.starting(todo, seed_count, max(1, min(resources.workers, len(todo))))
+        feed.starting(todo, seed_count, max(1, min(resources.workers, len(todo))), None)
     for record, confirmation in zip(todo, in_workers(_confirm_job, jobs, resources, feed.epoch), strict=True):
         with storage_write():  # as each arrives: an interrupt or the deadline loses none, tears none
             record_confirmation(study, record.number, confirmation)
@@ -185,10 +186,14 @@ def confirm_best(study: optuna.Study, spec: StudySpec, opts: SearchOptions, feed
         if feed.confirmed is not None:
             feed.confirmed(record, confirmation)
 
+    def starting(todo: list[TrialRecord], seeds: int, workers: int, _: object) -> None:
+        if feed.starting is not None:
+            feed.starting(todo, seeds, workers, (len(ranked), complete))
+
     try:
         with expires(opts.deadline):
             confirm(study, ranked, spec.run.confirm.seeds, opts.data_root, resources=opts.resources,
-                    feed=replace(feed, confirmed=keep))  # fmt: skip
+                    feed=replace(feed, confirmed=keep, starting=starting))  # fmt: skip
     except DeadlineReached:
         return ConfirmRun(done, len(ranked), complete, cut=True)
     return ConfirmRun(done, len(ranked), complete)

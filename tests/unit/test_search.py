@@ -317,7 +317,7 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
     opts = SearchOptions(storage=f"sqlite:///{db}", trials=4, data_root=tmp_path)
     heard: list = []
     feed = confirming.ConfirmFeed(
-        starting=lambda todo, seeds, workers: heard.append(("starting", [r.number for r in todo], seeds)),
+        starting=lambda todo, seeds, workers, top: heard.append(("starting", [r.number for r in todo], seeds, top)),
         epoch=heard.append,
         confirmed=lambda record, c: heard.append(("confirmed", record.number)),
     )
@@ -325,7 +325,12 @@ def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypat
     confirmed = outcome.done
     assert (outcome.top, outcome.cut) == (2, False)
     # the display heard which trials, then every epoch of each (the mean of its seeds), then each result
-    assert heard[0] == ("starting", list(confirmed), 2)
+    assert heard[0] == (
+        "starting",
+        list(confirmed),
+        2,
+        (2, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))),
+    )
     for number in confirmed:
         news = [n for n in heard if isinstance(n, confirming.ConfirmEpoch) and n.trial == number]
         assert [n.epoch for n in news] == [1, 2, 3]  # the synthetic spec's 3 epochs
