@@ -16,6 +16,8 @@ from search.version import __version__
 _API = {
     "load_spec": "search.api", "search": "search.api", "load_study": "search.api", "trials": "search.api",
     "export": "search.api", "report": "search.api", "retrain": "search.api", "deploy": "search.api",
+    "worker": "search.api", "studies": "search.api", "summary": "search.api", "presets": "search.api",
+    "fetch_data": "search.api", "dashboard": "search.api", "SearchFeed": "search.api", "ConfirmFeed": "search.api",
     "StudySpec": "search.study", "SearchFlags": "search.study", "Experiment": "search.training", "RetrainResult": "search.training",
     "TinynasError": "search.errors",
 }  # fmt: skip

@@ -14,15 +14,33 @@ MAX_SHIFT = 0.10
 
 
 def augment(
-    x: torch.Tensor, rotate: float, translate: float, scale: float, generator: torch.Generator, background: float
+    x: torch.Tensor,
+    rotate: float,
+    translate: float,
+    scale: float,
+    generator: torch.Generator,
+    background: float,
+    flip: bool = False,
 ) -> torch.Tensor:
     """Random affine transforms of a normalised batch (N, C, H, W), one per image: rotation up
     to +-rotate degrees, shifts up to +-translate of the side on each axis, zoom by a factor
-    within 1 +- scale. All drawn from `generator` on the batch's device.
+    within 1 +- scale; with `flip`, then half the images mirrored left to right. All drawn from
+    `generator` on the batch's device (the flips after the affine draws, and only when asked
+    for, so runs without them keep their random stream).
 
     Pixels that come in from outside the image take the background value, not zero,
     because the batch is already normalised.
     """
+    x = _affine(x, rotate, translate, scale, generator, background)
+    if not flip:
+        return x
+    mirrored = torch.rand(x.shape[0], generator=generator, device=x.device) < 0.5
+    return torch.where(mirrored[:, None, None, None], x.flip(-1), x)
+
+
+def _affine(
+    x: torch.Tensor, rotate: float, translate: float, scale: float, generator: torch.Generator, background: float
+) -> torch.Tensor:
     if rotate <= 0 and translate <= 0 and scale <= 0:
         return x
     n = x.shape[0]

@@ -220,6 +220,19 @@ def _drawn(trace) -> None:
         trace.mode = "lines+markers"
 
 
+MAX_CLASSES_SHOWN = 20
+"""Class names listed in the report's header; more are counted."""
+
+
+def classes_line(about: StudyRecord) -> str:
+    """The data's classes by name, where it names them (a folder's class folders, CIFAR-10's)."""
+    if not about.classes:
+        return ""
+    shown = ", ".join(about.classes[:MAX_CLASSES_SHOWN])
+    more = f" and {len(about.classes) - MAX_CLASSES_SHOWN} more" if len(about.classes) > MAX_CLASSES_SHOWN else ""
+    return f"<br>Data: {html.escape(about.dataset or '?')}, {len(about.classes)} classes: {html.escape(shown)}{more}."
+
+
 def render(study: optuna.Study, results_url: str, target: float | None = None) -> str:
     frame = trials_frame(study)
     about = StudyRecord.of(study)
@@ -250,7 +263,7 @@ td,th{{padding:3px 8px;text-align:right;border-bottom:1px solid #ddd;white-space
 <body><h1>Study {html.escape(study.study_name)}</h1>
 <p>{len(frame)} trials: {summary}. Budget: {budget or "?"} parameters, {about.max_epochs or "?"} epochs{device_bounds(about)}.
 Objective: {html.escape(about.objective or "validation accuracy")}, on a validation split carved
-from the training images; the test set is used only by retrain.</p>
+from the training images; the test set is used only by retrain.{classes_line(about)}</p>
 {body}</body></html>"""
 
 

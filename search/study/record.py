@@ -60,6 +60,7 @@ class StudyKey:
     OBJECTIVE = "objective"
     TARGET = "target"
     DATA_DIGEST = "data_digest"  # a user's own data: which content the study searched (DatasetInfo.digest)
+    CLASSES = "classes"  # the data's class names, in label order, where it names them (folders, CIFAR-10)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ class StudyRecord:
     subset: int | None
     confirmed: dict[int, Confirmation]
     data_digest: str | None = None
+    classes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:
@@ -248,6 +250,7 @@ class StudyRecord:
             attrs.get(StudyKey.SUBSET),
             confirmed,
             attrs.get(StudyKey.DATA_DIGEST),
+            tuple(attrs.get(StudyKey.CLASSES) or ()),
         )
 
 
@@ -268,10 +271,16 @@ def record_confirmation(study: optuna.Study, number: int, confirmation: Confirma
 
 
 def record_study(
-    study: optuna.Study, spec: Any, objective: str, subset: int | None, data_digest: str | None = None
+    study: optuna.Study,
+    spec: Any,
+    objective: str,
+    subset: int | None,
+    data_digest: str | None = None,
+    classes: tuple[str, ...] = (),
 ) -> None:
     for key, value in {
         StudyKey.DATA_DIGEST: data_digest,
+        StudyKey.CLASSES: list(classes) or None,
         StudyKey.SPEC: spec.model_dump(mode="json"),
         StudyKey.MAX_PARAMS: spec.budget.max_params,
         StudyKey.MAX_EPOCHS: spec.budget.max_epochs,

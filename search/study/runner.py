@@ -123,7 +123,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )
     study.set_metric_names(metric_names(spec))
-    record_study(study, spec, OBJECTIVE_TEXT, opts.subset, info.digest)
+    record_study(study, spec, OBJECTIVE_TEXT, opts.subset, info.digest, info.class_names)
     queue_starts(study, spec.start)
     return study
 

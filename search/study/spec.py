@@ -213,6 +213,7 @@ class TrainSpace(_Frozen):
     rotate: FloatParam = 0.0
     translate: FloatParam = 0.0
     scale: FloatParam = 0.0
+    flip: BoolParam = False  # mirror half the images: for natural images, not digits
     ema: FloatParam = 0.0
     epochs: IntParam = 8
     teacher: TeacherParam = NO_TEACHER  # distil from a named teacher (search.training.teachers)

@@ -58,8 +58,9 @@ class Experiment(BaseModel):
         its teacher, not the teacher's trained weights (those depend on the split: the records
         keep their digest)."""
         recipe = self.train.model_dump(mode="json", exclude={"seed", "layout"})
-        if recipe["distill"] is None:  # recipes from before distillation keep their hashes
-            del recipe["distill"]
+        for later, off in (("distill", None), ("flip", False)):  # recipes from before these keep their hashes
+            if recipe[later] == off:
+                del recipe[later]
         blob = json.dumps({"model": self.model.to_dict(), "train": recipe}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -181,9 +181,12 @@ class _Loop:
         gathered and laid out channels-last in one copy; labels (N, K)."""
         split, cfg = self.split, self.cfg
         if len(idx) == 1:
-            x = augment(split.x[idx[0]], *cfg.affine(), self.gens[0], self.background)
+            x = augment(split.x[idx[0]], *cfg.affine(), self.gens[0], self.background, cfg.flip)
             return x.contiguous(memory_format=self.fmt), split.y[idx[0]][:, None]
-        xs = [augment(split.x[i], *cfg.affine(), g, self.background) for i, g in zip(idx, self.gens, strict=True)]
+        xs = [
+            augment(split.x[i], *cfg.affine(), g, self.background, cfg.flip)
+            for i, g in zip(idx, self.gens, strict=True)
+        ]
         stacked = torch.stack(xs, dim=1)  # (N, K, C, H, W)
         x = stacked.flatten(1, 2)  # (N, K*C, H, W): replica-major channel blocks, as the grouped convs expect
         return x.contiguous(memory_format=self.fmt), torch.stack([split.y[i] for i in idx], dim=1)

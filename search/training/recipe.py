@@ -73,6 +73,9 @@ class TrainConfig(BaseModel):
     translate: float = Field(default=0.0, ge=0, le=0.3, description="max shift (fraction of the side)")
     # 0: no zoom; about 0.09 in the public records (one source: +0.08 points at the final epoch).
     scale: float = Field(default=0.0, ge=0, le=0.3, description="max zoom in or out (fraction)")
+    # Off: a mirrored digit or letter is another symbol. For natural images (CIFAR-10, photos)
+    # half the training images mirrored left to right is the usual first augmentation.
+    flip: bool = Field(default=False, description="mirror half the training images left to right")
     # 0 (off): evaluate the raw weights, as the reference. E.g. 0.999: an exponential moving
     # average of weights and BN buffers, evaluated and checkpointed instead of the raw ones.
     ema: float = Field(default=0.0, ge=0, lt=1, description="EMA decay of the weights (0 = off)")

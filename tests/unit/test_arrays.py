@@ -198,3 +198,30 @@ def test_a_study_export_and_retrain_keep_to_the_data_they_were_made_on(tmp_path:
 
     with pytest.raises(TinynasError, match="holds other data than this configuration was searched on"):
         retrain(exp, RetrainOptions(seed_count=1, data_root=tmp_path))
+
+
+def test_a_folder_of_rgb_pngs_goes_through_the_api_search_export_retrain_report_and_deploy(tmp_path: Path) -> None:
+    """The flow on a user's folder (300 RGB 32x32 PNGs in 3 named classes), from the API: the
+    models take the data's shape, flips are a recipe choice, the report and the deployed
+    card name the classes."""
+    pytest.importorskip("onnxruntime")
+    from search import api
+
+    root = image_folder(tmp_path / "pets", {"train/cat": 80, "train/dog": 80, "train/fox": 80,
+                                            "test/cat": 20, "test/dog": 20, "test/fox": 20}, size=(32, 32), mode="RGB")  # fmt: skip
+    spec = make_spec(
+        dataset=str(root),
+        **{"run.val_size": 0.25, "budget.max_epochs": 1, "space.train.epochs": 1, "space.train.flip": [False, True]},
+    )
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = api.search(spec, trials=2, storage=url, jobs=1, threads=1, confirm=False)
+    exp = api.export(study, rule="best", out=tmp_path / "best.json")
+    assert exp.model.input_shape == (3, 32, 32) and exp.model.num_classes == 3 and exp.dataset == str(root)
+    result = api.retrain(tmp_path / "best.json", seeds=2, epochs=1, out=tmp_path / "run", jobs=1, threads=1,
+                         results=f"sqlite:///{tmp_path / 'r.db'}")  # fmt: skip
+    assert [r.seed for r in result.runs] == [exp.train.seed, exp.train.seed + 1]
+    page = api.report(study, tmp_path / "report.html", results=f"sqlite:///{tmp_path / 'r.db'}").read_text()
+    assert "3 classes: cat, dog, fox" in page
+    card = api.deploy(tmp_path / "run" / f"seed{exp.train.seed}" / "checkpoint.pt", tmp_path / "m.onnx", int8=True)
+    assert card.classes == ["cat", "dog", "fox"] and card.onnx["input"].startswith("image: float32 [batch, 3, 32, 32]")
+    assert card.int8 is not None

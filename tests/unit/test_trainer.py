@@ -74,6 +74,18 @@ def test_augmentation_keeps_shape_and_background() -> None:
     assert torch.equal(augment(x, 0.0, 0.0, 0.0, torch.Generator(), background=-0.42), x)
 
 
+def test_flips_mirror_about_half_the_images_and_leave_the_affine_draws_alone() -> None:
+    x = torch.randn(400, 3, 8, 8)
+    flipped = augment(x, 0.0, 0.0, 0.0, torch.Generator().manual_seed(0), background=0.0, flip=True)
+    mirrored = [bool(torch.equal(f, o.flip(-1))) for f, o in zip(flipped, x, strict=True)]
+    kept = [bool(torch.equal(f, o)) for f, o in zip(flipped, x, strict=True)]
+    assert all(m or k for m, k in zip(mirrored, kept, strict=True)) and 150 < sum(mirrored) < 250
+    # with flips, the rotations and shifts are the ones drawn without them (the flips come after)
+    plain = augment(x, 10.0, 0.1, 0.0, torch.Generator().manual_seed(1), background=0.0)
+    both = augment(x, 10.0, 0.1, 0.0, torch.Generator().manual_seed(1), background=0.0, flip=True)
+    assert all(torch.equal(b, p) or torch.equal(b, p.flip(-1)) for b, p in zip(both, plain, strict=True))
+
+
 @pytest.mark.parametrize("scheduler", ["onecycle", "cosine", "linear"])
 def test_annealing_schedules_end_near_zero(tiny_model, tiny_data, scheduler: str) -> None:
     from search.training.loop import _optimizer, _scheduler
