@@ -118,3 +118,7 @@ MAX_CLASSES = 1000
 
 MIN_IMAGE_SIDE = 4
 """The smallest image side tinynas searches on: a padded 3x3 conv and one 2x2 pool."""
+
+MAX_RESIZE_SIDE = 256
+"""The largest side a spec may resize images to: a model under the parameter ceiling has no
+use for more, and every image is held in memory at that size."""

@@ -3,9 +3,10 @@
     DATA/train/<class>/*.png|jpg   and   DATA/test/<class>/*.png|jpg
 
 or class folders only (DATA/<class>/...), when a test split of `TEST_SHARE` per class is carved
-with a fixed seed. Classes are the folder names in sorted order. Every image has one size (they
-are not resized); grayscale images give one channel, otherwise all are read as RGB. A file that
-is no image, a class folder with no image, a class in test/ that train/ lacks: one line naming it.
+with a fixed seed. Classes are the folder names in sorted order. Every image has one size (a
+spec's `resize` applies after reading); grayscale images give one channel, otherwise all are
+read as RGB. A file that is no image, a class folder with no image, a class in test/ that
+train/ lacks: one line naming it.
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ def _check_size(root: Path, path: Path, hw: tuple[int, int], first: tuple[int, i
         )
     if first is not None and (h, w) != first:
         raise TinynasError(
-            f"dataset {root}: {name} is {w}x{h}, the first image {first[1]}x{first[0]}; tinynas does not "
-            "resize: give every image one size"
+            f"dataset {root}: {name} is {w}x{h}, the first image {first[1]}x{first[0]}; the images of a folder "
+            "share one size (a spec's resize applies after reading): give every image one size"
         )
     if first is None and (total := planes * h * w) > MAX_ARRAY_FILE_BYTES:
         raise TinynasError(

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from search.data.arrays import Arrays, is_array_file, read_arrays
 from search.data.folders import is_image_folder, read_folder
 from search.errors import TinynasError
-from search.limits import DATA_ENV, DEFAULT_DATA_DIR
+from search.limits import DATA_ENV, DEFAULT_DATA_DIR, MAX_RESIZE_SIDE, MIN_IMAGE_SIDE
 
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -47,6 +47,8 @@ class DatasetInfo:
     archive: bool = False
     """Published as one archive (`files` has the role "archive", search.data.cifar reads it)
     instead of the IDX files of the MNIST family."""
+    resize: tuple[int, int] | None = None
+    """(height, width) every image is resized to as it is read (`shape` says so); None: as stored."""
 
     def raw_dir(self, root: Path) -> Path:
         return root / self.directory / "raw"
@@ -138,9 +140,20 @@ REGISTRY: dict[str, DatasetInfo] = {
 }  # fmt: skip
 
 
-def dataset_info(name: str) -> DatasetInfo:
+def dataset_info(name: str, resize: tuple[int, int] | None = None) -> DatasetInfo:
     """A registered dataset, or the user's own data named by its path (a .npz, or a folder of
-    class folders): shape, classes and normalisation from its training images."""
+    class folders): shape, classes and normalisation from its training images (as stored);
+    with `resize`, every image is read at (height, width) instead."""
+    info = _stored(name)
+    if resize is None or tuple(resize) == info.shape[1:]:
+        return info
+    h, w = resize
+    if not (MIN_IMAGE_SIDE <= h <= MAX_RESIZE_SIDE and MIN_IMAGE_SIDE <= w <= MAX_RESIZE_SIDE):
+        raise TinynasError(f"resize = [{h}, {w}]: each side must be {MIN_IMAGE_SIDE} to {MAX_RESIZE_SIDE} pixels")
+    return replace(info, shape=(info.shape[0], h, w), resize=(h, w))
+
+
+def _stored(name: str) -> DatasetInfo:
     if name in REGISTRY:  # a registered name wins over a folder of that name where tinynas runs
         return REGISTRY[name]
     if not (is_array_file(name) or is_image_folder(name)):

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from search.data.cifar import read_cifar
 from search.data.fetch import ensure
 from search.data.idx import read_idx
-from search.data.registry import DatasetInfo, user_arrays
+from search.data.registry import REGISTRY, DatasetInfo, user_arrays
 from search.errors import TinynasError
 from search.limits import DEFAULT_VAL_SIZE
 
@@ -47,7 +48,29 @@ class Split:
 
 
 def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images (N, C, H, W) and their labels."""
+    """uint8 images (N, C, H, W) and their labels, resized when the dataset says so."""
+    images, labels = _stored_pair(info, root, part)
+    if info.resize is not None and tuple(images.shape[-2:]) != info.resize:
+        images = resized(images, info.resize)
+    return images, labels
+
+
+def resized(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 images (N, C, H, W) at (height, width): bilinear, antialiased when shrinking (as
+    PIL's and torchvision's resize), rounded back to uint8; in chunks, to bound the memory."""
+    out = torch.empty((len(images), images.shape[1], *size), dtype=torch.uint8)
+    for i in range(0, len(images), RESIZE_CHUNK):
+        chunk = images[i : i + RESIZE_CHUNK].float()
+        scaled = F.interpolate(chunk, size=size, mode="bilinear", antialias=True, align_corners=False)
+        out[i : i + RESIZE_CHUNK] = scaled.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+RESIZE_CHUNK = 4096
+"""Images resized at once."""
+
+
+def _stored_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, torch.Tensor]:
     if info.path is not None:
         arrays = user_arrays(info.path)
         return (arrays.x_train, arrays.y_train) if part == "train" else (arrays.x_test, arrays.y_test)
@@ -56,7 +79,7 @@ def _load_pair(info: DatasetInfo, root: Path, part: str) -> tuple[torch.Tensor, 
         return read_cifar(info.locate(root, "archive"), part)
     images = read_idx(info.locate(root, f"{part}_images"), ndim=3)
     labels = read_idx(info.locate(root, f"{part}_labels"), ndim=1)
-    if len(images) != len(labels) or tuple(images.shape[1:]) != info.shape[1:]:
+    if len(images) != len(labels) or tuple(images.shape[1:]) != REGISTRY[info.name].shape[1:]:
         raise TinynasError(
             f"{info.name} {part}: {len(images)} images of {tuple(images.shape[1:])} but "
             f"{len(labels)} labels; the files do not belong together: fetch them again"

@@ -292,7 +292,7 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
         check_writable(path, "deployed model")
         check_replaceable(path, "a deployed model", is_deployed, force)
     exp, model = load_checkpoint(checkpoint)
-    info = dataset_info(exp.dataset)
+    info = dataset_info(exp.dataset, exp.resize)
     test = pixel_split(info, root, "test")
     with torch.no_grad():
         reference = nn.Sequential(_Normalise(info), model).eval()
@@ -319,7 +319,8 @@ def deploy_checkpoint(checkpoint: Path, out: Path, root: Path, int8: bool = Fals
         int8_drop=round(fp32.test_acc - checked8.test_acc, 2) if checked8 else None,
         onnx={
             "opset": OPSET,
-            "input": f"image: float32 [batch, {', '.join(map(str, info.shape))}], pixels in [0, 1]",
+            "input": f"image: float32 [batch, {', '.join(map(str, info.shape))}], pixels in [0, 1]"
+            + (f", resized to {info.shape[2]}x{info.shape[1]} (bilinear, antialiased)" if info.resize else ""),
             "output": f"logits: float32 [batch, {info.classes}]",
             "quantization": QUANTIZATION if int8 else None,
         },

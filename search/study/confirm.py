@@ -84,9 +84,11 @@ def confirm_experiment(
 
 
 @functools.cache
-def _splits(dataset: str, data_root: Path, val_size: int | float, seed: int, subset: int | None) -> tuple[Split, Split]:
+def _splits(
+    dataset: str, resize: tuple[int, int] | None, data_root: Path, val_size: int | float, seed: int, subset: int | None
+) -> tuple[Split, Split]:
     """A study's (train, validation) split, loaded once per process."""
-    return search_splits(dataset_info(dataset), data_root, val_size, seed, subset)
+    return search_splits(dataset_info(dataset, resize), data_root, val_size, seed, subset)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class _Job:
     trial: int
     experiment: str  # JSON: an Experiment
     seeds: list[int]
-    split: tuple[str, Path, int | float, int, int | None]  # `_splits`' arguments
+    split: tuple[str, tuple[int, int] | None, Path, int | float, int, int | None]  # `_splits`' arguments
     resources: Resources  # the worker's own: one process, its threads
 
 
@@ -127,7 +129,7 @@ def confirm(
     if about.spec is None:
         raise TinynasError(f"study {study.study_name} stored no spec (made by an older tinynas?); cannot confirm")
     spec = StudySpec.model_validate(about.spec)
-    split = (spec.dataset, data_root, spec.run.val_size, spec.seed, about.subset)
+    split = (spec.dataset, spec.resize, data_root, spec.run.val_size, spec.seed, about.subset)
     _splits(*split)  # the data's problems surface here, before any worker starts
     wanted = {r.number: confirm_seeds(r, seed_count) for r in candidates}
     todo = [

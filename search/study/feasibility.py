@@ -25,7 +25,7 @@ def trainable_fraction(spec: StudySpec, draws: int = PROBE_DRAWS) -> tuple[float
     """The share of random draws from the space that give a model within budget, and why
     the last one that did not failed."""
     ok, why, budget = 0, "", spec.budget
-    for stats in probe(spec.space.model, dataset_info(spec.dataset), budget, draws, spec.seed):
+    for stats in probe(spec.space.model, dataset_info(spec.dataset, spec.resize), budget, draws, spec.seed):
         if isinstance(stats, str):
             why = stats
         elif budget.fits(stats):
@@ -38,7 +38,7 @@ def trainable_fraction(spec: StudySpec, draws: int = PROBE_DRAWS) -> tuple[float
 def check_space(spec: StudySpec) -> None:
     """Refuse, before any training or storage, a space whose smallest model is over budget or
     in which no random draw gives a trainable model (a search would only record failures)."""
-    info = dataset_info(spec.dataset)
+    info = dataset_info(spec.dataset, spec.resize)
     usage, model = smallest_model(spec.space.model, info, spec.budget)
     if model is None:
         raise TinynasError(

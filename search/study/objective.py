@@ -104,7 +104,7 @@ def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, Train
     # A draw over the budget may even be over the ceiling, which no valid Experiment is: it is
     # recorded as drawn (unvalidated), never trained.
     make = Experiment.model_construct if over else Experiment
-    record_sampled(trial, make(dataset=ctx.spec.dataset, model=model, train=cfg), stats)
+    record_sampled(trial, make(dataset=ctx.spec.dataset, resize=ctx.spec.resize, model=model, train=cfg), stats)
     for figure, amount in excess.items():
         trial.set_constraint(figure, float(amount))
     if over:  # hard budget: never trained, but the sampler learns where the wall is

@@ -79,7 +79,7 @@ def _sampler_seed(spec: StudySpec, n_existing: int, worker: int) -> int:
 
 
 def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
-    info, budget = dataset_info(spec.dataset), spec.budget
+    info, budget = dataset_info(spec.dataset, spec.resize), spec.budget
 
     def whole(values: dict[str, Any], seed: int) -> tuple[dict[str, Any], str] | None:
         return complete(spec.space, info, budget, values, seed)
@@ -149,7 +149,7 @@ def queue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> int:
 
 
 def load_context(spec: StudySpec, opts: SearchOptions) -> SearchContext:
-    info = dataset_info(spec.dataset)
+    info = dataset_info(spec.dataset, spec.resize)
     train, val = search_splits(info, opts.data_root, spec.run.val_size, spec.seed, opts.subset)
     one = replace(opts.resources, workers=1)  # a context is one process's
     return SearchContext(spec, info, train, val, one, opts.seeds_per_trial)

@@ -391,6 +391,10 @@ class RunSpec(_Frozen):
 class StudySpec(_Frozen):
     name: str = Field(pattern=STUDY_NAME_PATTERN)
     dataset: str = "mnist"
+    # None: images as stored, so a registered dataset means what it always meant. [height, width]
+    # resizes every image as it is read (bilinear, antialiased): photos of any size for a tiny
+    # model; the export carries it, so retrain and deploy read the data the same way.
+    resize: tuple[StrictInt, StrictInt] | None = None
     # Maximise validation accuracy alone, or trade it off against a cost the budget knows (a
     # Pareto front): parameters, or what a device pays (MACs, weight bytes, peak activation bytes).
     objectives: Literal[

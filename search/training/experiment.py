@@ -37,6 +37,8 @@ class Experiment(BaseModel):
 
     schema_version: Literal[SCHEMA_VERSION] = SCHEMA_VERSION  # type: ignore[valid-type]
     dataset: str = "mnist"
+    resize: tuple[int, int] | None = None
+    """(height, width) the data's images are resized to as they are read (the spec's resize)."""
     model: ModelConfig
     train: TrainConfig = TrainConfig()
     provenance: Provenance = Provenance()
@@ -61,7 +63,10 @@ class Experiment(BaseModel):
         for later, off in (("distill", None), ("flip", False)):  # recipes from before these keep their hashes
             if recipe[later] == off:
                 del recipe[later]
-        blob = json.dumps({"model": self.model.to_dict(), "train": recipe}, sort_keys=True)
+        identity: dict[str, Any] = {"model": self.model.to_dict(), "train": recipe}
+        if self.resize is not None:  # experiments from before resizing keep their hashes
+            identity["resize"] = list(self.resize)
+        blob = json.dumps(identity, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_json(self) -> str:

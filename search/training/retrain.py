@@ -98,8 +98,8 @@ def seed_config(exp: Experiment, index: int, epochs: int | None, first_seed: int
 
 
 @functools.cache
-def _splits(dataset: str, data_root: Path, subset: int | None) -> tuple[Split, Split]:
-    return retrain_splits(dataset_info(dataset), data_root, subset)
+def _splits(dataset: str, resize: tuple[int, int] | None, data_root: Path, subset: int | None) -> tuple[Split, Split]:
+    return retrain_splits(dataset_info(dataset, resize), data_root, subset)
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ class _SeedJob:
     """One seed's run, as a worker process receives it."""
 
     dataset: str
+    resize: tuple[int, int] | None
     model: str  # JSON: a ModelConfig
     recipe: str  # JSON: a TrainConfig
     data_root: Path
@@ -117,7 +118,7 @@ class _SeedJob:
 def _seed_job(job: _SeedJob) -> tuple[History, nn.Module, nn.Module]:
     """One seed's run in a worker process: its history, evaluated and raw weights."""
     cfg = TrainConfig.model_validate_json(job.recipe)
-    splits = _splits(job.dataset, job.data_root, job.subset)
+    splits = _splits(job.dataset, job.resize, job.data_root, job.subset)
     teacher = teacher_of(cfg, *splits, job.device)  # from the cache the parent filled
     model = ModelConfig.model_validate_json(job.model)
     trained = train_replicas(model, [cfg], *splits, device=job.device, teacher=teacher)
@@ -137,7 +138,7 @@ def retrain(
     on_seed_start: SeedStart | None = None,
     on_seed_end: Callable[[SeedRun], None] | None = None,
 ) -> RetrainResult:
-    info = dataset_info(exp.dataset)
+    info = dataset_info(exp.dataset, exp.resize)
     searched_on = exp.provenance.data_digest
     if searched_on is not None and searched_on != info.digest:
         raise TinynasError(
@@ -158,7 +159,8 @@ def retrain(
                 on_seed_start(group, len(train_split), len(test_split))
         model_json = exp.model.model_dump_json()
         jobs = [
-            _SeedJob(exp.dataset, model_json, c.model_dump_json(), opts.data_root, opts.subset, device) for c in cfgs
+            _SeedJob(exp.dataset, exp.resize, model_json, c.model_dump_json(), opts.data_root, opts.subset, device)
+            for c in cfgs
         ]
         results = in_workers(_seed_job, jobs, opts.resources)
         for cfg, (history, model, raw) in zip(cfgs, results, strict=True):

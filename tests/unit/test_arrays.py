@@ -138,7 +138,7 @@ def test_class_folders_alone_get_a_test_split_carved_with_a_fixed_seed(tmp_path:
         (lambda r: (r / "train" / "a" / "x.png").write_bytes(b"junk"), "train/a/x.png is not a readable image"),
         (
             lambda r: image_folder(r, {"train/a": 1}, size=(6, 6)),
-            "is 8x8, the first image 6x6; tinynas does not resize",
+            "is 8x8, the first image 6x6; the images of a folder share one size",
         ),
         (lambda r: (r / "train" / "empty").mkdir(), "holds no image"),
         (lambda r: image_folder(r, {"test/zebra": 1}), "test/zebra is a class train/ does not have"),
@@ -225,3 +225,28 @@ def test_a_folder_of_rgb_pngs_goes_through_the_api_search_export_retrain_report_
     card = api.deploy(tmp_path / "run" / f"seed{exp.train.seed}" / "checkpoint.pt", tmp_path / "m.onnx", int8=True)
     assert card.classes == ["cat", "dog", "fox"] and card.onnx["input"].startswith("image: float32 [batch, 3, 32, 32]")
     assert card.int8 is not None
+
+
+def test_a_spec_may_resize_the_images_and_the_export_carries_it_to_retrain(tmp_path: Path) -> None:
+    """Images as stored unless the spec says `resize`: then every split is read at that size,
+    the models take it, and an export retrains (and hashes) with it."""
+    from search import api
+
+    path = write(tmp_path / "d.npz", n=90, shape=(8, 8, 3))
+    assert dataset_info(str(path)).shape == (3, 8, 8)
+    info = dataset_info(str(path), (12, 10))
+    assert info.shape == (3, 12, 10) and info.resize == (12, 10)
+    train, val = search_splits(info, tmp_path, 0.2)
+    assert train.x.shape[1:] == (3, 12, 10) and val.x.shape[1:] == (3, 12, 10)
+    spec = make_spec(dataset=str(path), resize=[12, 10], **{"run.val_size": 0.2, "space.train.epochs": 1})
+    study = api.search(spec, trials=1, storage=f"sqlite:///{tmp_path / 's.db'}", jobs=1, threads=1, confirm=False)
+    exp = api.export(study, rule="best")
+    assert exp.resize == (12, 10) and exp.model.input_shape == (3, 12, 10)
+    assert exp.config_hash() != exp.model_copy(update={"resize": None}).config_hash()
+    result = api.retrain(
+        exp, epochs=1, out=tmp_path / "run", jobs=1, threads=1, results=f"sqlite:///{tmp_path / 'r.db'}"
+    )
+    assert len(result.runs) == 1 and 0 <= result.runs[0].final <= 100
+    for bad in ([2, 2], [12, 1000]):
+        with pytest.raises(TinynasError, match="each side must be 4 to 256 pixels"):
+            dataset_info(str(path), tuple(bad))
