@@ -1,25 +1,30 @@
 """Which cheap signal predicts a configuration's confirmed score, and at what cost.
 
-For configurations drawn at random from the search race's space (within its budget), on the
-race's problem (`search_race.REDUCED`: 10,000 training images, a 5,000-image validation split
-carved from the training images, 5 epochs): the truth is the confirmed full score, the mean
-over 3 fresh seeds of each seed's score as the search scores it (mean validation accuracy of
-the last 2 epochs). Each cheap signal is then ranked against it:
+Configurations are drawn at random from a problem's space (within its budget); the truth is
+each one's confirmed score, the mean over 3 fresh seeds (trained fused, as `export --confirm`
+does) of each seed's score as the search scores it (mean validation accuracy of the last 2
+epochs). Each cheap signal is then ranked against it. Two problems (--problem):
 
-- epoch 1, 2, 3: validation accuracy after that epoch of the full, annealed run (one seed):
-  what Hyperband's rungs see;
-- full, 1 seed: the whole run's score with one seed (what a 1-seed trial is scored by);
-- full, 2 seeds: the mean of two seeds' scores (what a 2-seed trial is scored by);
-- short schedule: a complete run of 2 of the 5 epochs, annealed to zero;
-- data subset: a third of the training images with the full 5-epoch schedule.
+- race: the search race's (`search_race.REDUCED`: 10,000 training images, a 5,000-image
+  validation split, 5 epochs). Signals: accuracy after epoch 1, 2, 3 of the full annealed
+  run (what Hyperband's rungs see); the full run with 1 seed and with 2; a complete 2-epoch
+  schedule annealed to zero; a third of the training images with the full schedule.
+- sub5k: the fidelity the results table reports, `studies/sub5k.toml` as shipped (budget
+  sizing, <= 5,000 parameters, 19 epochs, 50,000 training and 10,000 validation images).
+  Signals: accuracy after epoch 10 (today's rung); the full run with 1 seed (a trial's
+  score); a complete 6-epoch schedule annealed to zero; a fifth of the training images with
+  the full schedule; a fifth with the 6-epoch schedule.
 
 Per signal: Spearman's rank correlation with the truth (and a bootstrap 90% interval over
 configurations), top-5 recall (how many of the truth's 5 best the signal's 5 best hold), and
 its cost as a fraction of one full single-seed run (measured). Results are cached in --out
-as each configuration finishes; a rerun resumes.
+as each configuration finishes; a rerun of the same command resumes (a run of hours, in the
+background with the searches' snapshot habit: commit --out now and then).
 
     python benchmarks/fidelity.py --data-dir data --configs 24 --workers 2 \\
         --out studies/results/fidelity.json
+    python benchmarks/fidelity.py --problem sub5k --data-dir data --configs 20 --workers 1 \\
+        --out studies/results/fidelity-sub5k.json
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import json
 import multiprocessing as mp
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -38,16 +44,45 @@ from search_race import REDUCED, spec_for
 from models import ModelConfig, count_params
 from search.data import data_root, dataset_info, search_splits
 from search.limits import CONFIRM_SEED_OFFSET
-from search.study import StudySpec, sample_model, sample_train, seed_score
+from search.study import StudySpec, load_spec, sample_model, sample_train, seed_score
 from search.study.space import RandomSuggest
 from search.training import TrainConfig, cpu_name, fastest_layout, train_replicas
 
 TRUTH_SEEDS = 3
-SHORT_EPOCHS = 2
-SUBSET_FRACTION = 3
-EPOCHS = REDUCED["budget"]["max_epochs"]
-SIGNALS = ["epoch 1", "epoch 2", "epoch 3", "full, 1 seed", "full, 2 seeds", "short schedule", "data subset"]
 TOP = 5
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Where the signals are measured: a spec (space, budget, splits) and the cheap runs."""
+
+    spec: StudySpec
+    epochs: int
+    rungs: tuple[int, ...]
+    """Epochs of the full single-seed run whose accuracy is a signal (a pruner's rungs)."""
+    short: int
+    """Epochs of the short complete schedule (annealed to zero at its own end)."""
+    fraction: int
+    """The data-subset signal trains on 1/fraction of the training images."""
+    second_seed: bool
+    """Also a second search seed: the 'full, 2 seeds' signal."""
+    short_subset: bool
+    """Also the short schedule on the data subset."""
+    draw_seed: int
+
+    def signals(self) -> list[str]:
+        names = [f"epoch {e}" for e in self.rungs] + ["full, 1 seed"]
+        names += ["full, 2 seeds"] if self.second_seed else []
+        names += ["short schedule", "data subset"] + (["subset, short"] if self.short_subset else [])
+        return names
+
+
+def problem(name: str) -> Problem:
+    if name == "race":
+        return Problem(spec_for(0), REDUCED["budget"]["max_epochs"], (1, 2, 3), 2, 3, True, False, 2)
+    spec = load_spec(REPO / "studies" / "sub5k.toml")
+    return Problem(spec, spec.budget.max_epochs, (10,), 6, 5, False, True, 3)
 
 
 def draws(spec: StudySpec, n: int, seed: int) -> list[dict]:
@@ -64,35 +99,44 @@ def draws(spec: StudySpec, n: int, seed: int) -> list[dict]:
 
 
 _SPLITS: dict = {}
+_PROBLEM: list[Problem] = []
 
 
-def _load(root: Path, threads: int) -> None:
+def _load(root: Path, threads: int, name: str) -> None:
     torch.set_num_threads(threads)
-    spec = spec_for(0)
-    info = dataset_info(spec.dataset)
-    train, val = search_splits(info, root, spec.run.val_size, spec.seed, spec.run.subset)
-    n = len(train) // SUBSET_FRACTION
+    p = problem(name)
+    info = dataset_info(p.spec.dataset)
+    train, val = search_splits(info, root, p.spec.run.val_size, p.spec.seed, p.spec.run.subset)
+    n = len(train) // p.fraction
     _SPLITS.update(train=train, val=val, subset=type(train)(train.x[:n], train.y[:n]))
+    _PROBLEM[:] = [p]
 
 
-def _run(model: ModelConfig, cfg: TrainConfig, train_key: str = "train") -> tuple[list[float], float]:
+def _run(model: ModelConfig, cfgs: list[TrainConfig], train_key: str = "train") -> tuple[list[list[float]], float]:
+    """Each seed's validation curve (seeds fused) and the wall time."""
     start = time.perf_counter()
-    cfg = cfg.model_copy(update={"layout": fastest_layout("cpu", 1, 1)})  # as a 1-seed trial on one thread
-    history = train_replicas(model, [cfg], _SPLITS[train_key], _SPLITS["val"])
-    return history.histories[0].eval_acc, time.perf_counter() - start
+    layout = fastest_layout("cpu", len(cfgs), 1)  # as a trial (or a confirmation) on one thread
+    cfgs = [c.model_copy(update={"layout": layout}) for c in cfgs]
+    trained = train_replicas(model, cfgs, _SPLITS[train_key], _SPLITS["val"])
+    return [h.eval_acc for h in trained.histories], time.perf_counter() - start
 
 
 def measure(draw: dict) -> dict:
     """Every signal and the truth for one configuration, with what each run cost."""
+    p = _PROBLEM[0]
     model, cfg = ModelConfig.from_dict(draw["model"]), TrainConfig.model_validate(draw["train"])
-    runs = {}
-    for i in range(2):  # the search's seeds
-        runs[f"seed {i}"] = _run(model, cfg.model_copy(update={"seed": cfg.seed + i}))
-    for i in range(TRUTH_SEEDS):
-        runs[f"truth {i}"] = _run(model, cfg.model_copy(update={"seed": cfg.seed + CONFIRM_SEED_OFFSET + i}))
-    runs["short"] = _run(model, cfg.model_copy(update={"epochs": SHORT_EPOCHS}))
-    runs["subset"] = _run(model, cfg, "subset")
-    return {"config": draw, "params": count_params(model), "runs": {k: {"curve": c, "seconds": s} for k, (c, s) in runs.items()}}  # fmt: skip
+    short = cfg.model_copy(update={"epochs": p.short})
+    plan = {"seed 0": ([cfg], "train"), "short": ([short], "train"), "subset": ([cfg], "subset")}
+    if p.second_seed:
+        plan["seed 1"] = ([cfg.model_copy(update={"seed": cfg.seed + 1})], "train")
+    if p.short_subset:
+        plan["subset short"] = ([short], "subset")
+    truth = [cfg.model_copy(update={"seed": cfg.seed + CONFIRM_SEED_OFFSET + i}) for i in range(TRUTH_SEEDS)]
+    runs = {k: _run(model, cfgs, key) for k, (cfgs, key) in plan.items()}
+    curves, seconds = _run(model, truth)
+    out = {k: {"curve": c[0], "seconds": t} for k, (c, t) in runs.items()}
+    out |= {f"truth {i}": {"curve": curve, "seconds": seconds / TRUTH_SEEDS} for i, curve in enumerate(curves)}
+    return {"config": draw, "params": count_params(model), "runs": out}
 
 
 def _score(curve: list[float]) -> float:
@@ -101,18 +145,21 @@ def _score(curve: list[float]) -> float:
     return seed_score(History([EpochResult(i + 1, 0, 0, 0, acc, 0, 0) for i, acc in enumerate(curve)]))
 
 
-def signals(row: dict) -> tuple[float, dict[str, tuple[float, float]]]:
+def signals(row: dict, p: Problem) -> tuple[float, dict[str, tuple[float, float]]]:
     """(truth, {signal: (value, cost in full single-seed runs)})."""
     runs = row["runs"]
     full = runs["seed 0"]["seconds"]
     truth = sum(_score(runs[f"truth {i}"]["curve"]) for i in range(TRUTH_SEEDS)) / TRUTH_SEEDS
     curve = runs["seed 0"]["curve"]
-    out = {f"epoch {e}": (curve[e - 1], e / EPOCHS) for e in (1, 2, 3)}
+    out = {f"epoch {e}": (curve[e - 1], e / p.epochs) for e in p.rungs}
     out["full, 1 seed"] = (_score(curve), 1.0)
-    two = (_score(curve) + _score(runs["seed 1"]["curve"])) / 2
-    out["full, 2 seeds"] = (two, (full + runs["seed 1"]["seconds"]) / full)
+    if p.second_seed:
+        two = (_score(curve) + _score(runs["seed 1"]["curve"])) / 2
+        out["full, 2 seeds"] = (two, (full + runs["seed 1"]["seconds"]) / full)
     out["short schedule"] = (_score(runs["short"]["curve"]), runs["short"]["seconds"] / full)
     out["data subset"] = (_score(runs["subset"]["curve"]), runs["subset"]["seconds"] / full)
+    if p.short_subset:
+        out["subset, short"] = (_score(runs["subset short"]["curve"]), runs["subset short"]["seconds"] / full)
     return truth, out
 
 
@@ -121,13 +168,13 @@ def spearman(a: list[float], b: list[float]) -> float:
     return float(pd.Series(a).rank().corr(pd.Series(b).rank()))
 
 
-def table(rows: list[dict], boot: int = 1000) -> list[tuple[str, float, float, float, float, float]]:
+def table(rows: list[dict], p: Problem, boot: int = 1000) -> list[tuple[str, float, float, float, float, float]]:
     """Per signal: (name, Spearman, its 5th and 95th bootstrap percentiles, top-5 recall, cost)."""
-    truths, sigs = zip(*(signals(r) for r in rows), strict=True)
+    truths, sigs = zip(*(signals(r, p) for r in rows), strict=True)
     best = set(sorted(range(len(rows)), key=lambda i: -truths[i])[:TOP])
     rng = random.Random(0)
     out = []
-    for name in SIGNALS:
+    for name in p.signals():
         values = [s[name][0] for s in sigs]
         rho = spearman(values, truths)
         samples = []
@@ -144,24 +191,28 @@ def table(rows: list[dict], boot: int = 1000) -> list[tuple[str, float, float, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problem", choices=["race", "sub5k"], default="race")
     parser.add_argument("--data-dir", type=Path, default=data_root(None))
     parser.add_argument("--configs", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2, help="processes, one thread each")
     parser.add_argument("--out", type=Path, default=Path("fidelity.json"))
     args = parser.parse_args()
+    p = problem(args.problem)
     results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
     results["machine"] = results.get("machine") or f"{cpu_name()}, {args.workers} worker(s) x 1 thread"
-    todo = draws(spec_for(0), args.configs, seed=2)[len(results["rows"]) :]
-    with mp.get_context("spawn").Pool(args.workers, initializer=_load, initargs=(args.data_dir, 1)) as pool:
+    results["problem"] = args.problem
+    todo = draws(p.spec, args.configs, seed=p.draw_seed)[len(results["rows"]) :]
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(args.workers, initializer=_load, initargs=(args.data_dir, 1, args.problem)) as pool:
         for row in pool.imap(measure, todo):
             results["rows"].append(row)
             args.out.write_text(json.dumps(results, indent=1))
             print(f"{len(results['rows'])}/{args.configs}: {row['params']:,} params", flush=True)
     rows = results["rows"][: args.configs]
-    print(f"\n{len(rows)} configurations of the race space; truth: mean score of {TRUTH_SEEDS} fresh seeds; "
-          f"{results['machine']}")  # fmt: skip
+    print(f"\n{len(rows)} configurations of the {args.problem} space; truth: mean score of {TRUTH_SEEDS} fresh "
+          f"seeds; {results['machine']}")  # fmt: skip
     print(f"{'signal':<16} {'Spearman':>8} {'90% interval':>14} {'top-5 recall':>12} {'cost':>6}")
-    for name, rho, lo, hi, recall, cost in table(rows):
+    for name, rho, lo, hi, recall, cost in table(rows, p):
         print(f"{name:<16} {rho:>8.2f} {f'{lo:.2f} to {hi:.2f}':>14} {recall:>12.0%} {cost:>5.2f}x")
 
 
