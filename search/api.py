@@ -102,20 +102,19 @@ def search(
     spec: StudySpec | str | Path,
     *,
     make_watcher: WatcherFactory = silent,
-    confirm_feed: ConfirmFeed = UNHEARD,
     feed: SearchFeed = QUIET,
     **flags: Any,
 ) -> optuna.Study:
     """Run or resume a study until it holds `trials` finished trials (default: the spec's), then
     confirm its top trials if the spec's `[run] confirm` asks. `make_watcher(study)` builds, in
     each process that trains, what hears of every finished trial (a `Watcher`); `feed` hears
-    where the study stands and what the --timeout cut, `confirm_feed` how confirmation goes.
+    where the study stands, what the --timeout cut and (`feed.confirm`) how confirmation goes.
     The keywords are `SearchFlags`' fields (trials, timeout, storage, data_dir, subset, device,
     jobs, threads, seeds_per_trial, confirm), as the CLI's flags."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
     handler = signal.getsignal(signal.SIGINT)
     try:
-        return search_study(spec, _flags(flags), make_watcher, replace(feed, confirm=confirm_feed))
+        return search_study(spec, _flags(flags), make_watcher, feed)
     finally:  # Ctrl-C stops the search; the notebook's own Ctrl-C works again afterwards
         signal.signal(signal.SIGINT, handler)
 

@@ -286,7 +286,6 @@ def search(
             spec,
             make_watcher=partial(feed, footer=not quiet),
             feed=search_feed(spec.name),
-            confirm_feed=confirm_feed(),
             **flags,
         )
     _print_outcome(study)
@@ -332,7 +331,7 @@ def search_feed(name: str):
         else:
             say(f"confirmation cut at the --timeout after {len(outcome.done)} of {outcome.top}; finish it with {later}")
 
-    return SearchFeed(starting, timeout_reached, confirmation_cut)
+    return SearchFeed(starting, timeout_reached, confirmation_cut, confirm_feed())
 
 
 @app.command()

@@ -250,3 +250,21 @@ def test_a_spec_may_resize_the_images_and_the_export_carries_it_to_retrain(tmp_p
     for bad in ([2, 2], [12, 1000]):
         with pytest.raises(TinynasError, match="each side must be 4 to 256 pixels"):
             dataset_info(str(path), tuple(bad))
+
+
+def test_a_search_tells_its_feed_where_the_study_stands(tmp_path: Path) -> None:
+    """What the CLI shows of a run comes from the API's feed, not from reaching below it."""
+    from search import api
+
+    path = write(tmp_path / "d.npz", n=90, shape=(8, 8))
+    spec = make_spec(dataset=str(path), **{"run.val_size": 0.2, "space.train.epochs": 1})
+    heard: list = []
+    feed = api.SearchFeed(starting=heard.append, timeout_reached=lambda cut: heard.append(("cut", cut)))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    api.search(spec, trials=2, storage=url, jobs=1, threads=1, confirm=False, feed=feed)
+    again: list = []
+    api.search(spec, trials=2, storage=url, jobs=1, threads=1, confirm=False, feed=api.SearchFeed(again.append))
+    first, second = heard[0], again[0]
+    assert (first.name, first.finished, first.target, first.workers, first.threads) == ("synthetic", 0, 2, 1, 1)
+    assert first.train_images == 72 and first.others == () and first.storage == url and len(heard) == 1
+    assert (second.finished, second.target) == (2, 2)  # nothing to do: the CLI says so
