@@ -131,7 +131,7 @@ def test_a_users_npz_goes_through_search_export_retrain_and_deploy(tmp_path: Pat
     assert run_cli("export", "digits", "--storage", url, "--rule", "best", "--out", str(best)).returncode == 0
     run = tmp_path / "run"
     retrained = run_cli(
-        "retrain", str(best), "--seeds", "1", "--epochs", "2", "--threads", "1", "--quiet", "--out", str(run),
+        "retrain", str(best), "--seeds", "2", "--epochs", "2", "--threads", "1", "--quiet", "--out", str(run),
         "--results", f"sqlite:///{tmp_path / 'r.db'}",
     )  # fmt: skip
     assert retrained.returncode == 0, retrained.stderr
