@@ -102,6 +102,12 @@ VARIANTS: dict[str, dict] = {
     "tinynas-noprune": {"spec": {"pruner": {"kind": "none"}}},
     "tinynas-evolution": {"spec": {"sampler": EVOLUTION}},  # aging evolution instead of TPE
     "tinynas-channels": {"model": {"sizing": "channels"}},  # widths drawn as channels, no budget sizing
+    "tinynas-promotion": {"spec": {"pruner": {"kind": "promotion"}}},  # screened on a fifth of the images first
+    "tinynas-fill": {"model": {"fill": {"low": 0.8, "high": 1.0}}},  # budget sizing spending 80-100% of it
+    "tinynas-channels-promotion": {  # the two levers that measured best, together
+        "model": {"sizing": "channels"},
+        "spec": {"pruner": {"kind": "promotion"}},
+    },
 }
 """tinynas arms: the shipped defaults, and each with one lever changed (--arms)."""
 

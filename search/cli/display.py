@@ -29,6 +29,8 @@ def trial_line(r: TrialRecord, max_params: int | None) -> str:
         detail = f"over budget{why}" if r.infeasible else "invalid shape"
     elif r.kind is Kind.COMPLETE:
         detail = f"val {r.value:6.2f}%  ({plural(len(r.val_curve), 'epoch')})"
+    elif r.kind is Kind.PRUNED and r.rungs:  # promotion stops a trial only on a rung
+        detail = f"val {r.rungs[-1].score:6.2f}%  stopped on {r.rungs[-1].describe()}"
     elif r.kind is Kind.PRUNED:
         detail = f"val {r.last_val_acc:6.2f}%  stopped after epoch {len(r.val_curve)}" if r.val_curve else "stopped"
     else:

@@ -125,6 +125,17 @@ def stratified_pick(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, 
     return chosen, np.setdiff1d(np.arange(len(labels)), chosen)
 
 
+def share_of(split: Split, share: float, seed: int) -> Split:
+    """A stratified share of a split (at least one image per class kept in proportion): the
+    same images for the same seed, so runs on it are comparable."""
+    n = max(1, round(share * len(split)))
+    if n >= len(split):
+        return split
+    keep, _ = stratified_pick(split.y.cpu().numpy(), n, seed)
+    index = torch.from_numpy(keep).to(split.y.device)
+    return Split(split.x[index], split.y[index])
+
+
 def _check_subset(subset: int | None, available: int) -> None:
     if subset is not None and subset > available:
         raise TinynasError(

@@ -30,6 +30,7 @@ def trial_row(r: TrialRecord) -> dict:
         "seconds": r.seconds,
         "arch": arch_string(model) if model else None,
         "over_budget": r.over,
+        "rung_scores": json.dumps([rung.score for rung in r.rungs]) if r.rungs else None,
     }
     row |= {f"train.{k}": v for k, v in (config.get("train") or {}).items()}
     row |= {f"param.{k}": v for k, v in r.sampled.items()}

@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 import optuna
 
 from models import Analysis, ModelConfig, analyse
-from search.data import DatasetInfo, Split
+from search.data import DatasetInfo, Split, share_of
 from search.limits import SCORE_EPOCHS
 from search.study.interrupt import storage_write
 from search.study.owners import Owner
-from search.study.pruning import dominated
+from search.study.pruning import dominated, promoted
 from search.study.record import (
+    RungResult,
     record_curves,
     record_infeasible,
     record_invalid,
     record_owner,
+    record_rung,
     record_sampled,
     record_seeds,
     record_teacher,
@@ -24,7 +26,7 @@ from search.study.record import (
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
 from search.training import ONE_PROCESS, EpochResult, Experiment, History, Resources, TrainConfig, train_replicas
-from search.training.teachers import teacher_of
+from search.training.teachers import Teacher, teacher_of
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
 
@@ -53,8 +55,8 @@ class SearchContext:
 
 
 def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, float]:
-    """Sample, hold the budget, train, report. A stop signal interrupts the training, never a
-    write to the storage (`storage_write`)."""
+    """Sample, hold the budget, climb the promotion rungs (if any), train, report. A stop
+    signal interrupts the training, never a write to the storage (`storage_write`)."""
     with storage_write():
         model, cfg, stats = _sample(trial, ctx)
     teacher = teacher_of(cfg, ctx.train, ctx.val, ctx.resources.device)  # cached: trained once per split
@@ -63,25 +65,56 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
         if teacher is not None:
             record_teacher(trial, teacher.identity())
         record_seeds(trial, seeds)
-    curves: list[list[float]] = [[] for _ in seeds]
-
-    def on_epoch(results: list[EpochResult]) -> None:
-        for curve, result in zip(curves, results, strict=True):
-            curve.append(result.eval_acc)
-        mean = sum(r.eval_acc for r in results) / len(results)
-        epoch = results[0].epoch
+    run = _Run(trial, ctx, model, seeds, teacher, stats)
+    climbed: list[RungResult] = []
+    for rung in ctx.spec.pruner.ladder:
+        epochs = min(rung.epochs or cfg.epochs, cfg.epochs)
+        images = share_of(ctx.train, rung.images, ctx.spec.seed)  # the same images for every trial
+        score, curve = run(cfg.model_copy(update={"epochs": epochs}), images, judged=False)
+        climbed.append(RungResult(rung.images, epochs, score, tuple(curve)))
         with storage_write():
-            record_curves(trial, curves)
-            stop = epoch < cfg.epochs and _should_stop(trial, ctx, epoch, mean, stats)
-        if stop:
-            raise optuna.TrialPruned(f"stopped after epoch {epoch}")
-
-    replicas = [cfg.model_copy(update={"seed": s}) for s in seeds]
-    histories = train_replicas(
-        model, replicas, ctx.train, ctx.val, device=ctx.resources.device, on_epoch=on_epoch, teacher=teacher
-    ).histories
-    score = sum(map(seed_score, histories)) / len(histories)
+            record_rung(trial, climbed)
+            on = _climbs(trial, ctx, len(climbed) - 1, score, stats)
+        if not on:
+            raise optuna.TrialPruned(f"stopped at rung {len(climbed)} ({climbed[-1].describe()})")
+    score, _ = run(cfg, ctx.train, judged=not climbed)
     return score if ctx.spec.cost is None else (score, float(getattr(stats, ctx.spec.cost)))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Trains the trial's replicas on some images, recording their curves each epoch; a
+    judged run may be stopped by the pruner between epochs."""
+
+    trial: optuna.Trial
+    ctx: SearchContext
+    model: ModelConfig
+    seeds: list[int]
+    teacher: Teacher | None
+    stats: Analysis
+
+    def __call__(self, cfg: TrainConfig, images: Split, *, judged: bool) -> tuple[float, list[float]]:
+        """(the score by the search's rule, the curve: mean over seeds) of a complete run."""
+        curves: list[list[float]] = [[] for _ in self.seeds]
+
+        def on_epoch(results: list[EpochResult]) -> None:
+            for curve, result in zip(curves, results, strict=True):
+                curve.append(result.eval_acc)
+            mean = sum(r.eval_acc for r in results) / len(results)
+            epoch = results[0].epoch
+            with storage_write():
+                record_curves(self.trial, curves)
+                stop = judged and epoch < cfg.epochs and _should_stop(self.trial, self.ctx, epoch, mean, self.stats)
+            if stop:
+                raise optuna.TrialPruned(f"stopped after epoch {epoch}")
+
+        replicas = [cfg.model_copy(update={"seed": s}) for s in self.seeds]
+        device = self.ctx.resources.device
+        histories = train_replicas(
+            self.model, replicas, images, self.ctx.val, device=device, on_epoch=on_epoch, teacher=self.teacher
+        ).histories
+        mean_curve = [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
+        return sum(map(seed_score, histories)) / len(histories), mean_curve
 
 
 def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, TrainConfig, Analysis]:
@@ -121,3 +154,12 @@ def _should_stop(trial: optuna.Trial, ctx: SearchContext, epoch: int, acc: float
         return dominated(trial.study, epoch, getattr(stats, ctx.spec.cost), acc, ctx.spec.cost)
     trial.report(acc, epoch)
     return trial.should_prune()
+
+
+def _climbs(trial: optuna.Trial, ctx: SearchContext, rung: int, score: float, stats: Analysis) -> bool:
+    """Promotion: whether the trial goes on from this rung. Its score is also reported, at step
+    rung + 1, so that samplers rank a trial stopped on a higher rung above one stopped lower."""
+    cost = None if ctx.spec.cost is None else (ctx.spec.cost, int(getattr(stats, ctx.spec.cost)))
+    if cost is None:  # Optuna takes intermediate values from single-objective trials only
+        trial.report(score, rung + 1)
+    return promoted(trial.study, trial.number, rung, score, ctx.spec.pruner.reduction_factor, cost)

@@ -1,4 +1,5 @@
-"""Pruners: Optuna's for single-objective studies, and our rule for Pareto studies."""
+"""Pruners: Optuna's for single-objective studies, our rule for Pareto studies, and
+promotion over cheaper runs (asynchronous successive halving) for both."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import statistics
 import optuna
 
 from models import analyse
-from search.study.record import TrialRecord, complete_records
+from search.study.record import TrialRecord, complete_records, rung_peers
 from search.study.spec import PrunerSpec
 
 MIN_PEERS = 3
@@ -22,7 +23,22 @@ def make_pruner(spec: PrunerSpec, max_epochs: int) -> optuna.pruners.BasePruner:
         return optuna.pruners.SuccessiveHalvingPruner(first, spec.reduction_factor)
     if spec.kind == "median":
         return optuna.pruners.MedianPruner(spec.startup_trials, n_warmup_steps=first - 1)
-    return optuna.pruners.NopPruner()
+    return optuna.pruners.NopPruner()  # none; promotion decides in the objective (`promoted`)
+
+
+def promoted(study: optuna.Study, number: int, rung: int, score: float, eta: int, cost: tuple[str, int] | None) -> bool:
+    """Asynchronous successive halving (ASHA's rule, as Optuna's SuccessiveHalvingPruner):
+    trial `number`, having scored `score` on `rung`, climbs on when it is among the best
+    max(1, n // eta) of the n scores reached there so far, its own included. Nobody waits for
+    a rung to fill: the first trials climb, the later ones meet a stiffer field. With a cost
+    (a Pareto study: the figure and the trial's amount), only peers that cost no more count,
+    so a small model is not stopped for losing to bigger ones."""
+    peers = rung_peers(study, rung, exclude=number)
+    if cost is not None:
+        figure, amount = cost
+        peers = [r for r in peers if (c := _cost(r, figure)) is not None and c <= amount]
+    ahead = sum(r.rungs[rung].score > score for r in peers)
+    return ahead < max(1, (len(peers) + 1) // eta)
 
 
 def dominated(study: optuna.Study, epoch: int, cost: int, acc: float, figure: str = "params") -> bool:

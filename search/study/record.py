@@ -46,6 +46,7 @@ class _Key:
     INVALID = "invalid"  # why the sampled architecture cannot exist
     OWNER = "owner"  # {host, pid, started, trial} of the process running it (search.study.owners)
     TEACHER = "teacher"  # the distillation teacher's identity (`Teacher.identity`), when the recipe distils
+    RUNGS = "rungs"  # promotion: [{images, epochs, score, curve}] per cheaper run the trial climbed, in order
 
 
 class StudyKey:
@@ -61,6 +62,20 @@ class StudyKey:
     TARGET = "target"
     DATA_DIGEST = "data_digest"  # a user's own data: which content the study searched (DatasetInfo.digest)
     CLASSES = "classes"  # the data's class names, in label order, where it names them (folders, CIFAR-10)
+
+
+@dataclass(frozen=True)
+class RungResult:
+    """One cheaper run of a trial's configuration (promotion): its share of the training
+    images, its epochs, its score by the search's rule, and its validation curve."""
+
+    images: float
+    epochs: int
+    score: float
+    curve: tuple[float, ...]
+
+    def describe(self) -> str:
+        return f"{self.images:.0%} of the images, {self.epochs} epochs"
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,8 @@ class TrialRecord:
     teacher: dict | None = None
     over: str | None = None
     """What an over-budget draw broke, in words (studies before device budgets kept none)."""
+    rungs: tuple[RungResult, ...] = ()
+    """Promotion: the cheaper runs it climbed (its val_curve is then the last run's)."""
 
     @classmethod
     def of(cls, t: FrozenTrial) -> TrialRecord:
@@ -110,6 +127,9 @@ class TrialRecord:
             owner=_claim(attrs.get(_Key.OWNER), t.number),
             teacher=attrs.get(_Key.TEACHER),
             over=attrs.get(_Key.OVER),
+            rungs=tuple(
+                RungResult(r["images"], r["epochs"], r["score"], tuple(r["curve"])) for r in attrs.get(_Key.RUNGS, ())
+            ),
         )
 
     @property
@@ -195,6 +215,18 @@ def record_curves(trial: optuna.Trial, curves: list[list[float]]) -> None:
         trial.set_user_attr(_Key.VAL_CURVES, [list(c) for c in curves])
 
 
+def record_rung(trial: optuna.Trial, climbed: list[RungResult]) -> None:
+    """The cheaper runs the trial has climbed so far (promotion), each with its score."""
+    trial.set_user_attr(_Key.RUNGS, [{**asdict(r), "curve": list(r.curve)} for r in climbed])
+
+
+def rung_peers(study: optuna.Study, rung: int, exclude: int) -> list[TrialRecord]:
+    """The other trials that have a score on this rung: complete, stopped there or later, or
+    running on (a failed trial's score lives on in its retry, which is queued with it)."""
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    return [r for r in records(study, states) if len(r.rungs) > rung and r.number != exclude]
+
+
 def record_teacher(trial: optuna.Trial, identity: dict) -> None:
     trial.set_user_attr(_Key.TEACHER, identity)
 
@@ -217,6 +249,7 @@ def user_attrs(**fields: Any) -> dict[str, Any]:
         "owner": _Key.OWNER,
         "val_curves": _Key.VAL_CURVES,
         "seeds": _Key.SEEDS,
+        "rungs": _Key.RUNGS,
     }
     return {keys[name]: value for name, value in fields.items()}
 

@@ -91,6 +91,15 @@ def fitness(trial: FrozenTrial) -> list[float] | None:
     return None
 
 
+def _standing(trial: FrozenTrial, direction: StudyDirection) -> tuple[float, float]:
+    """A single-objective tournament's order: how far the trial got (complete; else the last
+    step it reported: an epoch, or a promotion rung), then its value there. A score on a
+    cheaper run or an earlier epoch is not on the same scale as a complete run's."""
+    value = (fitness(trial) or [-math.inf])[0]
+    reach = math.inf if trial.state == TrialState.COMPLETE else float(max(trial.intermediate_values, default=0))
+    return reach, value if direction == StudyDirection.MAXIMIZE else -value
+
+
 def _better(a: Sequence[float], b: Sequence[float], directions: Sequence[StudyDirection]) -> bool:
     """a dominates b: no worse in every objective, better in one."""
     signs = [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions]
@@ -159,6 +168,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
 
     def parent(self, study: optuna.Study, members: list[FrozenTrial]) -> FrozenTrial:
         picks = [members[i] for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
+        if len(study.directions) == 1:  # picks are in random order: max() breaks ties at random
+            return max(picks, key=lambda t: _standing(t, study.direction))
         scores = [fitness(t) or [] for t in picks]
         best = [
             t

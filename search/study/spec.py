@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sys
@@ -305,13 +306,60 @@ class SamplerSpec(_Frozen):
         return self
 
 
+class Rung(_Frozen):
+    """A cheaper run of a configuration that `promotion` screens it with: a share of the
+    training images (the same stratified share for every trial) and a complete schedule of
+    its own length, annealed to zero at its own end."""
+
+    # A fifth: the share benchmarks/fidelity.py measures as "data subset".
+    images: Finite = Field(default=0.2, gt=0, le=1, description="share of the training images")
+    # None: the trial's own epochs (the full schedule on fewer images).
+    epochs: int | None = Field(default=None, ge=1, description="epochs of the rung's own schedule")
+
+    def cost(self, epochs: int) -> float:
+        """Its training cost as a share of the full run's."""
+        return self.images * min(self.epochs or epochs, epochs) / epochs
+
+    def describe(self, epochs: int) -> str:
+        return f"{self.images:.0%} of the images, {min(self.epochs or epochs, epochs)} epochs"
+
+
+PrunerKind = Literal["none", "median", "sha", "hyperband", "promotion"]
+
+
 class PrunerSpec(_Frozen):
-    kind: Literal["none", "median", "sha", "hyperband"] = "hyperband"
+    # hyperband: successive halving over epochs of the one full run, from half the schedule
+    # on; promotion: successive halving over the `rungs`, cheaper runs of each configuration,
+    # before the full run.
+    kind: PrunerKind = "hyperband"
     min_epochs: int | None = Field(
         default=None, ge=1, description="epochs every trial gets before it can be stopped; default: FIRST_RUNG"
     )
     reduction_factor: int = Field(default=3, ge=2, le=100)
     startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS, description="median: trials before pruning starts")
+    # promotion: the cheaper runs, cheapest first; a trial goes on to the next rung (the last:
+    # its full run) only while its score is in the best 1/reduction_factor of the scores its
+    # peers reached there. One rung by default, a fifth of the images with the full schedule.
+    rungs: tuple[Rung, ...] = Field(default=(Rung(),), min_length=1, max_length=4)
+
+    @property
+    def ladder(self) -> tuple[Rung, ...]:
+        """The rungs a trial climbs before its full run: promotion's; none for the others."""
+        return self.rungs if self.kind == "promotion" else ()
+
+    @after(mode="after")
+    def _rungs_climb(self) -> PrunerSpec:
+        reach = [(r.images, r.epochs or math.inf) for r in self.ladder]
+        for (images, epochs), (more_images, more_epochs) in itertools.pairwise(reach):
+            if more_images < images or more_epochs < epochs or (more_images, more_epochs) == (images, epochs):
+                raise ValueError(
+                    "pruner.rungs must climb: each rung more images or more epochs than the one before, never fewer"
+                )
+        if reach and reach[-1] == (1, math.inf):
+            raise ValueError(
+                "pruner.rungs: a rung of all the images and all the epochs is the full run itself; give it fewer"
+            )
+        return self
 
     def first_epoch(self, max_epochs: int) -> int:
         """The first epoch at which a trial may be stopped: min_epochs, else FIRST_RUNG of the
@@ -422,6 +470,12 @@ class StudySpec(_Frozen):
             )
         if self.pruner.min_epochs and self.pruner.min_epochs > self.budget.max_epochs:
             raise ValueError("pruner.min_epochs exceeds budget.max_epochs")
+        for rung in self.pruner.ladder:
+            if rung.epochs is not None and rung.epochs > self.budget.max_epochs:
+                raise ValueError(
+                    f"pruner.rungs: a rung of {rung.epochs} epochs is over budget.max_epochs "
+                    f"({self.budget.max_epochs}); give it fewer"
+                )
         return self
 
     @property
