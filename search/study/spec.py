@@ -316,13 +316,6 @@ class Rung(_Frozen):
     # None: the trial's own epochs (the full schedule on fewer images).
     epochs: int | None = Field(default=None, ge=1, description="epochs of the rung's own schedule")
 
-    def cost(self, epochs: int) -> float:
-        """Its training cost as a share of the full run's."""
-        return self.images * min(self.epochs or epochs, epochs) / epochs
-
-    def describe(self, epochs: int) -> str:
-        return f"{self.images:.0%} of the images, {min(self.epochs or epochs, epochs)} epochs"
-
 
 PrunerKind = Literal["none", "median", "sha", "hyperband", "promotion"]
 
@@ -349,6 +342,10 @@ class PrunerSpec(_Frozen):
 
     @after(mode="after")
     def _rungs_climb(self) -> PrunerSpec:
+        if self.kind != "promotion" and "rungs" in self.model_fields_set:
+            raise ValueError(
+                f'pruner.rungs are climbed by kind = "promotion" only, not "{self.kind}": drop them or set that kind'
+            )
         reach = [(r.images, r.epochs or math.inf) for r in self.ladder]
         for (images, epochs), (more_images, more_epochs) in itertools.pairwise(reach):
             if more_images < images or more_epochs < epochs or (more_images, more_epochs) == (images, epochs):

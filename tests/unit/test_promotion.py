@@ -81,6 +81,8 @@ def test_rungs_must_climb_and_stay_within_the_budget() -> None:
     )
     assert len(ok.pruner.ladder) == 3
     assert make_spec().pruner.ladder == ()  # other pruners climb nothing
+    with pytest.raises(ValidationError, match='by kind = "promotion" only'):
+        make_spec(pruner={"kind": "hyperband", "rungs": [RUNG]})
     for rungs, words in [
         ([{"images": 0.5}, {"images": 0.2}], "must climb"),
         ([{"images": 0.2}, {"images": 0.5, "epochs": 1}], "must climb"),
