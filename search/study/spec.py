@@ -317,6 +317,8 @@ class Rung(_Frozen):
     epochs: int | None = Field(default=None, ge=1, description="epochs of the rung's own schedule")
 
 
+DEFAULT_RUNGS = (Rung(),)
+
 PrunerKind = Literal["none", "median", "sha", "hyperband", "promotion"]
 
 
@@ -333,7 +335,7 @@ class PrunerSpec(_Frozen):
     # promotion: the cheaper runs, cheapest first; a trial goes on to the next rung (the last:
     # its full run) only while its score is in the best 1/reduction_factor of the scores its
     # peers reached there. One rung by default, a fifth of the images with the full schedule.
-    rungs: tuple[Rung, ...] = Field(default=(Rung(),), min_length=1, max_length=4)
+    rungs: tuple[Rung, ...] = Field(default=DEFAULT_RUNGS, min_length=1, max_length=4)
 
     @property
     def ladder(self) -> tuple[Rung, ...]:
@@ -342,7 +344,7 @@ class PrunerSpec(_Frozen):
 
     @after(mode="after")
     def _rungs_climb(self) -> PrunerSpec:
-        if self.kind != "promotion" and "rungs" in self.model_fields_set:
+        if self.kind != "promotion" and self.rungs != DEFAULT_RUNGS:  # the default round-trips a stored spec
             raise ValueError(
                 f'pruner.rungs are climbed by kind = "promotion" only, not "{self.kind}": drop them or set that kind'
             )

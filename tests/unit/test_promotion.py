@@ -83,6 +83,8 @@ def test_rungs_must_climb_and_stay_within_the_budget() -> None:
     assert make_spec().pruner.ladder == ()  # other pruners climb nothing
     with pytest.raises(ValidationError, match='by kind = "promotion" only'):
         make_spec(pruner={"kind": "hyperband", "rungs": [RUNG]})
+    hyperband = make_spec(pruner={"kind": "hyperband"})  # a stored spec (defaults written out) reads back
+    assert type(hyperband).model_validate(hyperband.model_dump(mode="json")) == hyperband
     for rungs, words in [
         ([{"images": 0.5}, {"images": 0.2}], "must climb"),
         ([{"images": 0.2}, {"images": 0.5, "epochs": 1}], "must climb"),
