@@ -14,6 +14,7 @@ from search.study.owners import Owner
 from search.study.pruning import dominated, promoted
 from search.study.record import (
     RungResult,
+    mean_curve,
     record_curves,
     record_infeasible,
     record_invalid,
@@ -113,8 +114,7 @@ class _Run:
         histories = train_replicas(
             self.model, replicas, images, self.ctx.val, device=device, on_epoch=on_epoch, teacher=self.teacher
         ).histories
-        mean_curve = [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
-        return sum(map(seed_score, histories)) / len(histories), mean_curve
+        return sum(map(seed_score, histories)) / len(histories), mean_curve(curves)
 
 
 def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, TrainConfig, Analysis]:

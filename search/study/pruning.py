@@ -35,8 +35,7 @@ def promoted(study: optuna.Study, number: int, rung: int, score: float, eta: int
     so a small model is not stopped for losing to bigger ones."""
     peers = rung_peers(study, rung, exclude=number)
     if cost is not None:
-        figure, amount = cost
-        peers = [r for r in peers if (c := _cost(r, figure)) is not None and c <= amount]
+        peers = [r for r in peers if _costs_no_more(r, *cost)]
     ahead = sum(r.rungs[rung].score > score for r in peers)
     return ahead < max(1, (len(peers) + 1) // eta)
 
@@ -49,9 +48,15 @@ def dominated(study: optuna.Study, epoch: int, cost: int, acc: float, figure: st
     peers = [
         r.val_curve[epoch - 1]
         for r in complete_records(study)
-        if len(r.val_curve) >= epoch and (peer := _cost(r, figure)) is not None and peer <= cost
+        if len(r.val_curve) >= epoch and _costs_no_more(r, figure, cost)
     ]
     return len(peers) >= MIN_PEERS and acc < statistics.median(peers)
+
+
+def _costs_no_more(record: TrialRecord, figure: str, amount: int) -> bool:
+    """Whether a peer is known to cost no more than `amount` (a Pareto rule's peers)."""
+    cost = _cost(record, figure)
+    return cost is not None and cost <= amount
 
 
 def _cost(record: TrialRecord, figure: str) -> int | None:

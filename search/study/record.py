@@ -207,17 +207,21 @@ def record_infeasible(trial: optuna.Trial, over: str) -> None:
     trial.set_user_attr(_Key.OVER, over)
 
 
+def mean_curve(curves: list[list[float]]) -> list[float]:
+    """The seeds' curves averaged epoch by epoch: a trial's curve."""
+    return [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
+
+
 def record_curves(trial: optuna.Trial, curves: list[list[float]]) -> None:
     """Each seed's validation curve so far; the stored curve is their mean (what pruning sees)."""
-    mean = [sum(c[i] for c in curves) / len(curves) for i in range(len(curves[0]))]
-    trial.set_user_attr(_Key.VAL_CURVE, mean)
+    trial.set_user_attr(_Key.VAL_CURVE, mean_curve(curves))
     if len(curves) > 1:
         trial.set_user_attr(_Key.VAL_CURVES, [list(c) for c in curves])
 
 
 def record_rung(trial: optuna.Trial, climbed: list[RungResult]) -> None:
     """The cheaper runs the trial has climbed so far (promotion), each with its score."""
-    trial.set_user_attr(_Key.RUNGS, [{**asdict(r), "curve": list(r.curve)} for r in climbed])
+    trial.set_user_attr(_Key.RUNGS, [asdict(r) for r in climbed])
 
 
 def rung_peers(study: optuna.Study, rung: int, exclude: int) -> list[TrialRecord]:
