@@ -1,5 +1,5 @@
 """Running a study: options resolved once, everything checked first, then Optuna runs trials
-into the storage (in this process, or in N worker processes on one study).
+into the storage (in this process, or in N worker processes on one study: `training.parallel`).
 
 Display is not done here: the caller passes a `Watcher` factory (the CLI's live feed), so
 the same functions serve the CLI, the Python API and worker processes.
@@ -7,9 +7,6 @@ the same functions serve the CLI, the Python API and worker processes.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,7 +17,7 @@ from optuna.trial import FrozenTrial
 
 from search.data import dataset_info, search_splits
 from search.errors import TinynasError
-from search.signals import die_with_parent, stop_exit_code
+from search.signals import stop_exit_code
 from search.study.feasibility import check_space
 from search.study.interrupt import TrialGuard, graceful_interrupts
 from search.study.objective import OBJECTIVE_TEXT, SearchContext, metric_names, objective
@@ -34,7 +31,7 @@ from search.study.spec import StudySpec
 from search.study.stopping import InfeasibleStreak, StopAt, finished
 from search.study.storage import is_tinynas_study, open_storage
 from search.training import set_threads
-from search.training.parallel import main_left_out
+from search.training.parallel import in_processes
 from search.training.recipe import Distill
 from search.training.teachers import teacher_for
 
@@ -230,15 +227,12 @@ def prepare(spec: StudySpec, opts: SearchOptions) -> tuple[optuna.Study, SearchC
     return study, ctx
 
 
-def _child(spec_json: str, opts: SearchOptions, make_watcher: WatcherFactory, parent: int) -> None:
-    from search.quiet import quiet_libraries
-
-    die_with_parent(signal.SIGINT, parent)  # a killed parent: record the trial, queue it again, stop
-    quiet_libraries()
+def _worker(job: tuple[str, SearchOptions, WatcherFactory]) -> None:
+    """One of a search's worker processes: it opens the study itself and takes trials from it."""
+    spec_json, opts, make_watcher = job
     try:
         with graceful_interrupts():
-            spec = StudySpec.model_validate_json(spec_json)
-            study, ctx = prepare(spec, opts)
+            study, ctx = prepare(StudySpec.model_validate_json(spec_json), opts)
             optimize(study, ctx, opts, make_watcher(study))
     except KeyboardInterrupt:
         raise SystemExit(stop_exit_code()) from None
@@ -267,24 +261,7 @@ def run(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, make_watch
     if workers == 1:
         optimize(study, ctx, opts, make_watcher(study))
         return
-    procs = [
-        mp.get_context("spawn").Process(
-            target=_child, args=(ctx.spec.model_dump_json(), replace(opts, worker=i + 1), make_watcher, os.getpid())
-        )
-        for i in range(workers)
-    ]
-    with main_left_out():  # a plain script calling the API is not run again in each worker
-        for p in procs:
-            p.start()
-    try:
-        for p in procs:
-            p.join()
-    except KeyboardInterrupt:  # stop every worker, wait until each has recorded its trial
-        for p in procs:
-            if p.pid is not None and p.is_alive():
-                os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            p.join()
-        raise
-    if failed := sum(1 for p in procs if p.exitcode):
+    spec_json = ctx.spec.model_dump_json()
+    jobs = [(spec_json, replace(opts, worker=i + 1), make_watcher) for i in range(workers)]
+    if failed := in_processes(_worker, jobs):
         raise TinynasError(f"{failed} of {workers} workers failed; see their output above")

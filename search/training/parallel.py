@@ -1,11 +1,19 @@
-"""Independent runs spread over worker processes, so every core trains.
+"""Where runs happen: in this process, or spread over worker processes so every core trains.
 
 Tiny models do not split well across threads (benchmarks/cores.py): on a CPU, separate runs
 on separate cores, one thread each, finish more work per hour than one run on all cores.
-The work is a module-level function (spawned processes import it) applied to each job;
-results come back in the jobs' order as each finishes. While it runs, a job may `tell` the
-caller how it is going (e.g. an epoch done): the caller's `on_news` gets it, in this process
-whichever process the job runs in.
+Two shapes of work, one home for both:
+
+- `in_workers`: independent jobs (a confirmation's seeds, a retrain's seeds) in a pool; the
+  results come back in the jobs' order as each finishes. While it runs, a job may `tell` the
+  caller how it is going (e.g. an epoch done): the caller's `on_news` gets it, in this
+  process whichever process the job runs in.
+- `in_processes`: long-lived workers (a search's, each taking trials from one study until
+  it is done), each in a process of its own; a stop reaches every one of them and each is
+  waited for, so each records what it was doing.
+
+The work is a module-level function (spawned processes import it). Every worker dies with
+this process when it is killed outright, so no orphan trains on.
 """
 
 from __future__ import annotations
@@ -81,6 +89,38 @@ def main_left_out() -> Iterator[None]:
     finally:
         names.pop("__spec__", None)
         names.update(saved)
+
+
+def _start(work: Callable[[Job], object], job: Job, parent: int) -> None:
+    """A long-lived worker's first steps: it stops as on Ctrl-C when its parent is killed."""
+    from search.quiet import quiet_libraries
+
+    die_with_parent(signal.SIGINT, parent)
+    quiet_libraries()
+    work(job)
+
+
+def in_processes(work: Callable[[Job], object], jobs: list[Job]) -> int:
+    """work(job) for each job in a process of its own, all at once, until each ends; returns
+    how many failed (their errors are on their own output). A stop here (KeyboardInterrupt:
+    Ctrl-C, or a stop signal made one) is passed to every process as SIGINT and each is
+    waited for before the stop goes on up, so none is cut off in the middle of a write."""
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_start, args=(work, job, os.getpid())) for job in jobs]
+    with main_left_out():  # a plain script calling the API is not run again in each worker
+        for p in procs:
+            p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+        for p in procs:
+            p.join()
+        raise
+    return sum(1 for p in procs if p.exitcode)
 
 
 def in_workers(
