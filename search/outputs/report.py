@@ -92,7 +92,7 @@ def curves_figure(frame: pd.DataFrame) -> go.Figure:
     shown: set[str] = set()
     for number, row in frame[frame["state"].isin(["COMPLETE", "PRUNED"])].iterrows():
         curve = json.loads(row["val_curve"])
-        points += curve
+        points += [p for p in curve if p == p]  # a rung's unevaluated epochs are NaN
         pruned = row["state"] == "PRUNED"
         group = "pruned" if pruned else "complete"
         fig.add_scatter(

@@ -71,7 +71,7 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
     for rung in ctx.spec.pruner.ladder:
         epochs = min(rung.epochs or cfg.epochs, cfg.epochs)
         images = share_of(ctx.train, rung.images, ctx.spec.seed)  # the same images for every trial
-        score, curve = run(cfg.model_copy(update={"epochs": epochs}), images, judged=False)
+        score, curve = run(cfg.model_copy(update={"epochs": epochs}), images, judged=False, rung=True)
         climbed.append(RungResult(rung.images, epochs, score, tuple(curve)))
         with storage_write():
             record_rung(trial, climbed)
@@ -94,8 +94,12 @@ class _Run:
     teacher: Teacher | None
     stats: Analysis
 
-    def __call__(self, cfg: TrainConfig, images: Split, *, judged: bool) -> tuple[float, list[float]]:
-        """(the score by the search's rule, the curve: mean over seeds) of a complete run."""
+    def __call__(
+        self, cfg: TrainConfig, images: Split, *, judged: bool, rung: bool = False
+    ) -> tuple[float, list[float]]:
+        """(the score by the search's rule, the curve: mean over seeds) of a complete run. A
+        rung is evaluated only on the epochs its score reads (the others are NaN in its curve):
+        on a share of the images, evaluating every epoch would be a large part of its cost."""
         curves: list[list[float]] = [[] for _ in self.seeds]
 
         def on_epoch(results: list[EpochResult]) -> None:
@@ -112,7 +116,14 @@ class _Run:
         replicas = [cfg.model_copy(update={"seed": s}) for s in self.seeds]
         device = self.ctx.resources.device
         histories = train_replicas(
-            self.model, replicas, images, self.ctx.val, device=device, on_epoch=on_epoch, teacher=self.teacher
+            self.model,
+            replicas,
+            images,
+            self.ctx.val,
+            device=device,
+            on_epoch=on_epoch,
+            teacher=self.teacher,
+            judged_from=cfg.epochs - SCORE_EPOCHS + 1 if rung else 1,
         ).histories
         return sum(map(seed_score, histories)) / len(histories), mean_curve(curves)
 

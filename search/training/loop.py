@@ -279,11 +279,10 @@ def train_replicas(
     reporter: Reporter | None = None,
     on_step: StepCallback | None = None,
     teacher: Teacher | None = None,
+    judged_from: int = 1,
 ) -> Trained:
     """Train one replica per recipe (recipes differ only in their seed) as one fused network
-    (`models.fuse`); evaluate each on eval_split after every epoch.
-
-    Replica k starts from the weights a standalone run with seed k builds, and draws its data
+    (`models.fuse`); evaluate each on eval_split after every epoch. Replica k starts from the weights a standalone run with seed k builds, and draws its data
     order and augmentation from its own generator seeded k, so with dropout 0 it follows the
     standalone run step by step (Adam, AdamW and SGD update elementwise). With cfg.ema, an
     exponential moving average of the weights and BN buffers is what each epoch evaluates and
@@ -291,7 +290,8 @@ def train_replicas(
     device whole, batches are seeded permutations of them (no per-sample Python on the hot
     path; the same seeds give the same runs). A recipe with `distill` needs its `teacher`
     (`teachers.teacher_for`), which sees every replica's own augmented images. Without an
-    eval_split nothing is evaluated between epochs (NaN): for a model judged once, at the end.
+    eval_split nothing is evaluated between epochs (NaN): for a model judged once, at the end;
+    nor before epoch `judged_from`: for a run judged by its last epochs only (a rung).
     """
     cfg = _with_teacher(same_recipe(cfgs), teacher)
     k = len(cfgs)
@@ -316,7 +316,7 @@ def train_replicas(
             reporter.start_epoch(epoch, cfg.epochs, -(-len(train_split) // cfg.batch_size))
         lr = opt.param_groups[0]["lr"]
         trained = loop.epoch(reporter)
-        evaluated = _judge(evaluated_model, eval_split, fmt, k)
+        evaluated = _judge(evaluated_model, eval_split if epoch >= judged_from else None, fmt, k)
         seconds = (time.perf_counter() - start) / k  # each replica's share: seconds add up to the wall time
         results = [EpochResult(epoch, *t, *e, lr, seconds) for t, e in zip(trained, evaluated, strict=True)]
         for history, result in zip(histories, results, strict=True):

@@ -12,13 +12,14 @@ from optuna.trial import TrialState
 from pydantic import ValidationError
 
 from search.cli.display import trial_line
+from search.outputs.report import curves_figure
 from search.study import TrialRecord, trials_frame
 from search.study.pruning import promoted
 from search.study.record import Kind, user_attrs
 from search.study.samplers import EvolutionSampler
 from tests.helpers import make_spec, run_synthetic
 
-RUNG = {"images": 0.5, "epochs": 1}
+RUNG = {"images": 0.5, "epochs": 3}
 
 
 def _promotion(**overrides):
@@ -54,17 +55,21 @@ def test_a_promotion_search_screens_on_the_rung_and_trains_the_promoted_in_full(
     stopped = [r for r in trained if r.kind is Kind.PRUNED]
     complete = [r for r in trained if r.kind is Kind.COMPLETE]
     assert stopped and complete, "with eta 2, some trials stop on the rung and some climb"
-    for r in trained:  # every trained trial ran the rung: half the images, one epoch, scored
-        assert [(g.images, g.epochs, len(g.curve)) for g in r.rungs] == [(0.5, 1, 1)]
+    for r in trained:  # every trained trial ran the rung: half the images, 3 epochs, scored
+        assert [(g.images, g.epochs, len(g.curve)) for g in r.rungs] == [(0.5, 3, 3)]
+        first, *scored = r.rungs[0].curve  # evaluated only on the 2 epochs its score reads
+        assert first != first and all(acc == acc for acc in scored)
     for r in stopped:  # stopped on the rung: no full run
-        assert len(r.val_curve) == 1 and "stopped on 50% of the images, 1 epochs" in trial_line(r, 1000)
-    for r in complete:
-        assert len(r.val_curve) == 3 and r.value is not None
+        assert len(r.val_curve) == 3 and "stopped on 50% of the images, 3 epochs" in trial_line(r, 1000)
+    for r in complete:  # the full run: every epoch evaluated (its learning curve)
+        assert len(r.val_curve) == 3 and all(acc == acc for acc in r.val_curve) and r.value is not None
     for t in study.get_trials(states=(TrialState.PRUNED, TrialState.COMPLETE)):
         if TrialRecord.of(t).rungs:  # samplers see the rung's score at step 1
             assert t.intermediate_values == {1: TrialRecord.of(t).rungs[0].score}
     frame = trials_frame(study)
     assert frame["rung_scores"].notna().sum() == len(trained)
+    low, high = curves_figure(frame[frame["state"] == "PRUNED"]).layout.yaxis.range  # curves that begin with NaN
+    assert low == low and high == high, "the curves' axis is drawn around the epochs that were evaluated"
 
 
 def test_a_pareto_study_can_promote(tmp_path: Path) -> None:

@@ -51,6 +51,14 @@ def test_callback_sees_every_epoch_and_can_stop_training(tiny_model, tiny_data) 
     assert seen == [1, 2]
 
 
+def test_a_run_judged_by_its_last_epochs_is_evaluated_on_those_only(tiny_model, tiny_data) -> None:
+    cfg = TrainConfig(epochs=4, batch_size=64)
+    every = train_replicas(tiny_model, [cfg], *tiny_data).histories[0].eval_acc
+    last = train_replicas(tiny_model, [cfg], *tiny_data, judged_from=3).histories[0].eval_acc
+    assert all(acc != acc for acc in last[:2]), "epochs 1-2 are not evaluated: NaN, not a number made up"
+    assert last[2:] == every[2:], "skipping an evaluation changes nothing the training does"
+
+
 def test_history_rules(tiny_model, tiny_data) -> None:
     _, history = train(tiny_model, TrainConfig(epochs=4, batch_size=64), *tiny_data)
     acc = history.eval_acc
