@@ -282,16 +282,17 @@ def train_replicas(
     judged_from: int = 1,
 ) -> Trained:
     """Train one replica per recipe (recipes differ only in their seed) as one fused network
-    (`models.fuse`); evaluate each on eval_split after every epoch. Replica k starts from the weights a standalone run with seed k builds, and draws its data
-    order and augmentation from its own generator seeded k, so with dropout 0 it follows the
-    standalone run step by step (Adam, AdamW and SGD update elementwise). With cfg.ema, an
-    exponential moving average of the weights and BN buffers is what each epoch evaluates and
-    what `Trained.models` holds (the raw weights in `Trained.raw`). The splits live on the
-    device whole, batches are seeded permutations of them (no per-sample Python on the hot
-    path; the same seeds give the same runs). A recipe with `distill` needs its `teacher`
-    (`teachers.teacher_for`), which sees every replica's own augmented images. Without an
-    eval_split nothing is evaluated between epochs (NaN): for a model judged once, at the end;
-    nor before epoch `judged_from`: for a run judged by its last epochs only (a rung).
+    (`models.fuse`); evaluate each on eval_split after every epoch. Replica k starts from the
+    weights a standalone run with seed k builds, and draws its data order and augmentation
+    from its own generator seeded k, so with dropout 0 it follows the standalone run step by
+    step (Adam, AdamW and SGD update elementwise). With cfg.ema, an exponential moving average
+    of the weights and BN buffers is what each epoch evaluates and what `Trained.models` holds
+    (the raw weights in `Trained.raw`). The splits live on the device whole, batches are seeded
+    permutations of them (no per-sample Python on the hot path; the same seeds give the same
+    runs). A recipe with `distill` needs its `teacher` (`teachers.teacher_for`), which sees
+    every replica's own augmented images. Without an eval_split nothing is evaluated between
+    epochs (NaN): for a model judged once, at the end; nor before epoch `judged_from`: for a
+    run judged by its last epochs only (a rung).
     """
     cfg = _with_teacher(same_recipe(cfgs), teacher)
     k = len(cfgs)
