@@ -131,6 +131,13 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
     return _WARM.run(list(args), cwd or REPO, {**os.environ, **CLI_ENV, **(env or {})}, timeout)
 
 
+def note_pid_then_exit(job: tuple[str, int]) -> None:
+    """A worker job for `in_processes`: writes its process id to a file, then exits with a code."""
+    path, code = job
+    Path(path).write_text(str(os.getpid()))
+    sys.exit(code)
+
+
 def tell_twice(job: int) -> int:
     """A worker job for `in_workers` that sends news of itself before it answers."""
     from search.training.parallel import tell

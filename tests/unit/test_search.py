@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -357,6 +358,16 @@ def test_news_from_jobs_reaches_the_caller_from_worker_processes_too() -> None:
         assert results == [10, 20, 30]
         assert sorted(heard) == sorted((j, w) for j in (1, 2, 3) for w in ("started", "ending"))
         assert all(heard.index((j, "started")) < heard.index((j, "ending")) for j in (1, 2, 3))
+
+
+def test_long_lived_workers_run_each_in_a_process_of_its_own_and_failures_are_counted(tmp_path: Path) -> None:
+    from search.training.parallel import in_processes
+    from tests.helpers import note_pid_then_exit
+
+    jobs = [(str(tmp_path / "a"), 0), (str(tmp_path / "b"), 3), (str(tmp_path / "c"), 0)]
+    assert in_processes(note_pid_then_exit, jobs) == 1  # one of three failed
+    pids = {int(Path(path).read_text()) for path, _ in jobs}
+    assert len(pids) == 3 and os.getpid() not in pids
 
 
 def test_confirmation_gets_only_the_time_the_timeout_leaves(tmp_path: Path, monkeypatch) -> None:
