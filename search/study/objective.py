@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import optuna
 
@@ -71,21 +72,37 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
     for rung in ctx.spec.pruner.ladder:
         epochs = min(rung.epochs or cfg.epochs, cfg.epochs)
         images = share_of(ctx.train, rung.images, ctx.spec.seed)  # the same images for every trial
-        score, curve = run(cfg.model_copy(update={"epochs": epochs}), images, judged=False, rung=True)
+        score, curve = run(cfg.model_copy(update={"epochs": epochs}), images, RunKind.RUNG)
         climbed.append(RungResult(rung.images, epochs, score, tuple(curve)))
         with storage_write():
             record_rung(trial, climbed)
             on = _climbs(trial, ctx, len(climbed) - 1, score, stats)
         if not on:
             raise optuna.TrialPruned(f"stopped at rung {len(climbed)} ({climbed[-1].describe()})")
-    score, _ = run(cfg, ctx.train, judged=not climbed)
+    score, _ = run(cfg, ctx.train, RunKind.PROMOTED if climbed else RunKind.SCREENED)
     return score if ctx.spec.cost is None else (score, float(getattr(stats, ctx.spec.cost)))
+
+
+class RunKind(Enum):
+    """What a training run of a trial is for, which says what it is evaluated on and whether
+    the pruner may stop it."""
+
+    RUNG = "rung"
+    """A promotion rung: judged once, at its end, by the search's rule, so evaluated only on
+    the epochs that rule reads (on a share of the images, evaluating every epoch would be a
+    large part of its cost); the others are NaN in its curve."""
+    SCREENED = "screened"
+    """The trial's full run with no rungs before it: evaluated every epoch, and the pruner may
+    stop it between epochs."""
+    PROMOTED = "promoted"
+    """The full run of a trial that climbed every rung: evaluated every epoch, never pruned
+    (the rungs already judged it)."""
 
 
 @dataclass(frozen=True)
 class _Run:
     """Trains the trial's replicas on some images, recording their curves each epoch; a
-    judged run may be stopped by the pruner between epochs."""
+    screened run may be stopped by the pruner between epochs."""
 
     trial: optuna.Trial
     ctx: SearchContext
@@ -94,12 +111,8 @@ class _Run:
     teacher: Teacher | None
     stats: Analysis
 
-    def __call__(
-        self, cfg: TrainConfig, images: Split, *, judged: bool, rung: bool = False
-    ) -> tuple[float, list[float]]:
-        """(the score by the search's rule, the curve: mean over seeds) of a complete run. A
-        rung is evaluated only on the epochs its score reads (the others are NaN in its curve):
-        on a share of the images, evaluating every epoch would be a large part of its cost."""
+    def __call__(self, cfg: TrainConfig, images: Split, kind: RunKind) -> tuple[float, list[float]]:
+        """(the score by the search's rule, the curve: mean over seeds) of a complete run."""
         curves: list[list[float]] = [[] for _ in self.seeds]
 
         def on_epoch(results: list[EpochResult]) -> None:
@@ -109,7 +122,8 @@ class _Run:
             epoch = results[0].epoch
             with storage_write():
                 record_curves(self.trial, curves)
-                stop = judged and epoch < cfg.epochs and _should_stop(self.trial, self.ctx, epoch, mean, self.stats)
+                screened = kind is RunKind.SCREENED and epoch < cfg.epochs
+                stop = screened and _should_stop(self.trial, self.ctx, epoch, mean, self.stats)
             if stop:
                 raise optuna.TrialPruned(f"stopped after epoch {epoch}")
 
@@ -123,7 +137,7 @@ class _Run:
             device=device,
             on_epoch=on_epoch,
             teacher=self.teacher,
-            judged_from=cfg.epochs - SCORE_EPOCHS + 1 if rung else 1,
+            judged_from=cfg.epochs - SCORE_EPOCHS + 1 if kind is RunKind.RUNG else 1,
         ).histories
         return sum(map(seed_score, histories)) / len(histories), mean_curve(curves)
 
