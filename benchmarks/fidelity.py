@@ -18,8 +18,9 @@ epochs). Each cheap signal is then ranked against it. Two problems (--problem):
 Per signal: Spearman's rank correlation with the truth (and a bootstrap 90% interval over
 configurations), top-5 recall (how many of the truth's 5 best the signal's 5 best hold), and
 its cost as a fraction of one full single-seed run (measured). Results are cached in --out
-as each configuration finishes; a rerun of the same command resumes (a run of hours, in the
-background with the searches' snapshot habit: commit --out now and then).
+as each configuration finishes, and each run of an unfinished one beside it (--out's name
+with .rowN); a rerun of the same command resumes (a run of hours, in the background with
+the searches' snapshot habit: commit --out and its .rowN files now and then).
 
     python benchmarks/fidelity.py --data-dir data --configs 24 --workers 2 \\
         --out studies/results/fidelity.json
@@ -121,8 +122,11 @@ def _run(model: ModelConfig, cfgs: list[TrainConfig], train_key: str = "train") 
     return [h.eval_acc for h in trained.histories], time.perf_counter() - start
 
 
-def measure(draw: dict) -> dict:
-    """Every signal and the truth for one configuration, with what each run cost."""
+def measure(job: tuple[dict, Path]) -> dict:
+    """Every signal and the truth for one configuration, with what each run cost. Each run is
+    kept in `part` as it ends (a configuration takes the better part of an hour), so a stopped
+    benchmark measures again only the run it was in."""
+    draw, part = job
     p = _PROBLEM[0]
     model, cfg = ModelConfig.from_dict(draw["model"]), TrainConfig.model_validate(draw["train"])
     short = cfg.model_copy(update={"epochs": p.short})
@@ -131,12 +135,30 @@ def measure(draw: dict) -> dict:
         plan["seed 1"] = ([cfg.model_copy(update={"seed": cfg.seed + 1})], "train")
     if p.short_subset:
         plan["subset short"] = ([short], "subset")
-    truth = [cfg.model_copy(update={"seed": cfg.seed + CONFIRM_SEED_OFFSET + i}) for i in range(TRUTH_SEEDS)]
-    runs = {k: _run(model, cfgs, key) for k, (cfgs, key) in plan.items()}
-    curves, seconds = _run(model, truth)
-    out = {k: {"curve": c[0], "seconds": t} for k, (c, t) in runs.items()}
-    out |= {f"truth {i}": {"curve": curve, "seconds": seconds / TRUTH_SEEDS} for i, curve in enumerate(curves)}
+    plan["truth"] = (
+        [cfg.model_copy(update={"seed": cfg.seed + CONFIRM_SEED_OFFSET + i}) for i in range(TRUTH_SEEDS)],
+        "train",
+    )
+    kept = json.loads(part.read_text()) if part.exists() else {}
+    done = kept.get("runs", {}) if kept.get("config") == json.loads(json.dumps(draw)) else {}
+    for name, (cfgs, key) in plan.items():
+        if name not in done:
+            curves, seconds = _run(model, cfgs, key)
+            done[name] = {"curves": curves, "seconds": seconds}
+            _write(part, {"config": draw, "runs": done})
+    out = {k: {"curve": v["curves"][0], "seconds": v["seconds"]} for k, v in done.items() if k != "truth"}
+    truth = done["truth"]
+    out |= {
+        f"truth {i}": {"curve": c, "seconds": truth["seconds"] / TRUTH_SEEDS} for i, c in enumerate(truth["curves"])
+    }
     return {"config": draw, "params": count_params(model), "runs": out}
+
+
+def _write(path: Path, data: dict) -> None:
+    """Replace a JSON file whole: a kill mid-write leaves the old one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
 
 
 def _score(curve: list[float]) -> float:
@@ -161,6 +183,11 @@ def signals(row: dict, p: Problem) -> tuple[float, dict[str, tuple[float, float]
     if p.short_subset:
         out["subset, short"] = (_score(runs["subset short"]["curve"]), runs["subset short"]["seconds"] / full)
     return truth, out
+
+
+def _part(out: Path, index: int) -> Path:
+    """Where configuration `index`'s finished runs wait until its row is written to `out`."""
+    return out.with_name(f"{out.stem}.row{index}.json")
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -201,12 +228,14 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
     results["machine"] = results.get("machine") or f"{cpu_name()}, {args.workers} worker(s) x 1 thread"
     results["problem"] = args.problem
-    todo = draws(p.spec, args.configs, seed=p.draw_seed)[len(results["rows"]) :]
+    done = len(results["rows"])
+    todo = [(d, _part(args.out, done + i)) for i, d in enumerate(draws(p.spec, args.configs, seed=p.draw_seed)[done:])]
     ctx = mp.get_context("spawn")
     with ctx.Pool(args.workers, initializer=_load, initargs=(args.data_dir, 1, args.problem)) as pool:
-        for row in pool.imap(measure, todo):
+        for row, (_, part) in zip(pool.imap(measure, todo), todo, strict=False):
             results["rows"].append(row)
-            args.out.write_text(json.dumps(results, indent=1))
+            _write(args.out, results)
+            part.unlink(missing_ok=True)
             print(f"{len(results['rows'])}/{args.configs}: {row['params']:,} params", flush=True)
     rows = results["rows"][: args.configs]
     print(f"\n{len(rows)} configurations of the {args.problem} space; truth: mean score of {TRUTH_SEEDS} fresh "
