@@ -4,6 +4,7 @@ continues from its population."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import optuna
@@ -18,7 +19,7 @@ from search.study import SearchOptions, TrialRecord, load_spec, open_study
 from search.study.record import Kind, StudyKey
 from search.study.runner import as_recorded
 from search.study.samplers import EvolutionSampler, fitness
-from search.study.space import RandomSuggest, complete, probe, sample_model
+from search.study.space import RandomSuggest, TrialSuggest, complete, probe, sample_model, sample_train
 from search.study.spec import Budget, FloatRange, IntRange, ModelSpace
 from tests.helpers import REPO, make_spec, run_synthetic
 
@@ -238,3 +239,31 @@ def test_a_spec_that_names_another_sizing_than_its_study_is_refused_before_any_c
     with pytest.raises(TinynasError, match="sizing = 'channels' to resume it"):
         open_study(as_recorded(spec, opts.storage), opts)
     assert db.read_bytes() == before
+
+
+def test_a_mutated_width_changes_the_model_it_names() -> None:
+    """Under budget sizing a relative width moved a little often solves to the same channels;
+    a child that mutates only widths must still train another model than its parent."""
+    spec = load_spec(REPO / "studies" / "sub5k.toml")
+    whole = functools.partial(complete, spec.space, MNIST, spec.budget)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    while len(study.trials) < 12:
+        trial = study.ask()
+        try:
+            sample_model(TrialSuggest(trial), spec.space.model, MNIST, spec.budget)
+        except ValueError:
+            study.tell(trial, state=TrialState.FAIL)
+            continue
+        sample_train(TrialSuggest(trial), spec.space.train, seed=0)
+        study.tell(trial, 99.0)
+    parents = [t for t in study.trials if t.state == TrialState.COMPLETE and whole(t.params, 0)]
+    sampler = EvolutionSampler(seed=1, complete=whole)
+    widths_only = same = 0
+    for parent in parents * 15:
+        child = sampler.mutate(parent)
+        changed = {k for k in child if child[k] != parent.params[k]}
+        if changed and all("_w" in k for k in changed):
+            widths_only += 1
+            after = whole(child, 0)
+            same += after is not None and after[1] == whole(parent.params, 0)[1]
+    assert widths_only >= 10 and same <= 0.2 * widths_only, (same, widths_only)
