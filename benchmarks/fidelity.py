@@ -232,7 +232,7 @@ def main() -> None:
     todo = [(d, _part(args.out, done + i)) for i, d in enumerate(draws(p.spec, args.configs, seed=p.draw_seed)[done:])]
     ctx = mp.get_context("spawn")
     with ctx.Pool(args.workers, initializer=_load, initargs=(args.data_dir, 1, args.problem)) as pool:
-        for row, (_, part) in zip(pool.imap(measure, todo), todo, strict=False):
+        for row, (_, part) in zip(pool.imap(measure, todo), todo, strict=True):
             results["rows"].append(row)
             _write(args.out, results)
             part.unlink(missing_ok=True)

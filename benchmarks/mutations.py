@@ -27,9 +27,9 @@ from search.study.space import TrialSuggest, complete, sample_model, sample_trai
 from search.study.spec import StudySpec
 
 
-def parents(spec: StudySpec, n: int, seed: int) -> list[FrozenTrial]:
+def parents(spec: StudySpec, whole: functools.partial, n: int, seed: int) -> list[FrozenTrial]:
     """n random draws of the space within its budget, as trials a tournament could pick."""
-    info, whole = dataset_info(spec.dataset), _whole(spec)
+    info = dataset_info(spec.dataset)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
     while sum(t.state == TrialState.COMPLETE for t in study.trials) < n:
         trial = study.ask()
@@ -48,10 +48,9 @@ def _whole(spec: StudySpec) -> functools.partial:
     return functools.partial(complete, spec.space, dataset_info(spec.dataset), spec.budget)
 
 
-def unchanged(spec: StudySpec, sampler: EvolutionSampler, trials: list[FrozenTrial], children: int) -> tuple:
+def unchanged(whole: functools.partial, sampler: EvolutionSampler, trials: list[FrozenTrial], children: int) -> tuple:
     """(children that mutated relative widths only, of them those that train their parent's
     model, children in all, of them those that train exactly what their parent does)."""
-    whole = _whole(spec)
     widths = widths_same = same = 0
     for parent in trials:
         before = whole(parent.params, 0)[1]
@@ -78,10 +77,11 @@ def main() -> None:
     print("| --- | --- | --- | --- |")
     for path in args.specs:
         spec = load_spec(path)
-        trials = parents(spec, args.parents, args.seed)
-        for moves, known in (("drawn once", None), ("drawn again", _whole(spec))):
+        whole = _whole(spec)
+        trials = parents(spec, whole, args.parents, args.seed)
+        for moves, known in (("drawn once", None), ("drawn again", whole)):
             sampler = EvolutionSampler(seed=args.seed, complete=known)
-            w, ws, n, s = unchanged(spec, sampler, trials, args.children)
+            w, ws, n, s = unchanged(whole, sampler, trials, args.children)
             print(f"| `{path}` | {moves} | {ws / max(w, 1):.1%} of {w:,} | {s / n:.1%} of {n:,} |")
 
 
