@@ -92,6 +92,15 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(checked)
 
 
+def flush_denormals() -> bool:
+    """Read and write denormal floats (magnitudes below 1.2e-38) as zero in this process, from
+    now on (x86 FTZ/DAZ; Arm's flush-to-zero): a weight or optimiser state decaying towards
+    zero passes through that range, and a CPU handles each denormal operand slowly, so a run
+    that collects them slows down epoch after epoch (benchmarks/denormals.py). Zero in their
+    place changes nothing a result can see. Whether the CPU supports it."""
+    return bool(torch.set_flush_denormal(True))
+
+
 SIMD_FEATURES = (
     "sse4_2",
     "avx",

@@ -59,6 +59,15 @@ def test_a_run_judged_by_its_last_epochs_is_evaluated_on_those_only(tiny_model, 
     assert last[2:] == every[2:], "skipping an evaluation changes nothing the training does"
 
 
+def test_training_flushes_denormals_so_decaying_weights_cannot_slow_a_run(tiny_model, tiny_data) -> None:
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    tiny = torch.tensor([1e-39])  # a denormal float32 (made unflushed): the CPU handles such operands slowly
+    assert (tiny * 1.0).item() > 0.0, "unflushed, the CPU computes with the denormal"
+    train_replicas(tiny_model, [TrainConfig(epochs=1, batch_size=64)], *tiny_data)
+    assert (tiny * 1.0).item() == 0.0, "after a run starts, denormals read and write as zero"
+
+
 def test_history_rules(tiny_model, tiny_data) -> None:
     _, history = train(tiny_model, TrainConfig(epochs=4, batch_size=64), *tiny_data)
     acc = history.eval_acc
