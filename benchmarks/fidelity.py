@@ -17,14 +17,15 @@ epochs). Each cheap signal is then ranked against it. Two problems (--problem):
 
 Per signal: Spearman's rank correlation with the truth (and a bootstrap 90% interval over
 configurations), top-5 recall (how many of the truth's 5 best the signal's 5 best hold), and
-its cost as a fraction of one full single-seed run (measured). Results are cached in --out
+its cost as a fraction of one full single-seed run (measured in the CPU seconds of the run's
+one-thread process: other work on the machine, or a pause, does not count). Results are cached in --out
 as each configuration finishes, and each run of an unfinished one beside it (--out's name
 with .rowN); a rerun of the same command resumes (a run of hours, in the background with
 the searches' snapshot habit: commit --out and its .rowN files now and then).
 
     python benchmarks/fidelity.py --data-dir data --configs 24 --workers 2 \\
         --out studies/results/fidelity.json
-    python benchmarks/fidelity.py --problem sub5k --data-dir data --configs 20 --workers 1 \\
+    python benchmarks/fidelity.py --problem sub5k --data-dir data --configs 20 --workers 2 \\
         --out studies/results/fidelity-sub5k.json
 """
 
@@ -114,12 +115,12 @@ def _load(root: Path, threads: int, name: str) -> None:
 
 
 def _run(model: ModelConfig, cfgs: list[TrainConfig], train_key: str = "train") -> tuple[list[list[float]], float]:
-    """Each seed's validation curve (seeds fused) and the wall time."""
-    start = time.perf_counter()
+    """Each seed's validation curve (seeds fused) and the CPU seconds it took (one thread)."""
+    start = time.process_time()
     layout = fastest_layout("cpu", len(cfgs), 1)  # as a trial (or a confirmation) on one thread
     cfgs = [c.model_copy(update={"layout": layout}) for c in cfgs]
     trained = train_replicas(model, cfgs, _SPLITS[train_key], _SPLITS["val"])
-    return [h.eval_acc for h in trained.histories], time.perf_counter() - start
+    return [h.eval_acc for h in trained.histories], time.process_time() - start
 
 
 def measure(job: tuple[dict, Path]) -> dict:
