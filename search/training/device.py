@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,13 +94,27 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(checked)
 
 
-def flush_denormals() -> bool:
-    """Read and write denormal floats (magnitudes below 1.2e-38) as zero in this process, from
-    now on (x86 FTZ/DAZ; Arm's flush-to-zero): a weight or optimiser state decaying towards
-    zero passes through that range, and a CPU handles each denormal operand slowly, so a run
-    that collects them slows down epoch after epoch (benchmarks/denormals.py). Zero in their
-    place changes nothing a result can see. Whether the CPU supports it."""
-    return bool(torch.set_flush_denormal(True))
+@contextmanager
+def denormals_flushed() -> Iterator[bool]:
+    """Read and write denormal floats (magnitudes below 1.2e-38) as zero while inside (x86
+    FTZ/DAZ, Arm's flush-to-zero), then restore the setting found. A weight or optimiser state
+    decaying towards zero passes through that range, and a CPU computes on each denormal
+    operand slowly, so a run that collects them slows down epoch after epoch
+    (benchmarks/denormals.py). Zero in their place changes nothing a result can see. The
+    setting is per thread: it covers this thread and the threads PyTorch starts while inside
+    (a tinynas worker, one thread by default, does all its arithmetic on its own thread), not
+    intra-op threads started earlier. Yields whether the CPU supports it."""
+    before = _flushing()
+    supported = bool(torch.set_flush_denormal(True))
+    try:
+        yield supported
+    finally:
+        torch.set_flush_denormal(before)
+
+
+def _flushing() -> bool:
+    """Whether this thread reads denormals as zero now: 1e-39 times 1 is zero only then."""
+    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
 
 
 SIMD_FEATURES = (

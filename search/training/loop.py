@@ -16,7 +16,7 @@ from torch.optim.swa_utils import AveragedModel
 from models import Fused, ModelConfig, build, fuse, unfuse
 from search.data.augment import augment
 from search.data.splits import Split
-from search.training.device import flush_denormals
+from search.training.device import denormals_flushed
 from search.training.distill import Teacher, distill_loss, teacher_input
 from search.training.recipe import TrainConfig
 
@@ -269,6 +269,7 @@ class Trained:
     """The optimiser's own weights (the same modules as `models` without EMA)."""
 
 
+@denormals_flushed()  # in whichever process trains: a worker, a benchmark's pool, a notebook
 def train_replicas(
     model_config: ModelConfig,
     cfgs: list[TrainConfig],
@@ -296,8 +297,8 @@ def train_replicas(
     run judged by its last epochs only (a rung).
     """
     cfg = _with_teacher(same_recipe(cfgs), teacher)
-    flush_denormals()  # in whichever process trains: a worker, a benchmark's pool, a notebook
-    k, device = len(cfgs), torch.device(device)
+    k = len(cfgs)
+    device = torch.device(device)
     fmt = MEMORY_FORMATS[cfg.layout]  # the recipe's: the layout decides which kernels run
     model = _replicas(model_config, cfgs).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     train_split = train_split.to(device)
