@@ -100,7 +100,7 @@ def denormals_flushed() -> Iterator[bool]:
     FTZ/DAZ, Arm's flush-to-zero), then restore the setting found. A weight or optimiser state
     decaying towards zero passes through that range, and a CPU computes on each denormal
     operand slowly, so a run that collects them slows down epoch after epoch
-    (benchmarks/denormals.py). Zero in their place changes nothing a result can see. The
+    (benchmarks/denormals.py). A value that small is zero to every sum a network makes. The
     setting is per thread: it covers this thread and the threads PyTorch starts while inside
     (a tinynas worker, one thread by default, does all its arithmetic on its own thread), not
     intra-op threads started earlier. Yields whether the CPU supports it."""
@@ -114,7 +114,7 @@ def denormals_flushed() -> Iterator[bool]:
 
 def _flushing() -> bool:
     """Whether this thread reads denormals as zero now: 1e-39 times 1 is zero only then."""
-    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
+    return (torch.tensor([1e-39], device="cpu") * 1.0).item() == 0.0
 
 
 SIMD_FEATURES = (
