@@ -145,12 +145,14 @@ def measure(job: tuple[dict, Path]) -> dict:
     for name, (cfgs, key) in plan.items():
         if name not in done:
             curves, seconds = _run(model, cfgs, key)
-            done[name] = {"curves": curves, "seconds": seconds}
+            done[name] = {"curves": curves, "seconds": seconds, "machine": cpu_name()}
             _write(part, {"config": draw, "runs": done})
-    out = {k: {"curve": v["curves"][0], "seconds": v["seconds"]} for k, v in done.items() if k != "truth"}
-    truth = done["truth"]
+    out = {k: {"curve": v["curves"][0], "seconds": v["seconds"], "machine": v["machine"]}
+           for k, v in done.items() if k != "truth"}  # fmt: skip
+    t = done["truth"]
     out |= {
-        f"truth {i}": {"curve": c, "seconds": truth["seconds"] / TRUTH_SEEDS} for i, c in enumerate(truth["curves"])
+        f"truth {i}": {"curve": c, "seconds": t["seconds"] / TRUTH_SEEDS, "machine": t["machine"]}
+        for i, c in enumerate(t["curves"])
     }
     return {"config": draw, "params": count_params(model), "runs": out}
 
@@ -168,21 +170,27 @@ def _score(curve: list[float]) -> float:
     return seed_score(History([EpochResult(i + 1, 0, 0, 0, acc, 0, 0) for i, acc in enumerate(curve)]))
 
 
-def signals(row: dict, p: Problem) -> tuple[float, dict[str, tuple[float, float]]]:
-    """(truth, {signal: (value, cost in full single-seed runs)})."""
+def signals(row: dict, p: Problem) -> tuple[float, dict[str, tuple[float, float | None]]]:
+    """(truth, {signal: (value, cost in full single-seed runs)}); a cost is None where its run
+    and the full run it is measured against ran on different machines."""
     runs = row["runs"]
     full = runs["seed 0"]["seconds"]
+
+    def cost(*names: str) -> float | None:
+        same = all(runs[n]["machine"] == runs["seed 0"]["machine"] for n in names)
+        return sum(runs[n]["seconds"] for n in names) / full if same else None
+
     truth = sum(_score(runs[f"truth {i}"]["curve"]) for i in range(TRUTH_SEEDS)) / TRUTH_SEEDS
     curve = runs["seed 0"]["curve"]
     out = {f"epoch {e}": (curve[e - 1], e / p.epochs) for e in p.rungs}
     out["full, 1 seed"] = (_score(curve), 1.0)
     if p.second_seed:
         two = (_score(curve) + _score(runs["seed 1"]["curve"])) / 2
-        out["full, 2 seeds"] = (two, (full + runs["seed 1"]["seconds"]) / full)
-    out["short schedule"] = (_score(runs["short"]["curve"]), runs["short"]["seconds"] / full)
-    out["data subset"] = (_score(runs["subset"]["curve"]), runs["subset"]["seconds"] / full)
+        out["full, 2 seeds"] = (two, cost("seed 0", "seed 1"))
+    out["short schedule"] = (_score(runs["short"]["curve"]), cost("short"))
+    out["data subset"] = (_score(runs["subset"]["curve"]), cost("subset"))
     if p.short_subset:
-        out["subset, short"] = (_score(runs["subset short"]["curve"]), runs["subset short"]["seconds"] / full)
+        out["subset, short"] = (_score(runs["subset short"]["curve"]), cost("subset short"))
     return truth, out
 
 
@@ -212,7 +220,8 @@ def table(rows: list[dict], p: Problem, boot: int = 1000) -> list[tuple[str, flo
         samples = sorted(x for x in samples if x == x)  # a resample of ties only has no correlation
         lo, hi = samples[len(samples) // 20], samples[-len(samples) // 20 - 1]
         recall = len(best & set(sorted(range(len(rows)), key=lambda i: -values[i])[:TOP])) / TOP
-        cost = sum(s[name][1] for s in sigs) / len(sigs)
+        costs = [c for s in sigs if (c := s[name][1]) is not None]
+        cost = sum(costs) / len(costs)
         out.append((name, rho, lo, hi, recall, cost))
     return out
 
@@ -227,7 +236,6 @@ def main() -> None:
     args = parser.parse_args()
     p = problem(args.problem)
     results = json.loads(args.out.read_text()) if args.out.exists() else {"rows": []}
-    results["machine"] = results.get("machine") or f"{cpu_name()}, {args.workers} worker(s) x 1 thread"
     results["problem"] = args.problem
     done = len(results["rows"])
     todo = [(d, _part(args.out, done + i)) for i, d in enumerate(draws(p.spec, args.configs, seed=p.draw_seed)[done:])]
@@ -239,8 +247,9 @@ def main() -> None:
             part.unlink(missing_ok=True)
             print(f"{len(results['rows'])}/{args.configs}: {row['params']:,} params", flush=True)
     rows = results["rows"][: args.configs]
+    machines = sorted({run["machine"] for row in rows for run in row["runs"].values()})
     print(f"\n{len(rows)} configurations of the {args.problem} space; truth: mean score of {TRUTH_SEEDS} fresh "
-          f"seeds; {results['machine']}")  # fmt: skip
+          f"seeds; {args.workers} worker(s) x 1 thread on {' and '.join(machines)}")  # fmt: skip
     print(f"{'signal':<16} {'Spearman':>8} {'90% interval':>14} {'top-5 recall':>12} {'cost':>6}")
     for name, rho, lo, hi, recall, cost in table(rows, p):
         print(f"{name:<16} {rho:>8.2f} {f'{lo:.2f} to {hi:.2f}':>14} {recall:>12.0%} {cost:>5.2f}x")
