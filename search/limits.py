@@ -96,7 +96,10 @@ FIRST_RUNG = 0.5
 """The share of the epoch budget every trial trains before a pruner may stop it, unless the
 spec sets pruner.min_epochs. Measured (benchmarks/fidelity.py): with a schedule annealed to
 zero, the validation accuracy of its first epochs ranks configurations poorly (the learning
-rate is still at its peak); from about half of the schedule it ranks them well."""
+rate is still at its peak); on a short search (5 epochs of 10,000 images) half of the
+schedule ranks them about as well as the full run. At 19 epochs of 50,000 images it does not
+(epoch 10 ranks poorly; a complete 6-epoch schedule ranks well), so studies/sub5k.toml and
+front5k.toml screen with `promotion` instead."""
 
 MAX_USER_FILE_BYTES = 16 * 2**20
 """A spec or an experiment JSON read from outside: 16 MiB, thousands of times the largest real one
