@@ -35,11 +35,12 @@ system:
 	        --no-install-recommends postgresql chromium >/dev/null; \
 	fi
 
-# Lint, format, the layer rule and types, then the unit suite at one thread, then at PyTorch's default
-# thread count the end-to-end suite and the unit tests whose sums depend on how threads split them.
+# Lint, format, the layer rule and types, then the unit suite at one thread in one process per core
+# (pytest-xdist), then at PyTorch's default thread count the end-to-end suite and the unit tests whose
+# sums depend on how threads split them.
 THREAD_SENSITIVE = tests/unit/test_fused.py tests/unit/test_trainer.py
 test: setup system check
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/unit
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto tests/unit
 	$(BIN)/python -m pytest tests/e2e $(THREAD_SENSITIVE)
 
 check: setup

@@ -79,6 +79,26 @@ def run_synthetic(
     return study
 
 
+QUICK_VAL_SIZE = 2000
+"""Validation images of the quick study as the end-to-end tests run it on subsets of 600-3,000
+training images: with the spec's 10,000, evaluating each epoch would cost more than training it."""
+
+
+def quick_spec(folder: Path, name: str = "spec.toml", **run: object) -> Path:
+    """`studies/tiny.toml` written to `folder` with its [run] table's `val_size` and any `run`
+    settings replaced (values written as TOML: strings quoted by the caller)."""
+    settings = {"val_size": QUICK_VAL_SIZE, **run}
+    lines = [
+        line
+        for line in (REPO / "studies" / "tiny.toml").read_text().splitlines()
+        if line.split(" = ")[0] not in settings
+    ]
+    text = "\n".join(lines).replace("[run]", "[run]\n" + "\n".join(f"{k} = {v}" for k, v in settings.items()))
+    path = folder / name
+    path.write_text(text + "\n")
+    return path
+
+
 CLI_ENV = {"COLUMNS": "200"}
 """What every test command sees besides the test's environment: a wide terminal for tables."""
 

@@ -21,23 +21,25 @@ def readme_example() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-@pytest.mark.parametrize("way", ["script", "stdin"])
-def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path, way: str) -> None:
-    """As a plain script and as `python -`: the API's worker processes must not run the
-    caller's unguarded top-level code again."""
-    (tmp_path / "studies").mkdir()
-    shutil.copy(REPO / "studies" / "tiny.toml", tmp_path / "studies" / "tiny.toml")
-    script = tmp_path / "example.py"
-    script.write_text(readme_example())
-    result = subprocess.run(
+def run_example(folder: Path, data: Path, code: str, way: str) -> subprocess.CompletedProcess:
+    """`code` run from `folder` (holding the quick study's spec) as a plain script or as `python -`."""
+    (folder / "studies").mkdir()
+    shutil.copy(REPO / "studies" / "tiny.toml", folder / "studies" / "tiny.toml")
+    script = folder / "example.py"
+    script.write_text(code)
+    return subprocess.run(
         [sys.executable, str(script)] if way == "script" else [sys.executable, "-"],
-        input=None if way == "script" else readme_example(),
-        cwd=tmp_path,
+        input=None if way == "script" else code,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=600,
-        env={DATA_ENV: str(mnist_root), "PATH": ""},
+        env={DATA_ENV: str(data), "PATH": ""},
     )
+
+
+def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path) -> None:
+    result = run_example(tmp_path, mnist_root, readme_example(), "script")
     assert result.returncode == 0, result.stderr
     assert "COMPLETE" in result.stdout
     assert "Warning" not in result.stderr and "Trial 0 finished" not in result.stderr, result.stderr  # quiet
@@ -48,6 +50,15 @@ def test_the_readme_python_example_runs(tmp_path: Path, mnist_root: Path, way: s
     card = json.loads((tmp_path / "best.card.json").read_text())
     assert (tmp_path / "best.int8.onnx").is_file() and card["provenance"]["seed"] == 0
     assert f"{card['fp32']['test_acc']} {card['int8']['test_acc']} {card['fp32']['agreement']}" in result.stdout
+
+
+def test_the_readme_search_runs_from_stdin(tmp_path: Path, mnist_root: Path) -> None:
+    """As `python -`, whose `__main__` is no file: the API's worker processes start and do not
+    run the caller's unguarded top-level code again (the example up to its trials table)."""
+    code = readme_example()
+    result = run_example(tmp_path, mnist_root, code[: code.index("best = ")], "stdin")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("COMPLETE") >= 1 and result.stdout.count("state") == 1, result.stdout  # one table
 
 
 def test_the_readme_python_example_runs_in_a_jupyter_kernel(tmp_path: Path, mnist_root: Path, monkeypatch) -> None:

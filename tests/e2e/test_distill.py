@@ -8,12 +8,12 @@ from pathlib import Path
 
 import optuna
 
-from tests.helpers import REPO, run_cli
+from tests.helpers import quick_spec, run_cli
 
 
 def test_a_distilled_separable_search_exports_retrains_and_deploys(tmp_path: Path, mnist_root: Path) -> None:
-    spec = tmp_path / "d.toml"
-    text = (REPO / "studies" / "tiny.toml").read_text().replace('name = "tiny"', 'name = "distilled"')
+    spec = quick_spec(tmp_path, "d.toml")
+    text = spec.read_text().replace('name = "tiny"', 'name = "distilled"')
     text = text.replace("dropout = 0.0", 'dropout = 0.0\nkind = ["separable", "grouped"]')
     spec.write_text(text.replace("epochs = 4\n\n[sampler]", 'epochs = 2\nteacher = "seed-8k"\n\n[sampler]'))
     spec.write_text(spec.read_text().replace("max_epochs = 4", "max_epochs = 2"))

@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, quick_spec, run_cli
 
 
 def test_search_then_trials_on_real_mnist(tmp_path: Path, mnist_root: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    url, spec = f"sqlite:///{tmp_path / 'tiny.db'}", str(quick_spec(tmp_path))
     common = ["--storage", url, "--data-dir", str(mnist_root), "--threads", "2"]
-    result = run_cli("search", "studies/tiny.toml", "--trials", "3", "--subset", "2000", *common)
+    result = run_cli("search", spec, "--trials", "3", "--subset", "2000", *common)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("trial ") >= 3 and "best val" in result.stdout
 
@@ -34,7 +34,7 @@ def test_search_then_trials_on_real_mnist(tmp_path: Path, mnist_root: Path) -> N
         assert row["val_acc"] == pytest.approx(sum(curve[-2:]) / 2) and row["val_acc"] > 50.0, row
     assert {"train.lr", "train.epochs", "arch", "macs", "receptive_field"} <= set(frame.columns)
 
-    resumed = run_cli("search", "studies/tiny.toml", "--trials", "4", "--subset", "2000", *common)
+    resumed = run_cli("search", spec, "--trials", "4", "--subset", "2000", *common)
     assert resumed.returncode == 0, resumed.stderr
     assert "3 finished trials so far" in resumed.stdout
     listing = run_cli("studies", "--storage", url)
@@ -78,7 +78,7 @@ def test_the_quick_study_shows_what_tinynas_is_for(tmp_path: Path, mnist_root: P
     with no flags (the spec states its own target)."""
     (tmp_path / "studies").mkdir()
     shutil.copy(REPO / "studies" / "tiny.toml", tmp_path / "studies" / "tiny.toml")
-    searched = run_cli("search", "studies/tiny.toml", "--data-dir", str(mnist_root), "--threads", "2", cwd=tmp_path)
+    searched = run_cli("search", "studies/tiny.toml", "--data-dir", str(mnist_root), cwd=tmp_path)
     assert searched.returncode == 0, searched.stderr
     exported = run_cli("export", "tiny", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
@@ -91,7 +91,7 @@ def test_seeds_per_trial_then_confirm_then_fused_retrain(tmp_path: Path, mnist_r
     common = ["--data-dir", str(mnist_root), "--threads", "2"]
     searched = run_cli(
         "search",
-        "studies/tiny.toml",
+        str(quick_spec(tmp_path)),
         "--trials",
         "3",
         "--subset",
@@ -154,8 +154,7 @@ def test_by_default_a_search_keeps_every_core_busy_and_ends_confirmed(tmp_path: 
     """No --jobs or --threads: one worker per core, one thread each; the workers stop at the
     target together; the spec's [run] confirm retrains the top trials with fresh seeds, and
     export picks by those confirmed means."""
-    spec = tmp_path / "tiny.toml"
-    spec.write_text((REPO / "studies" / "tiny.toml").read_text() + "confirm = {top = 2, seeds = 2}\n")
+    spec = quick_spec(tmp_path, confirm="{top = 2, seeds = 2}")
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     searched = run_cli("search", str(spec), "--trials", "4", "--subset", "2000", "--storage", url,
                        "--data-dir", str(mnist_root))  # fmt: skip

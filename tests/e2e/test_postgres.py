@@ -17,7 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, quick_spec, run_cli
 
 
 def _pg_bin() -> Path:
@@ -75,8 +75,8 @@ def postgres_url(postgres: Server) -> str:
 
 
 def test_two_workers_share_a_study_in_postgresql(postgres_url: str, mnist_root: Path, tmp_path: Path) -> None:
-    spec = tmp_path / "spec.toml"
-    spec.write_text((REPO / "studies" / "tiny.toml").read_text().replace('kind = "median"', 'kind = "none"'))
+    spec = quick_spec(tmp_path)
+    spec.write_text(spec.read_text().replace('kind = "median"', 'kind = "none"'))
     args = worker_args(spec, postgres_url, mnist_root, trials=6, subset=1000)
     workers = [
         subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
@@ -103,18 +103,18 @@ def test_no_command_shows_the_storage_password(postgres_url: str, mnist_root: Pa
     """The server trusts local connections, so the password is accepted and ignored: what
     matters is that no output, file or study attribute ever contains it."""
     url = postgres_url.replace("tinynas@", f"tinynas:{SECRET}@")
-    common = ["--data-dir", str(mnist_root), "--threads", "2"]
+    common, spec = ["--data-dir", str(mnist_root), "--threads", "2"], str(quick_spec(tmp_path))
     outputs = [
-        run_cli("search", "studies/tiny.toml", "--trials", "2", "--subset", "1000", "--storage", url, *common),
-        run_cli("search", "studies/tiny.toml", "--trials", "3", "--subset", "1000", *common,
+        run_cli("search", spec, "--trials", "2", "--subset", "1000", "--storage", url, *common),
+        run_cli("search", spec, "--trials", "3", "--subset", "1000", *common,
                 env={"TINYNAS_STORAGE": url}),
         run_cli("trials", "tiny", "--storage", url, "--csv", str(tmp_path / "t.csv")),
         run_cli("studies", env={"TINYNAS_STORAGE": url}),
         run_cli("export", "tiny", "--storage", url, "--rule", "best", "--out", str(tmp_path / "best.json")),
         run_cli("report", "tiny", "--storage", url, "--out", str(tmp_path / "r.html")),
         run_cli("trials", "nosuchstudy", "--storage", url),
-        run_cli("search", "studies/tiny.toml", "--storage", url.replace(postgres_url.split("@")[1].split("/")[0],
-                                                                        "127.0.0.1:1"), *common),
+        run_cli("search", spec, "--storage", url.replace(postgres_url.split("@")[1].split("/")[0], "127.0.0.1:1"),
+                *common),
     ]  # fmt: skip
     assert [r.returncode for r in outputs] == [0, 0, 0, 0, 0, 0, 2, 2], [r.stderr for r in outputs]
     assert "***" in outputs[0].stdout  # the header shows the URL, redacted
@@ -138,9 +138,8 @@ def _states(url: str) -> dict[int, str]:
 def test_a_server_restart_mid_search_loses_nothing(postgres: Server, mnist_root: Path, tmp_path: Path) -> None:
     """Restart PostgreSQL while two workers train: each either reconnects and goes on or ends
     with one line (exit 2); the same command resumes; no trial stays RUNNING, none is lost."""
-    spec = tmp_path / "spec.toml"
-    text = (REPO / "studies" / "tiny.toml").read_text().replace('kind = "median"', 'kind = "none"')
-    spec.write_text(text.replace("[run]", "[run]\nheartbeat_seconds = 1"))
+    spec = quick_spec(tmp_path, heartbeat_seconds=1)
+    spec.write_text(spec.read_text().replace('kind = "median"', 'kind = "none"'))
     args = worker_args(spec, postgres.url, mnist_root, trials=6, subset=1500)
     workers = [
         subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
