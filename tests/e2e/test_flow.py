@@ -15,7 +15,7 @@ from tests.helpers import REPO, quick_spec, run_cli
 
 
 def test_search_then_trials_on_real_mnist(tmp_path: Path, mnist_root: Path) -> None:
-    url, spec = f"sqlite:///{tmp_path / 'tiny.db'}", str(quick_spec(tmp_path))
+    url, spec = f"sqlite:///{tmp_path / 'tiny.db'}", str(quick_spec(tmp_path, epochs=4))  # a score of 2 of 4
     common = ["--storage", url, "--data-dir", str(mnist_root), "--threads", "2"]
     result = run_cli("search", spec, "--trials", "3", "--subset", "2000", *common)
     assert result.returncode == 0, result.stderr
