@@ -87,12 +87,17 @@ than training it) and 2 epochs (its 4 reach 97% on 20,000 images; these tests ch
 tool does with trials, not how well they learn)."""
 
 
-def quick_spec(folder: Path, name: str = "spec.toml", epochs: int = QUICK_EPOCHS, **run: object) -> Path:
-    """`studies/tiny.toml` written to `folder` with `epochs`, and its [run] table's `val_size` and
-    any `run` settings replaced (values written as TOML: strings quoted by the caller)."""
+def quick_spec(
+    folder: Path, name: str = "spec.toml", epochs: int = QUICK_EPOCHS, unpruned: bool = False, **run: object
+) -> Path:
+    """`studies/tiny.toml` written to `folder` with `epochs`, without its pruner if `unpruned`, and
+    its [run] table's `val_size` and any `run` settings replaced (values written as TOML: strings
+    quoted by the caller)."""
     settings = {"val_size": QUICK_VAL_SIZE, **run}
     text = (REPO / "studies" / "tiny.toml").read_text()
     text = re.sub(r"^(max_)?epochs = \d+$", rf"\g<1>epochs = {epochs}", text, flags=re.M)
+    if unpruned:
+        text = text.replace('kind = "median"', 'kind = "none"')
     lines = [line for line in text.splitlines() if line.split(" = ")[0] not in settings]
     text = "\n".join(lines).replace("[run]", "[run]\n" + "\n".join(f"{k} = {v}" for k, v in settings.items()))
     path = folder / name

@@ -22,9 +22,7 @@ from tests.helpers import REPO, quick_spec, run_cli
 
 def write_spec(folder: Path, **run: object) -> Path:
     """The quick study, unpruned, with a 1-second heartbeat, so a dead worker is noticed quickly."""
-    path = quick_spec(folder, **{"heartbeat_seconds": 1, **run})
-    path.write_text(path.read_text().replace('kind = "median"', 'kind = "none"'))
-    return path
+    return quick_spec(folder, unpruned=True, **{"heartbeat_seconds": 1, **run})
 
 
 def states(db: Path) -> list[tuple[int, str]]:

@@ -75,8 +75,7 @@ def postgres_url(postgres: Server) -> str:
 
 
 def test_two_workers_share_a_study_in_postgresql(postgres_url: str, mnist_root: Path, tmp_path: Path) -> None:
-    spec = quick_spec(tmp_path)
-    spec.write_text(spec.read_text().replace('kind = "median"', 'kind = "none"'))
+    spec = quick_spec(tmp_path, unpruned=True)
     args = worker_args(spec, postgres_url, mnist_root, trials=6, subset=1000)
     workers = [
         subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
@@ -138,8 +137,7 @@ def _states(url: str) -> dict[int, str]:
 def test_a_server_restart_mid_search_loses_nothing(postgres: Server, mnist_root: Path, tmp_path: Path) -> None:
     """Restart PostgreSQL while two workers train: each either reconnects and goes on or ends
     with one line (exit 2); the same command resumes; no trial stays RUNNING, none is lost."""
-    spec = quick_spec(tmp_path, heartbeat_seconds=1)
-    spec.write_text(spec.read_text().replace('kind = "median"', 'kind = "none"'))
+    spec = quick_spec(tmp_path, unpruned=True, heartbeat_seconds=1)
     args = worker_args(spec, postgres.url, mnist_root, trials=6, subset=1500)
     workers = [
         subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
