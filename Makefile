@@ -36,12 +36,15 @@ system:
 	fi
 
 # Lint, format, the layer rule and types, then the unit suite at one thread in one process per core
-# (pytest-xdist), then at PyTorch's default thread count the end-to-end suite and the unit tests whose
-# sums depend on how threads split them.
+# (pytest-xdist); then the end-to-end suite two tests at a time (each runs its commands on one thread
+# or on one worker per core, and much of a test is waiting on processes that start, stop and are
+# killed; more at once would only oversubscribe a larger machine's cores); then, alone and at
+# PyTorch's default thread count, the unit tests whose sums depend on how threads split them.
 THREAD_SENSITIVE = tests/unit/test_fused.py tests/unit/test_trainer.py
 test: setup system check
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto tests/unit
-	$(BIN)/python -m pytest tests/e2e $(THREAD_SENSITIVE)
+	$(BIN)/python -m pytest -n 2 tests/e2e
+	$(BIN)/python -m pytest $(THREAD_SENSITIVE)
 
 check: setup
 	$(BIN)/ruff check .

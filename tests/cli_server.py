@@ -1,7 +1,7 @@
 """A warm `tinynas` for the end-to-end tests: one process imports the CLI (and torch) once,
 then forks a child per command. Each child is a real process running the real entry point
 (`search.cli.main`) in its own working folder and environment, with its own stdout, stderr
-and exit code, as `python -m search ...` would be; only the 2-second import is shared.
+and exit code, as `python -m search ...` would be; only the imports (seconds) are shared.
 
 Protocol on stdin/stdout, one JSON object per line: the test sends
 {"args", "cwd", "env", "out", "err"}, the server answers {"pid"} at once and {"rc"} when the
@@ -45,7 +45,9 @@ def _child(request: dict) -> None:
 
 
 def serve() -> None:
-    for module in ("search.api", "search.cli", "search.cli.display"):  # torch, optuna, pandas, rich: shared
+    # torch, optuna, pandas, rich: shared; and torch._dynamo, which torch.optim imports when the
+    # first optimiser is made (2-3 s of every command that trains here; imported, it runs nothing)
+    for module in ("search.api", "search.cli", "search.cli.display", "torch._dynamo"):
         importlib.import_module(module)
 
     for line in sys.stdin:

@@ -1,4 +1,6 @@
-"""Verified downloads of a dataset's published files (pooch does the fetching and hashing)."""
+"""Verified downloads of a dataset's published files (pooch does the fetching and hashing).
+pooch and requests are imported where a file is checked or fetched: every training process
+imports this module, and most never download."""
 
 from __future__ import annotations
 
@@ -7,9 +9,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-
-import pooch
-import requests
 
 from search.data.registry import DatasetInfo, RemoteFile
 from search.errors import TinynasError
@@ -25,15 +24,21 @@ def _candidates(remote: RemoteFile) -> list[tuple[str, str]]:
 
 
 def _present(path: Path, md5: str) -> bool:
+    import pooch
+
     return path.is_file() and pooch.file_hash(str(path), alg="md5") == md5
 
 
 def _retrieve(url: str, md5: str, target: Path, progress: bool) -> None:
+    import pooch
+
     pooch.retrieve(url, known_hash=f"md5:{md5}", fname=target.name, path=target.parent, progressbar=progress)
 
 
 def fetch_file(remote: RemoteFile, base_url: str, folder: Path, progress: bool = False) -> Path:
     """The published .gz, or the uncompressed file where the mirror has only that."""
+    import requests
+
     for name, md5 in _candidates(remote):
         if _present(folder / name, md5):
             return folder / name
@@ -64,6 +69,8 @@ def fetch(info: DatasetInfo, root: Path, mirror: str | None = None, progress: bo
     fetch leaves no folder behind that it created."""
     if info.path is not None:
         raise TinynasError(f"{info.name} is a file of your own, not a published dataset: there is nothing to fetch")
+    import pooch
+
     pooch.get_logger().setLevel(logging.WARNING)
     base = mirror or os.environ.get(MIRROR_ENV) or info.mirror
     if not base.startswith(("https://", "http://", "ftp://")):

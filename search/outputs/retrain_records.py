@@ -62,12 +62,24 @@ def _engine(url: str) -> sa.Engine:
         raise TinynasError(f"cannot use results database {redact(url)!r}: {exc}") from None
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a file-backed SQLite URL; None for a server or an in-memory database."""
+    parsed = sa.engine.make_url(url) if "://" in url else None
+    database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
+    return None if database in (None, "", ":memory:") else Path(str(database))
+
+
 def check(url: str) -> None:
     """Refuse, before any training, a results database that cannot take a row: its table is
     made if absent, then a write that changes nothing (a delete of no row) is tried and rolled
-    back, so a read-only file, folder or server account is found out now, not after the work."""
+    back, so a read-only file, folder or server account is found out now, not after the work.
+    A SQLite file not there yet is not made by the check (a run refused later for another
+    reason leaves none behind): its folder must take it."""
     if url == DEFAULT_RESULTS_URL and not Path(STUDIES_DIR).is_dir():  # made when the first run is recorded
         check_writable(Path(STUDIES_DIR), "results folder")
+        return
+    if (file := _sqlite_file(url)) is not None and not file.exists():
+        check_writable(file, "results database")
         return
     try:
         engine = _engine(url)
@@ -103,9 +115,7 @@ def save(url: str, record: RetrainRecord) -> int:
 def load(url: str, study: str | None = None) -> list[dict]:
     """All recorded runs (of one study, if given), oldest first; none if the table (or the
     SQLite file) is absent. Reading never creates a database."""
-    parsed = sa.engine.make_url(url) if "://" in url else None
-    database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
-    if database not in (None, "", ":memory:") and not Path(str(database)).is_file():
+    if (file := _sqlite_file(url)) is not None and not file.is_file():
         return []
     try:
         engine = _engine(url)

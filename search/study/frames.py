@@ -1,14 +1,19 @@
-"""Studies and their trials as pandas tables: what `trials`, `studies`, report and export read."""
+"""Studies and their trials as pandas tables: what `trials`, `studies`, report and export read.
+pandas is imported where a table is made: a search's worker processes never make one, and
+each would pay its import (most of a second) for nothing."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import optuna
-import pandas as pd
 
 from models import ModelConfig, analyse, arch_string
 from search.study.record import Kind, StudyRecord, TrialRecord, records
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def trial_row(r: TrialRecord) -> dict:
@@ -40,11 +45,15 @@ def trial_row(r: TrialRecord) -> dict:
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial, the sampled parameters and the training config flattened."""
+    import pandas as pd
+
     frame = pd.DataFrame([trial_row(r) for r in records(study)])
     return frame.set_index("number") if not frame.empty else frame
 
 
 def studies_frame(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=name, storage=storage)

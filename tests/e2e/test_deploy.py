@@ -35,7 +35,7 @@ def test_retrain_then_deploy_then_onnxruntime(tmp_path: Path, mnist_root: Path) 
         "--results",
         f"sqlite:///{tmp_path / 'r.db'}",
         "--threads",
-        "2",
+        "1",
         *data,
     )
     assert trained.returncode == 0, trained.stderr

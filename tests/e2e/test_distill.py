@@ -19,7 +19,7 @@ def test_a_distilled_separable_search_exports_retrains_and_deploys(tmp_path: Pat
     db = f"sqlite:///{tmp_path / 'd.db'}"
     env = {"TINYNAS_CACHE": str(tmp_path / "cache")}
     data = ("--data-dir", str(mnist_root))
-    common = ("--storage", db, *data, "--threads", "2")
+    common = ("--storage", db, *data, "--threads", "1")
     searched = run_cli("search", str(spec), "--trials", "2", "--subset", "1000", *common, env=env)
     assert searched.returncode == 0, searched.stderr
     trials = optuna.load_study(study_name="distilled", storage=db).get_trials()
@@ -39,7 +39,7 @@ def test_a_distilled_separable_search_exports_retrains_and_deploys(tmp_path: Pat
     run = tmp_path / "run"
     retrained = run_cli(
         "retrain", str(best), "--subset", "1000", "--epochs", "1", "--out", str(run), "--quiet", "--sequential",
-        "--results", f"sqlite:///{tmp_path / 'r.db'}", *data, "--threads", "2", env=env,
+        "--results", f"sqlite:///{tmp_path / 'r.db'}", *data, "--threads", "1", env=env,
     )  # fmt: skip
     assert retrained.returncode == 0, retrained.stderr
     summary = json.loads((run / "summary.json").read_text())

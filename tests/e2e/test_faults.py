@@ -95,7 +95,7 @@ def test_sigkill_mid_trial_then_rerun_at_once_retries_and_completes(tmp_path: Pa
     (killed,) = [n for n, s in states(db) if s == "RUNNING"]
     proc.kill()
     proc.wait()
-    again = run_cli(*search_args(spec, db, mnist_root, "--threads", "2", "--trials", "4"))
+    again = run_cli(*search_args(spec, db, mnist_root, "--threads", "1", "--trials", "4"))
     assert again.returncode == 0, again.stderr
     after = dict(states(db))
     assert after[killed] == "FAIL"

@@ -16,7 +16,7 @@ from tests.helpers import REPO, quick_spec, run_cli
 
 def test_search_then_trials_on_real_mnist(tmp_path: Path, mnist_root: Path) -> None:
     url, spec = f"sqlite:///{tmp_path / 'tiny.db'}", str(quick_spec(tmp_path, epochs=4))  # a score of 2 of 4
-    common = ["--storage", url, "--data-dir", str(mnist_root), "--threads", "2"]
+    common = ["--storage", url, "--data-dir", str(mnist_root), "--threads", "1"]
     result = run_cli("search", spec, "--trials", "3", "--subset", "2000", *common)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("trial ") >= 3 and "best val" in result.stdout
@@ -60,7 +60,7 @@ def test_search_then_trials_on_real_mnist(tmp_path: Path, mnist_root: Path) -> N
         "--data-dir",
         str(mnist_root),
         "--threads",
-        "2",
+        "1",
         "--quiet",
     )
     assert retrained.returncode == 0, retrained.stderr
@@ -88,7 +88,7 @@ def test_the_quick_study_shows_what_tinynas_is_for(tmp_path: Path, mnist_root: P
 
 def test_seeds_per_trial_then_confirm_then_fused_retrain(tmp_path: Path, mnist_root: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
-    common = ["--data-dir", str(mnist_root), "--threads", "2"]
+    common = ["--data-dir", str(mnist_root), "--threads", "1"]
     searched = run_cli(
         "search",
         str(quick_spec(tmp_path)),

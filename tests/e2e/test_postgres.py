@@ -102,7 +102,7 @@ def test_no_command_shows_the_storage_password(postgres_url: str, mnist_root: Pa
     """The server trusts local connections, so the password is accepted and ignored: what
     matters is that no output, file or study attribute ever contains it."""
     url = postgres_url.replace("tinynas@", f"tinynas:{SECRET}@")
-    common, spec = ["--data-dir", str(mnist_root), "--threads", "2"], str(quick_spec(tmp_path))
+    common, spec = ["--data-dir", str(mnist_root), "--threads", "1"], str(quick_spec(tmp_path))
     outputs = [
         run_cli("search", spec, "--trials", "2", "--subset", "1000", "--storage", url, *common),
         run_cli("search", spec, "--trials", "3", "--subset", "1000", *common,

@@ -30,7 +30,7 @@ def test_retrain_writes_outputs_and_records_the_run(tmp_path: Path, mnist_root: 
         "--data-dir",
         str(mnist_root),
         "--threads",
-        "2",
+        "1",
     )
     assert result.returncode == 0, result.stderr
     assert "epoch  2/2" in result.stdout and "test" in result.stdout and "mean" in result.stdout
@@ -85,7 +85,7 @@ def test_fused_and_sequential_retrains_agree_within_seed_noise(tmp_path: Path, m
             "--data-dir",
             str(mnist_root),
             "--threads",
-            "2",
+            "1",
             "--quiet",
             "--fused" if mode == "fused" else "--sequential",
         )
@@ -152,7 +152,7 @@ def test_retrain_takes_ema_linear_schedule_and_scale_augmentation(tmp_path: Path
         "--data-dir",
         str(mnist_root),
         "--threads",
-        "2",
+        "1",
         "--quiet",
     )
     assert result.returncode == 0, result.stderr

@@ -105,6 +105,20 @@ def test_a_results_database_that_cannot_be_written_is_refused_before_any_trainin
     assert not (tmp_path / "run").exists()
 
 
+def test_a_retrain_refused_after_the_results_check_leaves_no_results_database(tmp_path: Path) -> None:
+    from models import preset
+    from search import api
+    from search.training import Experiment
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("the user's, not a run")  # the run folder is refused
+    with pytest.raises(TinynasError, match="run"):
+        api.retrain(Experiment(model=preset("seed-8k")), results=f"sqlite:///{tmp_path / 'r.db'}", out=tmp_path / "run")
+    assert not (tmp_path / "r.db").exists()
+    with pytest.raises(TinynasError, match=r"cannot write results database .*folder .* does not exist"):
+        api.retrain(Experiment(model=preset("seed-8k")), results=f"sqlite:///{tmp_path / 'no' / 'r.db'}")
+
+
 def test_a_teacher_cache_that_cannot_be_written_is_one_line_before_the_teacher_trains(
     tmp_path: Path, monkeypatch
 ) -> None:
