@@ -36,10 +36,11 @@ system:
 	fi
 
 # Lint, format, the layer rule and types, then the unit suite at one thread in one process per core
-# (pytest-xdist); then the end-to-end suite two tests at a time (each runs its commands on one thread
-# or on one worker per core, and much of a test is waiting on processes that start, stop and are
-# killed; more at once would only oversubscribe a larger machine's cores); then, alone and at
-# PyTorch's default thread count, the unit tests whose sums depend on how threads split them.
+# (pytest-xdist); then the end-to-end suite two tests at a time (their commands run on one thread,
+# or one worker per core, so one test's gaps, processes starting, stopping or being waited for, are
+# the other's; more at once would oversubscribe a larger machine, each test sizing its workers by
+# the cores); then, alone at PyTorch's default thread count, the unit tests whose sums depend on
+# how threads split them.
 THREAD_SENSITIVE = tests/unit/test_fused.py tests/unit/test_trainer.py
 test: setup system check
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n auto tests/unit

@@ -112,7 +112,7 @@ def test_a_retrain_refused_after_the_results_check_leaves_no_results_database(tm
 
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "notes.txt").write_text("the user's, not a run")  # the run folder is refused
-    with pytest.raises(TinynasError, match="run"):
+    with pytest.raises(TinynasError, match="is not a run folder tinynas wrote"):
         api.retrain(Experiment(model=preset("seed-8k")), results=f"sqlite:///{tmp_path / 'r.db'}", out=tmp_path / "run")
     assert not (tmp_path / "r.db").exists()
     with pytest.raises(TinynasError, match=r"cannot write results database .*folder .* does not exist"):
