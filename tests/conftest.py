@@ -1,12 +1,24 @@
-"""Fixtures for every test: tiny synthetic data and a tiny model (no MNIST needed)."""
+"""Fixtures for every test: tiny synthetic data and a tiny model (no MNIST needed); one
+PyTorch thread per test process when pytest-xdist runs several."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
 
 from models import BatchNorm, Conv, GlobalAvgPool, MaxPool, ModelConfig, ReLU
 from search.data import Split
 from tests.helpers import synthetic_split
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist the test processes share the cores: each computes on one thread, as
+    tinynas's own workers do (more would oversubscribe them). A suite run in one process, like
+    the thread-sensitive tests `make test` runs last, keeps PyTorch's default."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
 
 
 @pytest.fixture()

@@ -20,7 +20,13 @@ from search.training.device import denormals_flushed
 from search.training.distill import Teacher, distill_loss, teacher_input
 from search.training.recipe import TrainConfig
 
-EVAL_BATCH = 2000
+CPU_EVAL_IMAGES = 256
+"""Images x fused replicas per evaluation batch on a CPU. Larger batches overflow the caches and
+pay page faults for fresh buffers: scoring 10,000 images at batch 2,000 took 1.5-2.8x the time
+of batch 256 for one model, and 3-4x that of 85 images per replica for three fused replicas, on
+one thread (benchmarks/eval_batch.py)."""
+GPU_EVAL_BATCH = 2000
+"""Images per evaluation batch on a GPU, where large batches keep the device busy."""
 MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
@@ -134,18 +140,25 @@ def _scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer, steps_per_epoch: in
     return None, False
 
 
+def eval_batch(device: torch.device, k: int = 1) -> int:
+    """Images per evaluation batch for k fused replicas on this device."""
+    return max(1, CPU_EVAL_IMAGES // k) if device.type == "cpu" else GPU_EVAL_BATCH
+
+
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, split: Split, memory_format: torch.memory_format, k: int = 1
+    model: nn.Module, split: Split, memory_format: torch.memory_format, k: int = 1, batch: int | None = None
 ) -> list[tuple[float, float]]:
-    """(mean loss, accuracy in %) over the whole split, per replica (k > 1: a fused model)."""
+    """(mean loss, accuracy in %) over the whole split, per replica (k > 1: a fused model), in
+    batches of `batch` images (None: `eval_batch` for the split's device)."""
     model.eval()
     dev = split.x.device
+    step = batch or eval_batch(dev, k)
     loss, correct = torch.zeros(k, device=dev), torch.zeros(k, device=dev)
-    for start in range(0, len(split), EVAL_BATCH):
-        x = split.x[start : start + EVAL_BATCH]
+    for start in range(0, len(split), step):
+        x = split.x[start : start + step]
         x = (x.repeat(1, k, 1, 1) if k > 1 else x).contiguous(memory_format=memory_format)
-        y = split.y[start : start + EVAL_BATCH]
+        y = split.y[start : start + step]
         logits = model(x).view(len(y), k, -1)
         loss += torch.stack([F.cross_entropy(logits[:, r], y, reduction="sum") for r in range(k)])
         correct += (logits.argmax(2) == y[:, None]).sum(0)

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from models import build, fuse
 from search.data import augment
 from search.limits import EPOCH_CEILING, MAX_EPOCHS
 from search.training import TrainConfig, train, train_replicas
+from search.training.loop import evaluate
 
 
 def test_same_config_and_seed_give_identical_metrics(tiny_model, tiny_data) -> None:
@@ -205,3 +207,21 @@ def test_a_searched_preset_is_its_export_model_and_recipe(name: str, study: str)
     assert named.model == exported.model and named.train == exported.train
     assert named.config_hash() == exported.config_hash()
     assert (named.provenance.study, named.provenance.trial) == (exported.provenance.study, exported.provenance.trial)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_a_split_scored_in_batches_gives_the_numbers_of_one_pass(tiny_model, tiny_data, k: int) -> None:
+    """Evaluation's batch size is a speed setting only: every image is scored once, the last
+    short batch included, and each fused replica gets its own numbers."""
+    torch.manual_seed(0)
+    nets = [build(tiny_model) for _ in range(k)]
+    net = nets[0] if k == 1 else fuse(tiny_model, nets)
+    split = tiny_data[1]
+    whole = evaluate(net, split, torch.contiguous_format, k, batch=len(split))
+    for batch in (7, None):  # 128 images: 18 batches of 7 and a short one; the default
+        scored = evaluate(net, split, torch.contiguous_format, k, batch=batch)
+        assert [acc for _, acc in scored] == [acc for _, acc in whole]
+        assert [loss for loss, _ in scored] == pytest.approx([loss for loss, _ in whole], rel=1e-5)
+    if k > 1:
+        alone = [evaluate(n, split, torch.contiguous_format)[0] for n in nets]
+        assert [acc for _, acc in whole] == [acc for _, acc in alone]
