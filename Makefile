@@ -35,16 +35,17 @@ system:
 	        --no-install-recommends postgresql chromium >/dev/null; \
 	fi
 
-# Lint, format, the layer rule and types; then the unit and end-to-end suites in one pytest-xdist
+# Lint, format, the layer rule and types; then the end-to-end and unit suites in one pytest-xdist
 # run, two tests at a time, each test process on one thread (tests/conftest.py): the end-to-end
 # commands run on one thread, or one worker per core, so one test's gaps, processes starting,
-# stopping or being waited for, are the other's, and the short unit tests fill the time the
-# last long end-to-end test would leave one core idle; more at once would oversubscribe a
-# larger machine, each end-to-end test sizing its workers by the cores. Then, alone at
-# PyTorch's default thread count, the unit tests whose sums depend on how threads split them.
+# stopping or being waited for, are the other's; the short unit tests come last and are shared
+# out as each process frees up (worksteal), so the last long end-to-end test leaves no core
+# idle; more at once would oversubscribe a larger machine, each end-to-end test sizing its
+# workers by the cores. Then, alone at PyTorch's default thread count, the unit tests whose
+# sums depend on how threads split them.
 THREAD_SENSITIVE = tests/unit/test_fused.py tests/unit/test_trainer.py
 test: setup system check
-	$(BIN)/python -m pytest -n 2 tests/unit tests/e2e
+	$(BIN)/python -m pytest -n 2 --dist worksteal tests/e2e tests/unit
 	$(BIN)/python -m pytest $(THREAD_SENSITIVE)
 
 check: setup
