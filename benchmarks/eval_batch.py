@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batches", type=int, nargs="+", default=[2000, 1000, 500, 256, 128, 64])
+    parser.add_argument("--batches", type=int, nargs="+", default=[2000, 1000, 500, 256, 128, 85, 64])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
