@@ -22,9 +22,9 @@ from search.training.recipe import TrainConfig
 
 CPU_EVAL_IMAGES = 256
 """Images x fused replicas per evaluation batch on a CPU. Larger batches overflow the caches and
-pay page faults for fresh buffers: scoring 10,000 images at batch 2,000 took 1.5-2.8x the time
-of batch 256 for one model, and 3-4x that of 85 images per replica for three fused replicas, on
-one thread (benchmarks/eval_batch.py)."""
+pay page faults for fresh buffers: scoring 10,000 images at batch 2,000 took 2.1-2.8x the time
+of batch 256 for one model, and 3.1-3.9x that of 85 images per replica for three fused replicas,
+on one thread (benchmarks/README.md, "Evaluation batch size")."""
 GPU_EVAL_BATCH = 2000
 """Images per evaluation batch on a GPU, where large batches keep the device busy."""
 MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
