@@ -20,7 +20,8 @@ configurations), top-5 recall (how many of the truth's 5 best the signal's 5 bes
 its cost as a fraction of one full single-seed run (measured in the CPU seconds of the run's
 one-thread process: other work on the machine, or a pause, does not count). Results are cached in --out
 as each configuration finishes, and each run of an unfinished one beside it (--out's name
-with .rowN); a rerun of the same command resumes (a run of hours, in the background with
+with .rowN); a rerun of the same command resumes, a truth cut short from its last finished
+epoch (a run of hours, in the background with
 the searches' snapshot habit: commit --out and its .rowN files now and then).
 
     python benchmarks/fidelity.py --data-dir data --configs 24 --workers 2 \\
@@ -36,6 +37,7 @@ import json
 import multiprocessing as mp
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,7 @@ from search.limits import CONFIRM_SEED_OFFSET
 from search.study import StudySpec, load_spec, sample_model, sample_train, seed_score
 from search.study.space import RandomSuggest
 from search.training import TrainConfig, cpu_name, fastest_layout, train_replicas
+from search.training.checkpoint import resumable
 
 TRUTH_SEEDS = 3
 TOP = 5
@@ -114,13 +117,27 @@ def _load(root: Path, threads: int, name: str) -> None:
     _PROBLEM[:] = [p]
 
 
-def _run(model: ModelConfig, cfgs: list[TrainConfig], train_key: str = "train") -> tuple[list[list[float]], float]:
-    """Each seed's validation curve (seeds fused) and the CPU seconds it took (one thread)."""
+def _run(
+    model: ModelConfig, cfgs: list[TrainConfig], train_key: str = "train", resume: bool = False
+) -> tuple[list[list[float]], float, int]:
+    """Each seed's validation curve (seeds fused), the CPU seconds it took (one thread), and the
+    epochs it took up from a run cut short (`resume`; their seconds are not counted)."""
     start = time.process_time()
     layout = fastest_layout("cpu", len(cfgs), 1)  # as a trial (or a confirmation) on one thread
     cfgs = [c.model_copy(update={"layout": layout}) for c in cfgs]
-    trained = train_replicas(model, cfgs, _SPLITS[train_key], _SPLITS["val"])
-    return [h.eval_acc for h in trained.histories], time.process_time() - start
+    replayed, steps = [0], [0]
+
+    def on_epoch(_: object) -> None:
+        replayed[0] += not steps[0]  # handed on before any step: taken up from the saved state
+
+    def on_step(*_: object) -> None:
+        steps[0] += 1
+
+    with resumable() if resume else nullcontext() as states:
+        trained = train_replicas(
+            model, cfgs, _SPLITS[train_key], _SPLITS["val"], on_epoch=on_epoch, on_step=on_step, states=states
+        )
+    return [h.eval_acc for h in trained.histories], time.process_time() - start, replayed[0]
 
 
 def measure(job: tuple[dict, Path]) -> dict:
@@ -143,9 +160,11 @@ def measure(job: tuple[dict, Path]) -> dict:
     kept = json.loads(part.read_text()) if part.exists() else {}
     done = kept.get("runs", {}) if kept.get("config") == json.loads(json.dumps(draw)) else {}
     for name, (cfgs, key) in plan.items():
-        if name not in done:
-            curves, seconds = _run(model, cfgs, key)
+        if name not in done:  # the truth (three seeds, 19 epochs) resumes from its last epoch when cut
+            curves, seconds, taken_up = _run(model, cfgs, key, resume=name == "truth")
             done[name] = {"curves": curves, "seconds": seconds, "machine": cpu_name()}
+            if taken_up:  # its seconds count only the epochs trained after
+                done[name]["taken_up_epochs"] = taken_up
             _write(part, {"config": draw, "runs": done})
     out = {k: {"curve": v["curves"][0], "seconds": v["seconds"], "machine": v["machine"]}
            for k, v in done.items() if k != "truth"}  # fmt: skip

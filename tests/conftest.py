@@ -1,15 +1,17 @@
 """Fixtures for every test: tiny synthetic data and a tiny model (no MNIST needed); one
-PyTorch thread per test process when pytest-xdist runs several."""
+PyTorch thread per test process when pytest-xdist runs several; a cache folder of the run's own."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
 
 from models import BatchNorm, Conv, GlobalAvgPool, MaxPool, ModelConfig, ReLU
 from search.data import Split
+from search.limits import CACHE_ENV
 from tests.helpers import synthetic_split
 
 
@@ -19,6 +21,9 @@ def pytest_configure(config: pytest.Config) -> None:
     the thread-sensitive tests `make test` runs last, keeps PyTorch's default."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         torch.set_num_threads(1)
+    # Trained teachers and the states of runs cut short go to a cache of the test run's own (the
+    # CLIs the end-to-end tests start inherit it), never the user's; a test may set its own.
+    os.environ.setdefault(CACHE_ENV, tempfile.mkdtemp(prefix="tinynas-test-cache-"))
 
 
 @pytest.fixture()

@@ -280,7 +280,10 @@ def search(
         seeds_per_trial=seeds_per_trial,
         confirm=False if no_confirm else None,
     )
-    after = "the study is consistent, the trials cut short are queued again, and the same command resumes it"
+    after = (
+        "the study is consistent, the trials cut short are queued again (each to resume from its last "
+        "finished epoch), and the same command resumes it"
+    )
     with stoppable(after, then=lambda: _print_outcome(_study(spec.name, storage))):
         study = api.search(
             spec,
@@ -343,7 +346,10 @@ def worker(
     ] = None,
     trials: Annotated[int | None, typer.Option(help="Stop when the study holds N finished trials.")] = None,
     timeout: Annotated[
-        str | None, typer.Option(help="End after e.g. 8h: the trial in flight is cut short and queued again.")
+        str | None,
+        typer.Option(
+            help="End after e.g. 8h: the trial in flight is cut short and queued again (it resumes from its last finished epoch)."
+        ),
     ] = None,
     data_dir: DataDir = None,
     subset: Annotated[int | None, typer.Option(help="Train each trial on N training images only.")] = None,
@@ -357,7 +363,7 @@ def worker(
     spec = api.load_spec(spec_path)
     if storage is None and not os.environ.get(STORAGE_ENV):
         raise TinynasError(f"a worker joins a shared study: pass --storage URL (or set ${STORAGE_ENV})")
-    with stoppable("the trial cut short is queued again"):
+    with stoppable("the trial cut short is queued again, to resume from its last finished epoch"):
         api.worker(
             spec,
             make_watcher=partial(feed, footer=False),

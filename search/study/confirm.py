@@ -23,6 +23,7 @@ from search.study.options import SearchOptions, time_left
 from search.study.record import Confirmation, StudyRecord, TrialRecord, complete_records, record_confirmation
 from search.study.spec import StudySpec
 from search.training import ONE_PROCESS, EpochResult, Experiment, Resources, train_replicas
+from search.training.checkpoint import resumable
 from search.training.loop import mean_result
 from search.training.parallel import in_workers, tell
 from search.training.teachers import teacher_of
@@ -78,7 +79,11 @@ def confirm_experiment(
     cfgs = [exp.train.model_copy(update={"seed": s, "layout": layout}) for s in seeds]
     teacher = teacher_of(exp.train, train, val, device)  # the search's own teacher, from the cache
     each = functools.partial(on_epoch, exp.train.epochs) if on_epoch else None
-    histories = train_replicas(exp.model, cfgs, train, val, device=device, teacher=teacher, on_epoch=each).histories
+    with resumable() as states:  # a confirmation cut short resumes where it was
+        trained = train_replicas(
+            exp.model, cfgs, train, val, device=device, teacher=teacher, on_epoch=each, states=states
+        )
+    histories = trained.histories
     per_seed = [seed_score(h) for h in histories]
     return Confirmation(seeds=seeds, per_seed=per_seed, mean=sum(per_seed) / len(per_seed))
 

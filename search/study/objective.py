@@ -28,6 +28,7 @@ from search.study.record import (
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
 from search.training import ONE_PROCESS, EpochResult, Experiment, History, Resources, TrainConfig, train_replicas
+from search.training.checkpoint import Resumable, resumable
 from search.training.teachers import Teacher, teacher_of
 
 OBJECTIVE_TEXT = f"mean validation accuracy (%) of the last {SCORE_EPOCHS} epochs, averaged over the trial's seeds"
@@ -67,19 +68,20 @@ def objective(trial: optuna.Trial, ctx: SearchContext) -> float | tuple[float, f
         if teacher is not None:
             record_teacher(trial, teacher.identity())
         record_seeds(trial, seeds)
-    run = _Run(trial, ctx, model, seeds, teacher, stats)
-    climbed: list[RungResult] = []
-    for rung in ctx.spec.pruner.ladder:
-        epochs = min(rung.epochs or cfg.epochs, cfg.epochs)
-        images = share_of(ctx.train, rung.images, ctx.spec.seed)  # the same images for every trial
-        score, curve = run(cfg.model_copy(update={"epochs": epochs}), images, RunKind.RUNG)
-        climbed.append(RungResult(rung.images, epochs, score, tuple(curve)))
-        with storage_write():
-            record_rung(trial, climbed)
-            on = _climbs(trial, ctx, len(climbed) - 1, score, stats)
-        if not on:
-            raise optuna.TrialPruned(f"stopped at rung {len(climbed)} ({climbed[-1].describe()})")
-    score, _ = run(cfg, ctx.train, RunKind.PROMOTED if climbed else RunKind.SCREENED)
+    with resumable() as states:  # a trial cut short leaves its runs' states for its retry
+        run = _Run(trial, ctx, model, seeds, teacher, stats, states)
+        climbed: list[RungResult] = []
+        for rung in ctx.spec.pruner.ladder:
+            epochs = min(rung.epochs or cfg.epochs, cfg.epochs)
+            images = share_of(ctx.train, rung.images, ctx.spec.seed)  # the same images for every trial
+            score, curve = run(cfg.model_copy(update={"epochs": epochs}), images, RunKind.RUNG)
+            climbed.append(RungResult(rung.images, epochs, score, tuple(curve)))
+            with storage_write():
+                record_rung(trial, climbed)
+                on = _climbs(trial, ctx, len(climbed) - 1, score, stats)
+            if not on:
+                raise optuna.TrialPruned(f"stopped at rung {len(climbed)} ({climbed[-1].describe()})")
+        score, _ = run(cfg, ctx.train, RunKind.PROMOTED if climbed else RunKind.SCREENED)
     return score if ctx.spec.cost is None else (score, float(getattr(stats, ctx.spec.cost)))
 
 
@@ -110,6 +112,7 @@ class _Run:
     seeds: list[int]
     teacher: Teacher | None
     stats: Analysis
+    states: Resumable
 
     def __call__(self, cfg: TrainConfig, images: Split, kind: RunKind) -> tuple[float, list[float]]:
         """(the score by the search's rule, the curve: mean over seeds) of a complete run."""
@@ -138,6 +141,7 @@ class _Run:
             on_epoch=on_epoch,
             teacher=self.teacher,
             judged_from=cfg.epochs - SCORE_EPOCHS + 1 if kind is RunKind.RUNG else 1,
+            states=self.states,
         ).histories
         return sum(map(seed_score, histories)) / len(histories), mean_curve(curves)
 

@@ -31,6 +31,7 @@ from search.study.spec import StudySpec
 from search.study.stopping import InfeasibleStreak, StopAt, finished
 from search.study.storage import is_tinynas_study, open_storage
 from search.training import set_threads
+from search.training.checkpoint import states_folder
 from search.training.parallel import in_processes
 from search.training.recipe import Distill
 from search.training.teachers import teacher_for
@@ -220,6 +221,7 @@ def prepare(spec: StudySpec, opts: SearchOptions) -> tuple[optuna.Study, SearchC
     """Checks the space and the data before the storage is touched, then opens the study."""
     spec = as_recorded(spec, opts.storage)
     check_space(spec)
+    states_folder()  # where trials cut short keep their state: a problem with it is said now
     set_threads(opts.resources.threads)
     ctx = load_context(spec, opts)
     study = open_study(spec, opts)

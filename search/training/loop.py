@@ -6,7 +6,8 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Protocol, cast
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,8 @@ from torch.optim.swa_utils import AveragedModel
 from models import Fused, ModelConfig, build, fuse, unfuse
 from search.data.augment import augment
 from search.data.splits import Split
+from search.training import checkpoint
+from search.training.checkpoint import Resumable, run_key
 from search.training.device import denormals_flushed
 from search.training.distill import Teacher, distill_loss, teacher_input
 from search.training.recipe import TrainConfig
@@ -190,6 +193,35 @@ class _Loop:
     teacher: nn.Module | None = None
     steps_done: int = 0
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the next epoch depends on: weights, optimiser, schedule, average, and the
+        random streams (each replica's data order and augmentation; dropout's, the global one)."""
+        device = self.split.x.device
+        return {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": None if self.sched is None else self.sched.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "gens": [g.get_state() for g in self.gens],
+            "rng": torch.get_rng_state(),
+            "device_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "steps_done": self.steps_done,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        if self.sched is not None:
+            self.sched.load_state_dict(state["sched"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        for g, s in zip(self.gens, state["gens"], strict=True):
+            g.set_state(s)
+        torch.set_rng_state(state["rng"])
+        if state["device_rng"] is not None:
+            torch.cuda.set_rng_state(state["device_rng"], self.split.x.device)
+        self.steps_done = state["steps_done"]
+
     def _batch(self, idx: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Replica r's images (its own indices and augmentation draws) in channel block r,
         gathered and laid out channels-last in one copy; labels (N, K)."""
@@ -295,6 +327,7 @@ def train_replicas(
     on_step: StepCallback | None = None,
     teacher: Teacher | None = None,
     judged_from: int = 1,
+    states: Resumable | None = None,
 ) -> Trained:
     """Train one replica per recipe (recipes differ only in their seed) as one fused network
     (`models.fuse`); evaluate each on eval_split after every epoch. Replica k starts from the
@@ -307,42 +340,80 @@ def train_replicas(
     runs). A recipe with `distill` needs its `teacher` (`teachers.teacher_for`), which sees
     every replica's own augmented images. Without an eval_split nothing is evaluated between
     epochs (NaN): for a model judged once, at the end; nor before epoch `judged_from`: for a
-    run judged by its last epochs only (a rung).
+    run judged by its last epochs only (a rung). With `states` (`checkpoint.resumable`), the
+    run's state is saved after every epoch, and a run cut short resumes from it: the epochs it
+    had finished are handed to `on_epoch` again, then it goes on as it would have.
     """
     cfg = _with_teacher(same_recipe(cfgs), teacher)
-    k = len(cfgs)
-    device = torch.device(device)
-    fmt = MEMORY_FORMATS[cfg.layout]  # the recipe's: the layout decides which kernels run
-    model = _replicas(model_config, cfgs).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
-    train_split = train_split.to(device)
+    key = run_key(model_config, cfgs, train_split, eval_split, teacher, judged_from) if states else ""
+    saved_at = states.path(key) if states else None
+    k, device = len(cfgs), torch.device(device)
+    loop = _start(model_config, cfgs, cfg, train_split.to(device), on_step, teacher)
+    model, ema, fmt, train_split = loop.model, loop.ema, loop.fmt, loop.split
     eval_split = eval_split.to(device) if eval_split is not None else None
-    opt = _optimizer(cfg, model)
-    sched, per_batch = _scheduler(cfg, opt, -(-len(train_split) // cfg.batch_size))
-    gens = [torch.Generator(device=device).manual_seed(c.seed) for c in cfgs]
-    ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True) if cfg.ema else None
     evaluated_model = ema.module if ema is not None else model
-    distiller = teacher.module.to(device=device, memory_format=fmt).eval() if teacher else None  # type: ignore[call-overload]
-    loop = _Loop(
-        cfg, train_split, model, opt, sched, per_batch, gens, fmt, float(train_split.x.min()), on_step, ema, distiller
-    )
-    histories = [History() for _ in cfgs]
-    for epoch in range(1, cfg.epochs + 1):
+    histories = _taken_up(loop, saved_at, on_epoch)
+    for epoch in range(len(histories[0].epochs) + 1, cfg.epochs + 1):
         start = time.perf_counter()
         if reporter:
             reporter.start_epoch(epoch, cfg.epochs, -(-len(train_split) // cfg.batch_size))
-        lr = opt.param_groups[0]["lr"]
+        lr = loop.opt.param_groups[0]["lr"]
         trained = loop.epoch(reporter)
         evaluated = _judge(evaluated_model, eval_split if epoch >= judged_from else None, fmt, k)
         seconds = (time.perf_counter() - start) / k  # each replica's share: seconds add up to the wall time
         results = [EpochResult(epoch, *t, *e, lr, seconds) for t, e in zip(trained, evaluated, strict=True)]
         for history, result in zip(histories, results, strict=True):
             history.epochs.append(result)
+        if saved_at is not None:
+            checkpoint.save(saved_at, _state(loop, histories))
         if reporter:
             reporter.end_epoch(mean_result(results), cfg.epochs)
         if on_epoch:
             on_epoch(results)
     raw = _split_up(model_config, model, k)
     return Trained(_split_up(model_config, evaluated_model, k) if ema is not None else raw, histories, raw)
+
+
+def _start(
+    model_config: ModelConfig,
+    cfgs: list[TrainConfig],
+    cfg: TrainConfig,
+    train_split: Split,
+    on_step: StepCallback | None,
+    teacher: Teacher | None,
+) -> _Loop:
+    """A run's first state: the (fused) replicas in the recipe's layout, on the split's device,
+    with their optimiser, schedule, average and generators."""
+    device, fmt = train_split.x.device, MEMORY_FORMATS[cfg.layout]  # the layout decides which kernels run
+    model = _replicas(model_config, cfgs).to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
+    opt = _optimizer(cfg, model)
+    sched, per_batch = _scheduler(cfg, opt, -(-len(train_split) // cfg.batch_size))
+    gens = [torch.Generator(device=device).manual_seed(c.seed) for c in cfgs]
+    ema = AveragedModel(model, multi_avg_fn=_ema_update(cfg.ema), use_buffers=True) if cfg.ema else None
+    distiller = teacher.module.to(device=device, memory_format=fmt).eval() if teacher else None  # type: ignore[call-overload]
+    background = float(train_split.x.min())
+    return _Loop(cfg, train_split, model, opt, sched, per_batch, gens, fmt, background, on_step, ema, distiller)
+
+
+def _state(loop: _Loop, histories: list[History]) -> dict[str, Any]:
+    """What `_taken_up` restores."""
+    return {"format": checkpoint.FORMAT, "loop": loop.state_dict(), "histories": [h.as_records() for h in histories]}
+
+
+def _taken_up(
+    loop: _Loop, saved_at: Path | None, on_epoch: Callable[[list[EpochResult]], None] | None
+) -> list[History]:
+    """The histories of the epochs a run cut short had finished, its state restored into `loop`
+    and each of those epochs handed to `on_epoch` again; empty ones when there is none to take up."""
+    saved = None if saved_at is None else checkpoint.load(saved_at)
+    if saved is None:
+        return [History() for _ in loop.gens]
+    loop.load_state_dict(saved["loop"])
+    histories = [History([EpochResult(**e) for e in h]) for h in saved["histories"]]
+    for epoch in zip(*(h.epochs for h in histories), strict=True):
+        if on_epoch:
+            on_epoch(list(epoch))
+    return histories
 
 
 def _with_teacher(cfg: TrainConfig, teacher: Teacher | None) -> TrainConfig:

@@ -17,6 +17,7 @@ from torch import nn
 from models import ModelConfig, analyse
 from search.data import Split, dataset_info, retrain_splits
 from search.errors import TinynasError
+from search.training.checkpoint import resumable
 from search.training.device import ONE_PROCESS, Resources
 from search.training.experiment import Experiment
 from search.training.loop import History, Reporter, train_replicas
@@ -121,7 +122,8 @@ def _seed_job(job: _SeedJob) -> tuple[History, nn.Module, nn.Module]:
     splits = _splits(job.dataset, job.resize, job.data_root, job.subset)
     teacher = teacher_of(cfg, *splits, job.device)  # from the cache the parent filled
     model = ModelConfig.model_validate_json(job.model)
-    trained = train_replicas(model, [cfg], *splits, device=job.device, teacher=teacher)
+    with resumable() as states:  # a retrain cut short resumes where it was
+        trained = train_replicas(model, [cfg], *splits, device=job.device, teacher=teacher, states=states)
     return trained.histories[0], trained.models[0], trained.raw[0]
 
 
@@ -172,9 +174,17 @@ def retrain(
     for group in groups:
         if on_seed_start:
             on_seed_start(group, len(train_split), len(test_split))
-        trained = train_replicas(
-            exp.model, group, train_split, test_split, device=device, reporter=reporter, teacher=teacher
-        )
+        with resumable() as states:
+            trained = train_replicas(
+                exp.model,
+                group,
+                train_split,
+                test_split,
+                device=device,
+                reporter=reporter,
+                teacher=teacher,
+                states=states,
+            )
         for cfg, model, history, raw in zip(group, trained.models, trained.histories, trained.raw, strict=True):
             run = SeedRun(cfg, history, model, raw)
             if on_seed_end:

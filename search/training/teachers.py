@@ -18,8 +18,9 @@ import torch
 
 from models import ModelConfig, build, count_params, preset
 from search.data.splits import Split
-from search.errors import TinynasError, make_user_folder
-from search.limits import CACHE_ENV, MAX_PARAMS
+from search.errors import TinynasError
+from search.limits import MAX_PARAMS
+from search.training.cache import CACHE_FIX, cache_folder, writable
 from search.training.distill import Teacher, weights_digest
 from search.training.loop import MEMORY_FORMATS, evaluate, train_replicas
 from search.training.recipe import Distill, TrainConfig
@@ -58,12 +59,7 @@ def teacher_spec(name: str) -> tuple[ModelConfig, TrainConfig]:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser() / "teachers"
-    import pooch
-
-    return Path(pooch.os_cache("tinynas")) / "teachers"
+    return cache_folder("teachers")
 
 
 def _key(name: str, model: ModelConfig, recipe: TrainConfig, images: str) -> str:
@@ -97,7 +93,7 @@ def teacher_for(distill: Distill, train: Split, eval_split: Split, device: torch
     path = cache_dir() / f"{distill.teacher}-{_key(distill.teacher, model, recipe, images)}.pt"
     if path.exists() and (found := _load(path, distill.teacher, model, images, device)) is not None:
         return found
-    _check_cache(path.parent)  # before the teacher trains, not after
+    writable(path.parent, "teacher cache")  # before the teacher trains, not after
     trained = train_replicas(model, [recipe], train, None, device=device)  # judged once, below
     ((_, acc),) = evaluate(trained.models[0], eval_split.to(device), MEMORY_FORMATS[recipe.layout])
     module = trained.models[0].cpu()
@@ -107,21 +103,8 @@ def teacher_for(distill: Distill, train: Split, eval_split: Split, device: torch
             torch.save({"state_dict": module.state_dict(), "weights": weights, "acc": acc, "images": images}, tmp)
         os.replace(tmp.name, path)  # atomic: a reader sees a whole file or none
     except OSError as exc:  # e.g. the disk filled while it trained
-        raise TinynasError(f"cannot keep the trained teacher in {path.parent}: {exc.strerror}; {_CACHE_FIX}") from None
+        raise TinynasError(f"cannot keep the trained teacher in {path.parent}: {exc.strerror}; {CACHE_FIX}") from None
     return Teacher(distill.teacher, module.to(device).eval(), weights, images, count_params(model), acc)
-
-
-_CACHE_FIX = f"set {CACHE_ENV} to a writable folder"
-
-
-def _check_cache(folder: Path) -> None:
-    """The teacher cache can be written, or one line saying where and how to move it."""
-    try:
-        make_user_folder(folder, "teacher cache")
-    except TinynasError as exc:
-        raise TinynasError(f"{exc}; {_CACHE_FIX}") from None
-    if not os.access(folder, os.W_OK):
-        raise TinynasError(f"cannot write the teacher cache {folder}: permission denied; {_CACHE_FIX}")
 
 
 def teacher_of(

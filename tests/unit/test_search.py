@@ -447,3 +447,44 @@ def test_two_runs_of_one_spec_started_together_draw_different_configurations(tmp
     first = draws(f"sqlite:///{tmp_path / 'a.db'}")
     assert len(set(first)) == len(first), first
     assert draws(f"sqlite:///{tmp_path / 'b.db'}") == first  # the same runs again draw the same
+
+
+def test_a_trial_cut_by_a_stop_resumes_from_its_last_epoch_when_the_search_does(tmp_path: Path, monkeypatch) -> None:
+    import signal
+
+    from search.limits import CACHE_ENV
+    from search.study import objective as objective_module
+    from search.study import runner
+    from tests.helpers import SYNTHETIC
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    spec = make_spec(**{"budget.max_epochs": 4, "space.train.epochs": 4})
+    uncut = run(spec, tmp_path / "uncut.db", trials=1).get_trials()[0]
+    assert not any((tmp_path / "cache" / "runs").iterdir()), "a finished trial leaves no state"
+
+    real_train, real_record = objective_module.train_replicas, objective_module.record_curves
+    steps: list[int] = []
+    monkeypatch.setattr(
+        objective_module, "train_replicas", lambda *a, **k: real_train(*a, on_step=lambda *_: steps.append(1), **k)
+    )
+
+    def record_then_stop(trial, curves) -> None:  # Ctrl-C as epoch 2's curve is being recorded
+        real_record(trial, curves)
+        if len(curves[0]) == 2 and trial.number == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(objective_module, "record_curves", record_then_stop)
+    db = tmp_path / "cut.db"
+    opts = runner.SearchOptions(storage=f"sqlite:///{db}", trials=1, data_root=tmp_path)
+    ctx = runner.SearchContext(spec, SYNTHETIC, synthetic_split(192, 1), synthetic_split(96, 2))
+    study = runner.open_study(spec, opts)
+    with pytest.raises(KeyboardInterrupt):
+        runner.optimize(study, ctx, opts)
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "WAITING"]
+    all_steps, steps[:] = len(steps) * 2, []  # it had trained 2 of the 4 epochs
+
+    runner.optimize(study, ctx, opts)  # the same command again
+    retried = study.get_trials()[1]
+    assert len(steps) == all_steps // 2, "the retry trained epochs 3 and 4 only"
+    assert retried.params == uncut.params and retried.value == uncut.value
+    assert TrialRecord.of(retried).val_curve == TrialRecord.of(uncut).val_curve, "its curve holds every epoch"
