@@ -44,10 +44,12 @@ def run_key(
     teacher: Teacher | None,
     judged_from: int,
 ) -> str:
-    """What identifies a run: everything that decides what it computes (32 hex digits)."""
+    """What identifies a run: everything that decides what it computes, and the PyTorch that
+    saves its state (32 hex digits)."""
     blob = json.dumps(
         {
             "format": FORMAT,
+            "torch": torch.__version__,  # another release may lay out an optimiser's state otherwise
             "model": model.to_dict(),
             "recipes": [c.model_dump(mode="json") for c in cfgs],
             "train": train.digest,
