@@ -68,7 +68,7 @@ infeasible draws cost milliseconds and do not count towards --trials."""
 
 TRIAL_RETRIES = 3
 """A configuration whose worker died (killed, or silent past the heartbeat) is queued again
-at most this many times."""
+at most this many times; one cut short by a stop (a signal, the deadline) always."""
 
 MAX_SEEDS = 16
 """Seeds one command trains for one configuration (a trial's seeds_per_trial, retrain --seeds,

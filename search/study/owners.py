@@ -16,8 +16,8 @@ import optuna
 import psutil
 from optuna.trial import TrialState
 
-from search.limits import TRIAL_RETRIES
 from search.study.record import TrialRecord
+from search.study.retries import Requeue
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,7 @@ class Owner:
 
 def fail_dead_local_trials(study: optuna.Study) -> list[int]:
     """RUNNING trials whose owner ran on this host and is gone: marked FAIL, their
-    configurations queued again (as Optuna's retry callback does). Returns their numbers."""
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(TRIAL_RETRIES)
+    configurations queued again (`Requeue`). Returns their numbers."""
     reaped = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = Owner.from_dict(TrialRecord.of(t).owner)
@@ -67,7 +66,7 @@ def fail_dead_local_trials(study: optuna.Study) -> list[int]:
             study.tell(t.number, state=TrialState.FAIL)
         except (ValueError, RuntimeError):
             continue  # finished or failed by another run in the meantime
-        retry_trial(study, t.number, retry)
+        retry_trial(study, t.number, died=True)
         reaped.append(t.number)
     return reaped
 
@@ -85,16 +84,14 @@ def other_local_runs(study: optuna.Study) -> list[Owner]:
     return list(found.values())
 
 
-def retry_trial(
-    study: optuna.Study, number: int, retry: optuna.storages.RetryHeartbeatStaleTrialCallback | None = None
-) -> bool:
-    """Queue the configuration of FAILED trial `number` again (at most TRIAL_RETRIES times per
-    configuration, as Optuna's retry callback counts): a trial stopped by a signal is retried
-    by the next run like a killed one. False when it is not FAILED."""
+def retry_trial(study: optuna.Study, number: int, *, died: bool) -> bool:
+    """Queue the configuration of FAILED trial `number` again (`Requeue`: a trial stopped by a
+    signal or the deadline always, one whose process `died` at most TRIAL_RETRIES times per
+    configuration). False when it is not FAILED."""
     trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
     if trial is None or trial.state != TrialState.FAIL:
         return False
-    (retry or optuna.storages.RetryHeartbeatStaleTrialCallback(TRIAL_RETRIES))(study, trial)
+    Requeue(died=died)(study, trial)
     return True
 
 

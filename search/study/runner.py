@@ -185,7 +185,7 @@ def optimize(study: optuna.Study, ctx: SearchContext, opts: SearchOptions, watch
                     current.clear()
     finally:
         if guard.requested and current:  # the trial a stop cut short: queued again for the next run
-            retry_trial(study, current[0])
+            retry_trial(study, current[0], died=False)
         optuna.storages.fail_stale_trials(study)  # another host's dead worker: the heartbeat rule
         fail_dead_local_trials(study)  # this host's: at once
     if streak.tripped:

@@ -16,8 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
 
 from search.errors import TinynasError
-from search.limits import STORAGE_ENV, STUDY_NAME_PATTERN, TRIAL_RETRIES, default_storage_url
+from search.limits import STORAGE_ENV, STUDY_NAME_PATTERN, default_storage_url
 from search.study.record import StudyKey
+from search.study.retries import Requeue
 
 SQLITE_LOCK_TIMEOUT_S = 60
 SCHEMA_RACE_RETRIES = 5
@@ -107,7 +108,7 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
     """create=False (reading commands) never makes a database that was not there.
 
     With heartbeat_s, a trial whose worker stopped beating for 2 intervals is marked
-    FAILED and queued again (RetryHeartbeatStaleTrialCallback) by the next worker.
+    FAILED and queued again (`Requeue`) by the next worker.
     """
     path = _sqlite_path(url)
     if _in_memory(url):
@@ -127,7 +128,7 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
         heartbeat = {
             "heartbeat_interval": heartbeat_s,
             "grace_period": 2 * heartbeat_s,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(TRIAL_RETRIES),
+            "heartbeat_stale_trial_callback": Requeue(died=True),
         }
     try:
         return _rdb_storage(url, engine_kwargs, heartbeat)

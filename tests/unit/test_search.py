@@ -488,3 +488,35 @@ def test_a_trial_cut_by_a_stop_resumes_from_its_last_epoch_when_the_search_does(
     assert len(steps) == all_steps // 2, "the retry trained epochs 3 and 4 only"
     assert retried.params == uncut.params and retried.value == uncut.value
     assert TrialRecord.of(retried).val_curve == TrialRecord.of(uncut).val_curve, "its curve holds every epoch"
+
+
+def test_a_configuration_is_queued_again_after_every_stop_but_given_up_after_its_process_dies_too_often(
+    tmp_path: Path,
+) -> None:
+    from optuna.trial import TrialState
+
+    from search.limits import TRIAL_RETRIES
+    from search.study.owners import retry_trial
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study.add_trial(optuna.create_trial(state=TrialState.FAIL, params={"x": 0.5}, distributions=dist))
+
+    def fail_the_retry_and_queue_it(died: bool) -> bool:
+        failed = study.get_trials(deepcopy=False)[-1]
+        if failed.state == TrialState.WAITING:
+            trial = study.ask()  # the queued configuration is the next one asked for
+            assert trial.params == {"x": 0.5} and trial.number == failed.number
+            study.tell(trial, state=TrialState.FAIL)
+        return retry_trial(study, study.get_trials(deepcopy=False)[-1].number, died=died)
+
+    for _ in range(TRIAL_RETRIES + 3):  # a search of hours, stopped and resumed again and again
+        fail_the_retry_and_queue_it(died=False)
+        assert study.get_trials(deepcopy=False)[-1].state == TrialState.WAITING
+    for _ in range(TRIAL_RETRIES):
+        fail_the_retry_and_queue_it(died=True)
+        assert study.get_trials(deepcopy=False)[-1].state == TrialState.WAITING
+    fail_the_retry_and_queue_it(died=True)
+    assert study.get_trials(deepcopy=False)[-1].state == TrialState.FAIL, "given up after 3 deaths"
+    original = optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(study.get_trials()[-1])
+    assert original == 0, "Optuna's helpers still find the configuration's first trial"
