@@ -4,6 +4,7 @@ PyTorch thread per test process when pytest-xdist runs several; a cache folder o
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -23,7 +24,17 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
     # Trained teachers and the states of runs cut short go to a cache of the test run's own (the
     # CLIs the end-to-end tests start inherit it), never the user's; a test may set its own.
-    os.environ.setdefault(CACHE_ENV, tempfile.mkdtemp(prefix="tinynas-test-cache-"))
+    if CACHE_ENV not in os.environ:
+        _OWN_CACHE.append(tempfile.mkdtemp(prefix="tinynas-test-cache-"))
+        os.environ[CACHE_ENV] = _OWN_CACHE[0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE[0], ignore_errors=True)
+
+
+_OWN_CACHE: list[str] = []
 
 
 @pytest.fixture()
