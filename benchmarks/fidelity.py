@@ -125,19 +125,9 @@ def _run(
     start = time.process_time()
     layout = fastest_layout("cpu", len(cfgs), 1)  # as a trial (or a confirmation) on one thread
     cfgs = [c.model_copy(update={"layout": layout}) for c in cfgs]
-    replayed, steps = [0], [0]
-
-    def on_epoch(_: object) -> None:
-        replayed[0] += not steps[0]  # handed on before any step: taken up from the saved state
-
-    def on_step(*_: object) -> None:
-        steps[0] += 1
-
     with resumable() if resume else nullcontext() as states:
-        trained = train_replicas(
-            model, cfgs, _SPLITS[train_key], _SPLITS["val"], on_epoch=on_epoch, on_step=on_step, states=states
-        )
-    return [h.eval_acc for h in trained.histories], time.process_time() - start, replayed[0]
+        trained = train_replicas(model, cfgs, _SPLITS[train_key], _SPLITS["val"], states=states)
+    return [h.eval_acc for h in trained.histories], time.process_time() - start, trained.taken_up
 
 
 def measure(job: tuple[dict, Path]) -> dict:

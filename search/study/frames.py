@@ -33,6 +33,7 @@ def trial_row(r: TrialRecord) -> dict:
         "epochs_run": len(r.val_curve),
         "last_val_acc": r.last_val_acc,
         "seconds": r.seconds,
+        "epochs_taken_up": sum(r.taken_up) if r.taken_up else None,
         "arch": arch_string(model) if model else None,
         "over_budget": r.over,
         "rung_scores": json.dumps([rung.score for rung in r.rungs]) if r.rungs else None,

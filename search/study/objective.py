@@ -23,6 +23,7 @@ from search.study.record import (
     record_rung,
     record_sampled,
     record_seeds,
+    record_taken_up,
     record_teacher,
 )
 from search.study.space import TrialSuggest, sample_model, sample_train
@@ -113,6 +114,8 @@ class _Run:
     teacher: Teacher | None
     stats: Analysis
     states: Resumable
+    taken_up: list[int] = field(default_factory=list)
+    """Per run so far: epochs restored from the state of a run cut short."""
 
     def __call__(self, cfg: TrainConfig, images: Split, kind: RunKind) -> tuple[float, list[float]]:
         """(the score by the search's rule, the curve: mean over seeds) of a complete run."""
@@ -132,7 +135,7 @@ class _Run:
 
         replicas = [cfg.model_copy(update={"seed": s}) for s in self.seeds]
         device = self.ctx.resources.device
-        histories = train_replicas(
+        trained = train_replicas(
             self.model,
             replicas,
             images,
@@ -142,7 +145,11 @@ class _Run:
             teacher=self.teacher,
             judged_from=cfg.epochs - SCORE_EPOCHS + 1 if kind is RunKind.RUNG else 1,
             states=self.states,
-        ).histories
+        )
+        self.taken_up.append(trained.taken_up)
+        with storage_write():
+            record_taken_up(self.trial, self.taken_up)
+        histories = trained.histories
         return sum(map(seed_score, histories)) / len(histories), mean_curve(curves)
 
 

@@ -47,6 +47,7 @@ class _Key:
     OWNER = "owner"  # {host, pid, started, trial} of the process running it (search.study.owners)
     TEACHER = "teacher"  # the distillation teacher's identity (`Teacher.identity`), when the recipe distils
     RUNGS = "rungs"  # promotion: [{images, epochs, score, curve}] per cheaper run the trial climbed, in order
+    TAKEN_UP = "taken_up"  # per run (rungs, then the full run): epochs restored from a cut-short run, not trained here
 
 
 class StudyKey:
@@ -103,6 +104,9 @@ class TrialRecord:
     """What an over-budget draw broke, in words (studies before device budgets kept none)."""
     rungs: tuple[RungResult, ...] = ()
     """Promotion: the cheaper runs it climbed (its val_curve is then the last run's)."""
+    taken_up: tuple[int, ...] = ()
+    """Per run (its rungs, then its full run): epochs restored from the state a trial cut short
+    left (its retry's `seconds` do not include them)."""
 
     @classmethod
     def of(cls, t: FrozenTrial) -> TrialRecord:
@@ -130,6 +134,7 @@ class TrialRecord:
             rungs=tuple(
                 RungResult(r["images"], r["epochs"], r["score"], tuple(r["curve"])) for r in attrs.get(_Key.RUNGS, ())
             ),
+            taken_up=tuple(attrs.get(_Key.TAKEN_UP, ())),
         )
 
     @property
@@ -222,6 +227,11 @@ def record_curves(trial: optuna.Trial, curves: list[list[float]]) -> None:
 def record_rung(trial: optuna.Trial, climbed: list[RungResult]) -> None:
     """The cheaper runs the trial has climbed so far (promotion), each with its score."""
     trial.set_user_attr(_Key.RUNGS, [asdict(r) for r in climbed])
+
+
+def record_taken_up(trial: optuna.Trial, epochs: list[int]) -> None:
+    """Per run so far: the epochs restored from a cut-short run's state (0: all trained here)."""
+    trial.set_user_attr(_Key.TAKEN_UP, list(epochs))
 
 
 def rung_peers(study: optuna.Study, rung: int, exclude: int) -> list[TrialRecord]:

@@ -312,6 +312,9 @@ class Trained:
     histories: list[History]
     raw: list[nn.Module]
     """The optimiser's own weights (the same modules as `models` without EMA)."""
+    taken_up: int = 0
+    """Epochs restored from the saved state of a run cut short, not trained by this call (their
+    history keeps the seconds they took when they were trained)."""
 
 
 @denormals_flushed()  # in whichever process trains: a worker, a benchmark's pool, a notebook
@@ -353,7 +356,8 @@ def train_replicas(
     eval_split = eval_split.to(device) if eval_split is not None else None
     evaluated_model = ema.module if ema is not None else model
     histories = _taken_up(loop, saved_at, on_epoch)
-    for epoch in range(len(histories[0].epochs) + 1, cfg.epochs + 1):
+    taken_up = len(histories[0].epochs)
+    for epoch in range(taken_up + 1, cfg.epochs + 1):
         start = time.perf_counter()
         if reporter:
             reporter.start_epoch(epoch, cfg.epochs, -(-len(train_split) // cfg.batch_size))
@@ -371,7 +375,7 @@ def train_replicas(
         if on_epoch:
             on_epoch(results)
     raw = _split_up(model_config, model, k)
-    return Trained(_split_up(model_config, evaluated_model, k) if ema is not None else raw, histories, raw)
+    return Trained(_split_up(model_config, evaluated_model, k) if ema is not None else raw, histories, raw, taken_up)
 
 
 def _start(

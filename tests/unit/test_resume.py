@@ -70,7 +70,7 @@ def test_a_run_cut_short_resumes_from_its_last_epoch_and_ends_as_an_uncut_run(ti
     assert len(list(tmp_path.iterdir())) == 1, "an interrupted run keeps its state"
     resumed, seen, steps = _run(tiny_data, seeds, tmp_path)
     assert seen == [1, 2, 3, 4], "the finished epochs are handed on again, then the rest"
-    assert steps == all_steps // 2, "only epochs 3 and 4 were trained"
+    assert steps == all_steps // 2 and resumed.taken_up == 2, "only epochs 3 and 4 were trained"
     _same(resumed, uncut)
     assert list(tmp_path.iterdir()) == [], "a run that ended leaves nothing behind"
 

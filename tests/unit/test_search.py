@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 from models import build, count_params
+from search.cli.display import trial_line
 from search.data import dataset_info
 from search.errors import TinynasError
 from search.limits import MAX_PARAMS
@@ -488,6 +489,8 @@ def test_a_trial_cut_by_a_stop_resumes_from_its_last_epoch_when_the_search_does(
     assert len(steps) == all_steps // 2, "the retry trained epochs 3 and 4 only"
     assert retried.params == uncut.params and retried.value == uncut.value
     assert TrialRecord.of(retried).val_curve == TrialRecord.of(uncut).val_curve, "its curve holds every epoch"
+    assert TrialRecord.of(retried).taken_up == (2,) and TrialRecord.of(uncut).taken_up == (0,)
+    assert "(4 epochs, 2 taken up)" in trial_line(TrialRecord.of(retried), None), "its line says so"
 
 
 def test_a_configuration_is_queued_again_after_every_stop_but_given_up_after_its_process_dies_too_often(
