@@ -4,7 +4,9 @@ distillation teachers, and the saved state of runs cut short. Anything in it may
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from search.errors import TinynasError, make_user_folder
 from search.limits import CACHE_ENV
@@ -32,3 +34,19 @@ def writable(folder: Path, what: str) -> Path:
     if not os.access(folder, os.W_OK):
         raise TinynasError(f"cannot write the {what} {folder}: permission denied; {CACHE_FIX}")
     return folder
+
+
+def keep(obj: Any, path: Path) -> None:
+    """`torch.save(obj)` to `path`, whole or not at all: a temporary file beside it, renamed over
+    `path` (a reader sees the old file or the new one). An OSError (a full disk) leaves no
+    temporary file behind and is raised."""
+    import torch
+
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+        tmp = Path(f.name)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import torch
 
 from models import ModelConfig
 from search.data.splits import Split
-from search.training.cache import cache_folder, writable
+from search.training.cache import cache_folder, keep, writable
 from search.training.distill import Teacher
 from search.training.recipe import TrainConfig
 
@@ -101,17 +99,10 @@ def resumable(folder: Path | None = None) -> Iterator[Resumable]:
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
-    """Written whole or not at all (a temporary file, then renamed over the old state). A state
-    that cannot be written (a full disk) is skipped: the run goes on, it only resumes less far."""
-    tmp: Path | None = None
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
-            tmp = Path(f.name)
-            torch.save(state, f)
-        os.replace(tmp, path)
-    except OSError:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    """Written whole or not at all (`cache.keep`). A state that cannot be written (a full disk)
+    is skipped: the run goes on, it only resumes less far."""
+    with suppress(OSError):
+        keep(state, path)
 
 
 def load(path: Path) -> dict[str, Any] | None:

@@ -348,8 +348,9 @@ def train_replicas(
     had finished are handed to `on_epoch` again, then it goes on as it would have.
     """
     cfg = _with_teacher(same_recipe(cfgs), teacher)
-    key = run_key(model_config, cfgs, train_split, eval_split, teacher, judged_from) if states else ""
-    saved_at = states.path(key) if states else None
+    saved_at = (
+        states.path(run_key(model_config, cfgs, train_split, eval_split, teacher, judged_from)) if states else None
+    )
     k, device = len(cfgs), torch.device(device)
     loop = _start(model_config, cfgs, cfg, train_split.to(device), on_step, teacher)
     model, ema, fmt, train_split = loop.model, loop.ema, loop.fmt, loop.split
@@ -414,8 +415,8 @@ def _taken_up(
         return [History() for _ in loop.gens]
     loop.load_state_dict(saved["loop"])
     histories = [History([EpochResult(**e) for e in h]) for h in saved["histories"]]
-    for epoch in zip(*(h.epochs for h in histories), strict=True):
-        if on_epoch:
+    if on_epoch:
+        for epoch in zip(*(h.epochs for h in histories), strict=True):
             on_epoch(list(epoch))
     return histories
 

@@ -10,8 +10,6 @@ across splits.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -20,7 +18,7 @@ from models import ModelConfig, build, count_params, preset
 from search.data.splits import Split
 from search.errors import TinynasError
 from search.limits import MAX_PARAMS
-from search.training.cache import CACHE_FIX, cache_folder, writable
+from search.training.cache import CACHE_FIX, cache_folder, keep, writable
 from search.training.distill import Teacher, weights_digest
 from search.training.loop import MEMORY_FORMATS, evaluate, train_replicas
 from search.training.recipe import Distill, TrainConfig
@@ -99,9 +97,7 @@ def teacher_for(distill: Distill, train: Split, eval_split: Split, device: torch
     module = trained.models[0].cpu()
     weights = weights_digest(module)
     try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            torch.save({"state_dict": module.state_dict(), "weights": weights, "acc": acc, "images": images}, tmp)
-        os.replace(tmp.name, path)  # atomic: a reader sees a whole file or none
+        keep({"state_dict": module.state_dict(), "weights": weights, "acc": acc, "images": images}, path)
     except OSError as exc:  # e.g. the disk filled while it trained
         raise TinynasError(f"cannot keep the trained teacher in {path.parent}: {exc.strerror}; {CACHE_FIX}") from None
     return Teacher(distill.teacher, module.to(device).eval(), weights, images, count_params(model), acc)
