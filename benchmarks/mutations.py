@@ -8,15 +8,23 @@ a little often solves to the same channels: a mutation that changes nothing. Ana
 space within its budget, each mutated `--children` times.
 
     python benchmarks/mutations.py studies/sub1k.toml studies/sub5k.toml studies/front5k.toml
+
+A second table says how far a mutated number (a width, a recipe value) lands from its
+parent's, as a share of its range (on a log scale where the space draws it so), with the
+sampler's chance of drawing a mutated number anew over its whole range (`resample`) and
+without (each move drawn once): moved a little only, a number stays near where the first
+good trial had it.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import math
 from pathlib import Path
 
 import optuna
+from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from search.data import dataset_info
@@ -64,6 +72,26 @@ def unchanged(whole: functools.partial, sampler: EvolutionSampler, trials: list[
     return widths, widths_same, len(trials) * children, same
 
 
+def _position(dist: IntDistribution | FloatDistribution, value: float) -> float:
+    """Where `value` lies in the distribution's range, 0 to 1 (on a log scale for a log one)."""
+    f = math.log if dist.log else float
+    return (f(value) - f(dist.low)) / (f(dist.high) - f(dist.low))
+
+
+def reach(sampler: EvolutionSampler, trials: list[FrozenTrial], children: int) -> tuple[int, int, int]:
+    """(numbers mutated, of them those landing over a quarter of their range away from the
+    parent's value, of them those over half of it away)."""
+    moved = far = farther = 0
+    for parent in trials:
+        for _ in range(children):
+            child = sampler.mutate(parent)
+            for name, dist in parent.distributions.items():
+                if isinstance(dist, (IntDistribution, FloatDistribution)) and child[name] != parent.params[name]:
+                    gap = abs(_position(dist, child[name]) - _position(dist, parent.params[name]))
+                    moved, far, farther = moved + 1, far + (gap > 0.25), farther + (gap > 0.5)
+    return moved, far, farther
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("specs", nargs="+", type=Path)
@@ -83,6 +111,16 @@ def main() -> None:
             sampler = EvolutionSampler(seed=args.seed, complete=known)
             w, ws, n, s = unchanged(whole, sampler, trials, args.children)
             print(f"| `{path}` | {moves} | {ws / max(w, 1):.1%} of {w:,} | {s / n:.1%} of {n:,} |")
+    print("\n| spec | resample | mutated numbers landing over 1/4 of their range away | over 1/2 |")
+    print("| --- | --- | --- | --- |")
+    for path in args.specs:
+        spec = load_spec(path)
+        whole = _whole(spec)
+        trials = parents(spec, whole, args.parents, args.seed)
+        for chance in (0.0, spec.sampler.resample):
+            sampler = EvolutionSampler(seed=args.seed, resample=chance)  # each move drawn once
+            n, far, farther = reach(sampler, trials, args.children)
+            print(f"| `{path}` | {chance:g} | {far / n:.1%} of {n:,} | {farther / n:.1%} |")
 
 
 if __name__ == "__main__":

@@ -127,12 +127,22 @@ def _fits(dist: BaseDistribution, value: Any) -> bool:
     return False
 
 
+def _on_grid(dist: IntDistribution | FloatDistribution, point: float) -> Any:
+    """`point` on the distribution's grid: rounded to its step (ints to whole numbers), within
+    its range."""
+    if dist.step is not None:
+        point = dist.low + dist.step * round((point - dist.low) / dist.step)
+    point = min(dist.high, max(dist.low, point))
+    return int(round(point)) if isinstance(dist, IntDistribution) else float(point)
+
+
 class EvolutionSampler(optuna.samplers.BaseSampler):
     """Regularized (aging) evolution. Until the study has `startup` trained trials, draws are
     uniform at random. Then each new trial is a child: `tournament` trials drawn from the
     `population` most recently finished ones, the best of them (for several objectives, one
     not dominated by the others) copied with one or two of its parameters mutated: a choice
-    changed, a number moved a little (a conv wider or narrower). The oldest trials age out of
+    changed, a number moved a little (a conv wider or narrower) or, with probability
+    `resample`, drawn anew over its whole range. The oldest trials age out of
     the population as new ones finish, which keeps a lucky early trial from ruling for ever.
     Parameters the parent never had (a stage it lacked) are drawn at random."""
 
@@ -142,12 +152,16 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         population: int = 16,
         tournament: int = 4,
         startup: int = 8,
+        resample: float = 0.25,
         seed: int | None = None,
         complete: Complete | None = None,
     ) -> None:
         if not 2 <= tournament <= population:
             raise ValueError("tournament must be at least 2 and at most the population")
+        if not 0.0 <= resample <= 1.0:
+            raise ValueError("resample is a probability: between 0 and 1")
         self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
+        self.resample = resample
         self._seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self._rng = np.random.RandomState(self._seed)
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
@@ -215,11 +229,13 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         return None if done is None else done[1]
 
     def _moved(self, dist: BaseDistribution, value: Any, reach: float = 1.0) -> Any:
-        """A different value near `value`: a number moved by a little (`reach` times the usual
-        spread), a choice changed."""
+        """A different value: a choice changed; a number drawn anew over its whole range with
+        probability `resample`, else moved by a little (`reach` times the usual spread)."""
         if isinstance(dist, CategoricalDistribution):
             others = [c for c in dist.choices if c != value]
             return others[int(self._rng.randint(len(others)))]
+        if self._rng.rand() < self.resample:
+            return self._anew(dist, value)
         if isinstance(dist, IntDistribution):
             if dist.log:
                 moved = round(math.exp(math.log(value) + self._rng.normal(0.0, 0.3 * reach)))
@@ -233,10 +249,20 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         lo, hi = (math.log(dist.low), math.log(dist.high)) if dist.log else (dist.low, dist.high)
         x = math.log(value) if dist.log else value
         x = min(hi, max(lo, x + self._rng.normal(0.0, 0.15 * reach * (hi - lo))))
-        point = math.exp(x) if dist.log else x
-        if dist.step is not None:
-            point = dist.low + dist.step * round((point - dist.low) / dist.step)
-        return float(min(dist.high, max(dist.low, point)))
+        return _on_grid(dist, math.exp(x) if dist.log else x)
+
+    def _anew(self, dist: BaseDistribution, value: Any) -> Any:
+        """A number drawn over its whole range as a random draw would (log-uniform on a log
+        scale), other than `value` where a few draws find another point."""
+        assert isinstance(dist, (IntDistribution, FloatDistribution))
+        lo, hi = (math.log(dist.low), math.log(dist.high)) if dist.log else (dist.low, dist.high)
+        point = value
+        for _ in range(MOVE_TRIES):
+            x = self._rng.uniform(lo, hi)
+            point = _on_grid(dist, math.exp(x) if dist.log else x)
+            if point != value:
+                break
+        return point
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         seed = trial_seed(self._seed, trial.number)  # each trial its own draws, as `PerTrialSeeds`
@@ -292,6 +318,7 @@ def make_sampler(spec: SamplerSpec, seed: int, complete: Complete | None = None)
             population=spec.population,
             tournament=spec.tournament,
             startup=spec.startup_trials,
+            resample=spec.resample,
             seed=seed,
             complete=complete,
         )

@@ -128,6 +128,25 @@ def test_children_change_one_or_two_parameters_and_stay_in_their_ranges() -> Non
         assert 1e-3 <= child["lr"] <= 1e-1
 
 
+def test_a_mutated_number_sometimes_lands_anywhere_in_its_range() -> None:
+    """Moved a little only, a learning rate stays near the first good trial's; drawn anew with
+    probability `resample`, a child reaches the far end of the range in one step."""
+    study = _study_with_parents(12)
+    low = min(study.trials, key=lambda t: t.params["lr"])  # lr 0.001, the low end of 0.001-0.1
+    dist = low.distributions["lr"]
+
+    def far_moves(resample: float) -> tuple[int, int]:
+        sampler = EvolutionSampler(population=8, tournament=3, startup=4, resample=resample, seed=0)
+        moved = [child["lr"] for child in (sampler.mutate(low) for _ in range(1500)) if child["lr"] != 0.001]
+        assert all(dist.low <= lr <= dist.high for lr in moved)
+        return sum(lr > 0.01 for lr in moved), len(moved)  # the upper half of the range (log scale)
+
+    far, moved = far_moves(0.25)
+    assert moved > 300 and far > 0.08 * moved, (far, moved)
+    far, moved = far_moves(0.0)
+    assert moved > 300 and far < 0.01 * moved, (far, moved)
+
+
 def test_tournaments_favour_the_better_trials() -> None:
     study = _study_with_parents(16)
     sampler = EvolutionSampler(population=16, tournament=4, seed=1)
