@@ -4,13 +4,13 @@ the child trains changes (as the search's sampler does, up to `MOVE_TRIES`).
 
 Under budget sizing the channels are solved from relative widths, so a relative width moved
 a little often solves to the same channels: a mutation that changes nothing. Analytic
-(nothing is trained, no data is read, seconds per spec): random parents are drawn from each
+(nothing is trained, no data is read; minutes per spec): random parents are drawn from each
 space within its budget, each mutated `--children` times.
 
     python benchmarks/mutations.py studies/sub1k.toml studies/sub5k.toml studies/front5k.toml
 
-A second table says how far a mutated number (a width, a recipe value) lands from its
-parent's, as a share of its range (on a log scale where the space draws it so), with the
+A second table says how far a mutated real number (a relative width, `fill`, a recipe value
+such as the learning rate) lands from its parent's, as a share of its range (on a log scale where the space draws it so), with the
 sampler's chance of drawing a mutated number anew over its whole range (`resample`) and
 without (each move drawn once): moved a little only, a number stays near where the first
 good trial had it.
@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 
 import optuna
-from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from search.data import dataset_info
@@ -72,21 +72,22 @@ def unchanged(whole: functools.partial, sampler: EvolutionSampler, trials: list[
     return widths, widths_same, len(trials) * children, same
 
 
-def _position(dist: IntDistribution | FloatDistribution, value: float) -> float:
+def _position(dist: FloatDistribution, value: float) -> float:
     """Where `value` lies in the distribution's range, 0 to 1 (on a log scale for a log one)."""
     f = math.log if dist.log else float
     return (f(value) - f(dist.low)) / (f(dist.high) - f(dist.low))
 
 
 def reach(sampler: EvolutionSampler, trials: list[FrozenTrial], children: int) -> tuple[int, int, int]:
-    """(numbers mutated, of them those landing over a quarter of their range away from the
-    parent's value, of them those over half of it away)."""
+    """(real numbers mutated, of them those landing over a quarter of their range away from
+    the parent's value, of them those over half of it away). Integers are left out: most
+    ranges of whole numbers are a few points wide, where any step is a large share."""
     moved = far = farther = 0
     for parent in trials:
         for _ in range(children):
             child = sampler.mutate(parent)
             for name, dist in parent.distributions.items():
-                if isinstance(dist, (IntDistribution, FloatDistribution)) and child[name] != parent.params[name]:
+                if isinstance(dist, FloatDistribution) and child[name] != parent.params[name]:
                     gap = abs(_position(dist, child[name]) - _position(dist, parent.params[name]))
                     moved, far, farther = moved + 1, far + (gap > 0.25), farther + (gap > 0.5)
     return moved, far, farther
@@ -111,7 +112,7 @@ def main() -> None:
             sampler = EvolutionSampler(seed=args.seed, complete=known)
             w, ws, n, s = unchanged(whole, sampler, trials, args.children)
             print(f"| `{path}` | {moves} | {ws / max(w, 1):.1%} of {w:,} | {s / n:.1%} of {n:,} |")
-    print("\n| spec | resample | mutated numbers landing over 1/4 of their range away | over 1/2 |")
+    print("\n| spec | resample | mutated real numbers landing over 1/4 of their range away | over 1/2 |")
     print("| --- | --- | --- | --- |")
     for path in args.specs:
         spec = load_spec(path)
