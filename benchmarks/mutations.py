@@ -102,22 +102,21 @@ def main() -> None:
     args = parser.parse_args()
     quiet_libraries()
     print(f"{args.parents} random parents per spec (seed {args.seed}), {args.children} children each")
-    print("| spec | moves | width-only children training the parent's model | children training what the parent does |")
-    print("| --- | --- | --- | --- |")
+    drawn = []  # (path, spec, its completion, its random parents): both tables mutate the same parents
     for path in args.specs:
         spec = load_spec(path)
         whole = _whole(spec)
-        trials = parents(spec, whole, args.parents, args.seed)
+        drawn.append((path, spec, whole, parents(spec, whole, args.parents, args.seed)))
+    print("| spec | moves | width-only children training the parent's model | children training what the parent does |")
+    print("| --- | --- | --- | --- |")
+    for path, _, whole, trials in drawn:
         for moves, known in (("drawn once", None), ("drawn again", whole)):
             sampler = EvolutionSampler(seed=args.seed, complete=known)
             w, ws, n, s = unchanged(whole, sampler, trials, args.children)
             print(f"| `{path}` | {moves} | {ws / max(w, 1):.1%} of {w:,} | {s / n:.1%} of {n:,} |")
     print("\n| spec | resample | mutated real numbers landing over 1/4 of their range away | over 1/2 |")
     print("| --- | --- | --- | --- |")
-    for path in args.specs:
-        spec = load_spec(path)
-        whole = _whole(spec)
-        trials = parents(spec, whole, args.parents, args.seed)
+    for path, spec, _, trials in drawn:
         for chance in (0.0, spec.sampler.resample):
             sampler = EvolutionSampler(seed=args.seed, resample=chance)  # each move drawn once
             n, far, farther = reach(sampler, trials, args.children)
