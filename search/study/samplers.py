@@ -133,7 +133,7 @@ def _on_grid(dist: IntDistribution | FloatDistribution, point: float) -> Any:
     if dist.step is not None:
         point = dist.low + dist.step * round((point - dist.low) / dist.step)
     point = min(dist.high, max(dist.low, point))
-    return int(round(point)) if isinstance(dist, IntDistribution) else float(point)
+    return round(point) if isinstance(dist, IntDistribution) else float(point)
 
 
 class EvolutionSampler(optuna.samplers.BaseSampler):
