@@ -10,10 +10,10 @@ space within its budget, each mutated `--children` times.
     python benchmarks/mutations.py studies/sub1k.toml studies/sub5k.toml studies/front5k.toml
 
 A second table says how far a mutated real number (a relative width, `fill`, a recipe value
-such as the learning rate) lands from its parent's, as a share of its range (on a log scale where the space draws it so), with the
-sampler's chance of drawing a mutated number anew over its whole range (`resample`) and
-without (each move drawn once): moved a little only, a number stays near where the first
-good trial had it.
+such as the learning rate) lands from its parent's, as a share of its range (on a log scale
+where the space draws it so), with the sampler's chance of drawing a mutated number anew over
+its whole range (`resample`) and without (each move drawn once): moved a little only, a
+number stays near where the first good trial had it.
 """
 
 from __future__ import annotations

@@ -25,14 +25,19 @@ def write_spec(folder: Path, **run: object) -> Path:
     return quick_spec(folder, unpruned=True, **{"heartbeat_seconds": 1, **run})
 
 
+def study_db(db: Path) -> sqlite3.Connection:
+    """A test's look into a study's database: read-write but never creating the file, since
+    after a SIGKILL mid-write SQLite must roll back the hot journal the killed process left."""
+    return sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)
+
+
 def states(db: Path) -> list[tuple[int, str]]:
-    # read-write (never creating the file): after a SIGKILL mid-write SQLite must roll back the hot journal
-    with sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30) as conn:
+    with study_db(db) as conn:
         return conn.execute("select number, state from trials order by number").fetchall()
 
 
 def finished_values(db: Path) -> dict[int, tuple]:
-    with sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30) as conn:
+    with study_db(db) as conn:
         rows = conn.execute(
             "select t.number, v.value, t.datetime_complete from trials t join trial_values v using (trial_id) "
             "where t.state = 'COMPLETE'"
@@ -62,7 +67,7 @@ def start_search(spec: Path, db: Path, data: Path, *extra: str, as_user: bool = 
 
 def training_trials(db: Path) -> list[int]:
     """RUNNING trials that have started training: their owner process is recorded."""
-    with sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30) as conn:
+    with study_db(db) as conn:
         rows = conn.execute(
             "select t.number from trials t join trial_user_attributes a using (trial_id) "
             "where t.state = 'RUNNING' and a.key = 'owner'"
@@ -337,7 +342,7 @@ def test_a_scheduler_preempting_a_background_search_loses_only_the_trials_in_fli
     again = subprocess.run(rerun, cwd=tmp_path, env=env, text=True, capture_output=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "RUNNING" not in {s for _, s in states(live)} and snapshot.is_file()
-    with sqlite3.connect(f"file:{live}?mode=rw", uri=True) as conn:
+    with study_db(live) as conn:
         retried = {int(v) for (v,) in conn.execute(
             "select value_json from trial_system_attributes where key = 'failed_trial'")}  # fmt: skip
     failed = {n for n, s in states(live) if s == "FAIL"}  # the trials the stop cut (those in flight then)
