@@ -71,6 +71,7 @@ def presets(
 ) -> None:
     """The named presets: parameters, MACs, what each is, and its test accuracy where a retrain is recorded."""
     from rich.table import Table
+    from rich.text import Text
 
     from search import api
 
@@ -79,7 +80,7 @@ def presets(
     for col in ("preset", "params", "MACs", "test accuracy, final epoch", "about"):
         table.add_column(col, justify="right" if col in ("params", "MACs") else "left", overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(row.preset, f"{row.params:,}", f"{row.macs:,}", row.test_acc or "-", row.about)
+        table.add_row(row.preset, f"{row.params:,}", f"{row.macs:,}", row.test_acc or "-", Text(row.about))  # plain text: `[[start]]` is no markup
     console.print(table)
 
 

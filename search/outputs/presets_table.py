@@ -39,6 +39,6 @@ def presets_frame(results: str) -> pd.DataFrame:
         dumped = model.model_dump(mode="json")
         stats = analyse(model)
         matching = [r for r in runs if _same_model(r, dumped["layers"], dumped["input_shape"])]
-        about = " ".join((make.__doc__ or "").split("\n\n")[0].split()).split(": ")[0].split(". ")[0]
+        about = " ".join((make.build.__doc__ or "").split("\n\n")[0].split()).split(": ")[0].split(". ")[0]
         out.append([name, stats.params, stats.macs, _accuracy(matching), about])
     return pd.DataFrame(out, columns=COLUMNS)

@@ -24,7 +24,7 @@ def _record(url: str, name: str, seed: int, final: float, epochs: int = 19) -> N
                             config_json=json.dumps({"model": model.model_dump(mode="json")})))  # fmt: skip
 
 
-def test_every_preset_is_listed_with_the_accuracy_of_its_longest_recorded_retrains(tmp_path: Path) -> None:
+def test_every_preset_is_listed_with_how_it_was_found_and_the_accuracy_of_its_longest_retrains(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
     for seed, final in enumerate([99.0, 99.2, 99.4]):
         _record(url, "sub5k-t0", seed, final)
@@ -34,6 +34,8 @@ def test_every_preset_is_listed_with_the_accuracy_of_its_longest_recorded_retrai
     assert frame.loc["sub5k-t0", "test_acc"] == "99.20 ± 0.20 (3 seeds, 19 epochs)"
     assert frame.loc["seed-8k", "test_acc"] == ""  # nothing recorded
     assert frame.loc["seed-8k", "params"] == 8070
+    assert frame.loc["sub5k-t0", "about"].startswith("Built by hand")  # how each was found, from its docstring
+    assert frame.loc["sub5k-t91", "about"].startswith("Found from a cold start")
 
 
 def test_bare_studies_lists_every_study_database_in_studies(tmp_path: Path, monkeypatch) -> None:

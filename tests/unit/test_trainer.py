@@ -192,6 +192,7 @@ def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> Non
     [
         ("sub5k-t0", "sub5k-v6"),
         ("sub5k-t83", "sub5k-v5"),
+        ("sub5k-t91", "cold/sub5k"),
         ("sub4k-t23", "sub4k"),
         ("sub3k-t1", "sub3k"),
         ("sub2k-t1", "sub2k"),
