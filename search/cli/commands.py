@@ -80,7 +80,8 @@ def presets(
     for col in ("preset", "params", "MACs", "test accuracy, final epoch", "about"):
         table.add_column(col, justify="right" if col in ("params", "MACs") else "left", overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(row.preset, f"{row.params:,}", f"{row.macs:,}", row.test_acc or "-", Text(row.about))  # plain text: `[[start]]` is no markup
+        about = Text(row.about)  # plain text: a docstring's `[[start]]` is no markup
+        table.add_row(row.preset, f"{row.params:,}", f"{row.macs:,}", row.test_acc or "-", about)
     console.print(table)
 
 
