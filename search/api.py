@@ -29,12 +29,19 @@ import pandas as pd
 from models import Analysis, ModelConfig, analyse
 from search.data import data_root, dataset_info, fetch
 from search.errors import TinynasError, check_range, check_replaceable, check_writable, write_user_file
-from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_SEEDS, STORAGE_ENV, STUDIES_DIR
+from search.limits import DEFAULT_RESULTS_URL, MAX_CONFIRM, MAX_PARAMS, MAX_SEEDS, STORAGE_ENV, STUDIES_DIR
 from search.outputs import experiment_for, pick, retrain_records, run_folder, write_report
 from search.outputs.browser import FigureCheck, check_figures, screenshot
 from search.outputs.dashboard import is_loopback, serve
 from search.outputs.deploy import INT8_DROP_WARNING, DeployCard, card_path, deploy_checkpoint
-from search.outputs.export import candidates, is_export, pick_confirmed, searched_confirmations, study_target
+from search.outputs.export import (
+    candidates,
+    is_export,
+    pick_confirmed,
+    searched_confirmations,
+    study_target,
+    within_params,
+)
 from search.outputs.presets_table import presets_frame
 from search.quiet import quiet
 from search.study import (
@@ -159,6 +166,7 @@ def export(
     *,
     rule: str = "smallest",
     target: float | None = None,
+    max_params: int | None = None,
     out: str | Path | None = None,
     confirm: int | None = None,
     confirm_seeds: int = 2,
@@ -177,8 +185,12 @@ def export(
     Without `confirm`, a study whose spec confirms its own top trials (`[run] confirm`) is
     judged by those confirmations; `confirm=0` judges by the searched scores. The confirmed
     trials are spread over `jobs` worker processes (default: `resources`); `confirm_feed`
-    hears how that goes. An `out` that is not an earlier export is refused unless `force`.
+    hears how that goes. With `max_params`, only trials of at most that many parameters count
+    (one budget's pick from a Pareto study; the search's own confirmations of larger trials are
+    set aside). An `out` that is not an earlier export is refused unless `force`.
     """
+    if max_params is not None:
+        check_range("--max-params", max_params, 1, MAX_PARAMS)
     if confirm is not None:
         check_range("--confirm", confirm, 0, MAX_CONFIRM)
     check_range("--confirm-seeds", confirm_seeds, 1, MAX_SEEDS)
@@ -187,11 +199,13 @@ def export(
         check_writable(Path(out), "exported config")  # before any retraining
         check_replaceable(Path(out), "an exported config", is_export, force)
     own = searched_confirmations(study) if confirm is None and rule in ("best", "smallest") else {}
+    if own and max_params is not None:
+        own = {r.number: own[r.number] for r in within_params(study, max_params) if r.number in own}
     if own:
-        chosen = pick_confirmed(study, rule, own, target)
+        chosen = pick_confirmed(study, rule, own, target, max_params)
         exp = experiment_for(study, chosen, own[chosen.number])
     elif confirm:
-        pool = candidates(study, rule, target, confirm)
+        pool = candidates(study, rule, target, confirm, max_params)
         confirmed = confirm_trials(
             study,
             pool,
@@ -200,10 +214,10 @@ def export(
             resources=where,
             feed=confirm_feed,
         )
-        chosen = pick_confirmed(study, rule, confirmed, target)
+        chosen = pick_confirmed(study, rule, confirmed, target, max_params)
         exp = experiment_for(study, chosen, confirmed[chosen.number])
     else:
-        exp = experiment_for(study, pick(study, rule, target))
+        exp = experiment_for(study, pick(study, rule, target, max_params))
     if out is not None:
         write_user_file(Path(out), exp.to_json(), "exported config")
     return exp

@@ -526,6 +526,10 @@ def export(
         ),
     ] = "smallest",
     target: Target = None,
+    max_params: Annotated[
+        int | None,
+        typer.Option(help="Only trials of at most N parameters: one budget's pick from a Pareto study."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="JSON file for `tinynas retrain`.")] = Path("best.json"),
     confirm: Annotated[
         int | None,
@@ -553,6 +557,7 @@ def export(
             the_study,
             rule=rule,
             target=target,
+            max_params=max_params,
             out=out,
             confirm=confirm,
             confirm_seeds=confirm_seeds,

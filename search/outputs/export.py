@@ -33,12 +33,35 @@ def _checked(target: float) -> float:
     return target
 
 
-def candidates(study: optuna.Study, rule: str, target: float | None = None, n: int | None = None) -> list[TrialRecord]:
-    """The trials a rule would pick, in its order of preference: 'best' by validation accuracy,
-    'smallest' (those meeting the target) by parameters then accuracy, 'trial=N' that one.
-    Without a target, the study's own (from its spec) is used."""
-    target = _checked(study_target(study) if target is None else target)
+def within_params(study: optuna.Study, max_params: int | None) -> list[TrialRecord]:
+    """The complete trials with at most `max_params` parameters (all of them when None): one
+    budget's row of a Pareto front, e.g. the best under 1,000 parameters."""
     complete = complete_records(study)
+    if max_params is None:
+        return complete
+    within = [r for r in complete if r.size <= max_params]
+    if complete and not within:
+        least = min(complete, key=lambda r: r.size)
+        raise TinynasError(
+            f"no complete trial of {study.study_name} has at most {max_params:,} parameters; the smallest is "
+            f"trial {least.number} with {least.size:,}: raise --max-params"
+        )
+    return within
+
+
+def candidates(
+    study: optuna.Study,
+    rule: str,
+    target: float | None = None,
+    n: int | None = None,
+    max_params: int | None = None,
+) -> list[TrialRecord]:
+    """The trials a rule would pick, in its order of preference: 'best' by validation accuracy,
+    'smallest' (those meeting the target) by parameters then accuracy, 'trial=N' that one;
+    only trials of at most `max_params` parameters when given. Without a target, the study's
+    own (from its spec) is used."""
+    target = _checked(study_target(study) if target is None else target)
+    complete = within_params(study, max_params)
     if match := re.fullmatch(r"trial=(\d+)", rule):
         number = int(match.group(1))
         found = [r for r in complete if r.number == number]
@@ -62,17 +85,21 @@ def candidates(study: optuna.Study, rule: str, target: float | None = None, n: i
     return ordered[:n] if n else ordered
 
 
-def pick(study: optuna.Study, rule: str, target: float | None = None) -> TrialRecord:
+def pick(study: optuna.Study, rule: str, target: float | None = None, max_params: int | None = None) -> TrialRecord:
     """'smallest' meeting the target (ties: more accurate), 'best' accuracy, or 'trial=N'."""
-    return candidates(study, rule, target, 1)[0]
+    return candidates(study, rule, target, 1, max_params)[0]
 
 
 def pick_confirmed(
-    study: optuna.Study, rule: str, confirmed: dict[int, Confirmation], target: float | None = None
+    study: optuna.Study,
+    rule: str,
+    confirmed: dict[int, Confirmation],
+    target: float | None = None,
+    max_params: int | None = None,
 ) -> TrialRecord:
-    """The rule applied to the confirmed means of the confirmed trials."""
+    """The rule applied to the confirmed means of the confirmed trials (of at most `max_params`)."""
     target = _checked(study_target(study) if target is None else target)
-    pool = [r for r in complete_records(study) if r.number in confirmed]
+    pool = [r for r in within_params(study, max_params) if r.number in confirmed]
     mean = {r.number: confirmed[r.number].mean for r in pool}
     if rule == "smallest":
         meeting = [r for r in pool if mean[r.number] >= target]

@@ -135,6 +135,26 @@ def test_the_rule_applies_to_confirmed_means() -> None:
         pick_confirmed(study, "smallest", confirmed, 99.5)
 
 
+def test_a_parameter_cap_picks_one_budget_of_a_front() -> None:
+    """`export --max-params N`: the rule looks only at trials of at most N parameters, searched
+    or confirmed, so a Pareto study gives its best under 1K, 2K, ... one export each."""
+    from search.outputs.export import candidates, pick_confirmed
+    from search.study.record import Confirmation
+
+    study = optuna.create_study()
+    for value, params in [(99.6, 4800), (99.5, 3000), (99.45, 2500), (99.0, 1000)]:
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs=user_attrs(params=params)))
+    assert pick(study, "best", max_params=3000).number == 1
+    assert pick(study, "best", max_params=1000).number == 3
+    assert [r.number for r in candidates(study, "best", None, 3, max_params=2999)] == [2, 3]
+    assert pick(study, "smallest", 99.4, max_params=2999).number == 2
+    confirmed = {n: Confirmation(seeds=[1000], per_seed=[m], mean=m) for n, m in [(0, 99.5), (1, 99.2), (2, 99.3)]}
+    assert pick_confirmed(study, "best", confirmed).number == 0
+    assert pick_confirmed(study, "best", confirmed, max_params=3000).number == 2
+    with pytest.raises(TinynasError, match=r"at most 999 parameters; the smallest is trial 3 with 1,000"):
+        pick(study, "best", max_params=999)
+
+
 def test_the_api_silences_optuna_during_a_call_and_restores_it_after() -> None:
     optuna.logging.set_verbosity(optuna.logging.INFO)
     try:
