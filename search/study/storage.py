@@ -131,10 +131,44 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
             "heartbeat_stale_trial_callback": Requeue(died=True),
         }
     try:
-        return _rdb_storage(url, engine_kwargs, heartbeat)
+        storage = _rdb_storage(url, engine_kwargs, heartbeat)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise TinynasError(f"cannot open storage {redact(url)}: {str(reason).strip().splitlines()[0]}") from None
+    if path is not None and _writable(path):
+        _one_writer_at_a_time(storage.engine)
+    return storage
+
+
+def _writable(path: Path) -> bool:
+    folder_ok = os.access(path.parent, os.W_OK)
+    return folder_ok and (os.access(path, os.W_OK) if path.exists() else True)
+
+
+def _one_writer_at_a_time(engine: sa.Engine) -> None:
+    """Every transaction on the SQLite file begins with `BEGIN IMMEDIATE`, so that what a
+    transaction reads is still true when it writes.
+
+    Python's sqlite3 driver begins a transaction only at the first write, so a read before it
+    runs outside the transaction, and SQLite ignores the `SELECT ... FOR UPDATE` Optuna relies
+    on elsewhere. Two processes then both read a queued (WAITING) trial, both mark it RUNNING,
+    and both train it: the second to finish cannot record it ("Cannot tell a COMPLETE
+    trial"). SQLAlchemy's recipe for pysqlite: the driver's own transaction handling off, and
+    a BEGIN IMMEDIATE, which takes the file's write lock at once (waiting for it up to the
+    lock timeout), at every transaction's start. Transactions are a few milliseconds, trials
+    minutes: serialising them costs nothing a search notices. Read-only files (a reading
+    command on a shared copy) keep the default: they cannot take the write lock, and do not
+    race."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _driver_autocommit(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin_immediate(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # the connections Optuna opened while creating its tables lack the first
 
 
 class _Storage(optuna.storages.RDBStorage):

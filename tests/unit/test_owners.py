@@ -77,3 +77,45 @@ def test_another_live_process_training_the_study_is_found_and_this_one_is_not() 
         other.kill()
         other.wait()
     assert other_local_runs(study) == []
+
+
+POPPER = """
+import json, sys
+import optuna
+from search.study.storage import open_storage
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.load_study(study_name="s", storage=open_storage(sys.argv[1], create=True))
+print("ready", flush=True)
+sys.stdin.readline()
+print(json.dumps([study.ask().number for _ in range(int(sys.argv[2]))]), flush=True)
+"""
+
+
+def test_processes_sharing_a_sqlite_study_each_take_a_queued_trial_of_their_own(tmp_path) -> None:
+    """Workers of one search pop queued trials (starts, retries) from the same SQLite file at
+    the same moment: each queued trial is run by one of them, never by two (the second to
+    finish could not record it)."""
+    import json
+
+    url, each = f"sqlite:///{tmp_path / 's.db'}", 40
+    study = optuna.create_study(study_name="s", storage=url)
+    for x in range(2 * each):
+        study.enqueue_trial({"x": x})
+    poppers = [
+        subprocess.Popen(
+            [sys.executable, "-c", POPPER, url, str(each)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for p in poppers:  # both loaded, then both told at once: their asks overlap
+        assert p.stdout is not None and p.stdout.readline() == "ready\n"
+    for p in poppers:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    taken = []
+    for p in poppers:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        taken += json.loads(out)
+    assert sorted(taken) == list(range(2 * each))
