@@ -168,7 +168,7 @@ def _one_writer_at_a_time(engine: sa.Engine) -> None:
     def _begin_immediate(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    engine.dispose()  # the connections Optuna opened while creating its tables lack the first
+    engine.dispose()  # connections opened while Optuna made its tables predate these listeners
 
 
 class _Storage(optuna.storages.RDBStorage):
