@@ -98,9 +98,9 @@ def _check_sqlite(path: Path, create: bool) -> None:
             raise TinynasError(f"no study database at {path}; run `tinynas search` first or pass --storage")
         if not path.parent.is_dir():
             raise TinynasError(f"cannot create {path}: folder {path.parent} does not exist")
-        if not os.access(path.parent, os.W_OK):
+        if not _writable(path):
             raise TinynasError(f"cannot create {path}: folder {path.parent} is read-only; choose another --storage")
-    elif create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+    elif create and not _writable(path):
         raise TinynasError(f"{path} (or its folder) is read-only; a search must write to it: choose another --storage")
 
 
@@ -141,8 +141,9 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
 
 
 def _writable(path: Path) -> bool:
-    folder_ok = os.access(path.parent, os.W_OK)
-    return folder_ok and (os.access(path, os.W_OK) if path.exists() else True)
+    """Whether this process may write the SQLite file (or create it): SQLite writes its journal
+    beside the file, so the folder must be writable too."""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
 def _one_writer_at_a_time(engine: sa.Engine) -> None:
