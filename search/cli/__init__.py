@@ -92,9 +92,11 @@ ERROR_LINE_CHARS = 600
 
 def _fail(message: str, code: int = 2) -> None:
     from rich.console import Console
+    from rich.text import Text
 
     if len(message) > ERROR_LINE_CHARS:
         message = message[: ERROR_LINE_CHARS - 1] + "…"
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # the message is plain text: a path like runs/[x] or a spec's [run] is printed, not read as markup
+    Console(stderr=True).print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     sys.exit(code)

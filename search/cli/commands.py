@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from models import PRESETS
 from search.errors import TinynasError, cores
@@ -61,8 +62,10 @@ def stoppable(after: str, then: Callable[[], None] | None = None) -> Iterator[No
         raise typer.Exit(stop_exit_code()) from None
 
 
-def say(text: str) -> None:
-    console.print(text, highlight=False, soft_wrap=True)
+def say(*parts: str | tuple[str, str]) -> None:
+    """One line, as plain text: a path or name with brackets in it is printed as it is, never
+    read as rich markup; a (text, style) part is styled."""
+    console.print(Text.assemble(*parts), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -168,15 +171,17 @@ def _announcer(exp):
     params = count_params(exp.model)
     if exp.train.distill is not None:
         say(
-            f"distilling from teacher [bold]{exp.train.distill.teacher}[/]: trained first on the same training "
-            f"images, unless {api.teacher_cache()} holds it"
+            "distilling from teacher ",
+            (exp.train.distill.teacher, "bold"),
+            f": trained first on the same training images, unless {api.teacher_cache()} holds it",
         )
 
     def announce(cfgs, n_train: int, n_test: int) -> None:
         which = f"seed {cfgs[0].seed}" if len(cfgs) == 1 else f"seeds {', '.join(str(c.seed) for c in cfgs)} (fused)"
         say(
-            f"[bold]{which}[/]: {params:,} params, {plural(cfgs[0].epochs, 'epoch')} on {n_train:,} training images, "
-            f"testing on {n_test:,} after every epoch"
+            (which, "bold"),
+            f": {params:,} params, {plural(cfgs[0].epochs, 'epoch')} on {n_train:,} training images, "
+            f"testing on {n_test:,} after every epoch",
         )
 
     return announce
@@ -449,6 +454,7 @@ def trials(
     """The trials table: state, params, MACs, accuracy, sampled parameters, flattened config."""
     from models import ARCH_NOTATION
     from search import api
+    from search.cli.display import plural
     from search.errors import write_user_file
 
     frame = api.trials(_study(study, storage))
@@ -457,7 +463,7 @@ def trials(
     if parquet:
         write_user_file(parquet, frame.to_parquet(), "trials table")
     if csv or parquet:
-        say(f"{len(frame)} trials written to {csv or parquet}")
+        say(f"{plural(len(frame), 'trial')} written to {csv or parquet}")
         return
     if frame.empty:
         typer.echo("no trials")
@@ -631,8 +637,10 @@ def dashboard(
         say(f"optuna-dashboard at {url}  (Ctrl-C stops)")
         if not api.is_loopback(host):
             Console(stderr=True).print(
-                f"warning: optuna-dashboard has no authentication: on {host}, anyone who can reach this machine "
-                "can read and change the study. Prefer --host 127.0.0.1 and an SSH tunnel.",
+                Text(
+                    f"warning: optuna-dashboard has no authentication: on {host}, anyone who can reach this machine "
+                    "can read and change the study. Prefer --host 127.0.0.1 and an SSH tunnel."
+                ),
                 highlight=False,
                 soft_wrap=True,
             )

@@ -57,7 +57,7 @@ class Feed:
         self.counts[r.kind] = self.counts.get(r.kind, 0) + 1
         if r.kind is Kind.COMPLETE and (self.best is None or r.score > self.best[0]):
             self.best = (r.score, r.size, r.number)
-        self.console.print(trial_line(r, self.max_params), highlight=False, soft_wrap=True)
+        self.console.print(Text(trial_line(r, self.max_params)), highlight=False, soft_wrap=True)
         if self.live is not None:
             self.live.update(self.footer())
 
@@ -94,7 +94,7 @@ def feed(study: optuna.Study, footer: bool = True) -> Feed:
 
 
 def layer_table(title: str, result: Analysis) -> Table:
-    table = Table(title=title)
+    table = Table(title=Text(title))  # a config's path or name: plain text, never markup
     for col in ("#", "layer", "output", "params", "RF", "jump"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for row in result.rows:
@@ -105,7 +105,7 @@ def layer_table(title: str, result: Analysis) -> Table:
 
 
 def retrain_table(result: RetrainResult) -> Table:
-    table = Table(title=f"{result.experiment.model.name or 'model'}: {result.params:,} params, test accuracy (%)")
+    table = Table(title=Text(f"{result.experiment.model.name or 'model'}: {result.params:,} params, test accuracy (%)"))
     for col in ("seed", "final epoch", "min of last 3", "seconds"):
         table.add_column(col, justify="right")
     for run in result.runs:
@@ -125,12 +125,14 @@ def retrain_table(result: RetrainResult) -> Table:
 
 
 def deploy_table(card: DeployCard) -> Table:
-    table = Table(title=f"{card.model}: {card.params:,} params ({card.params_deployed:,} deployed), {card.macs:,} MACs")
+    table = Table(
+        title=Text(f"{card.model}: {card.params:,} params ({card.params_deployed:,} deployed), {card.macs:,} MACs")
+    )
     for col in ("file", "bytes", "weight bytes", "test acc (%)", "agrees with PyTorch (%)", "latency (µs, batch 1)"):
         table.add_column(col, justify="left" if col == "file" else "right")
     for checked in (c for c in (card.fp32, card.int8) if c is not None):
         table.add_row(
-            checked.path,
+            Text(checked.path),
             f"{checked.file_bytes:,}",
             f"{checked.weight_bytes:,}",
             f"{checked.test_acc:.2f}",

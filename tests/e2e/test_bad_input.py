@@ -152,6 +152,8 @@ CASES = {
                        "is not UTF-8 text"),
     "config not UTF-8": (lambda f, d: ["retrain", raw_file(f, "c.json", b'{"model": "\xff"}')], "is not UTF-8 text"),
     "spec is a folder": (lambda f, d: ["search", str(f)], "is a folder; pass a file"),
+    "a missing spec whose path has brackets": (lambda f, d: ["search", str(f / "[x]" / "spec.toml")],
+                                               "/[x]/spec.toml does not exist"),  # printed, not read as markup
     "nan in a range": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("low = 0.005", "low = nan"))],
                        "space.train.lr.range.low: Input should be a finite number"),
     "inf as a value": (lambda f, d: ["search", spec_file(f, GOOD_SPEC.replace("dropout = 0.0", "dropout = inf"))],

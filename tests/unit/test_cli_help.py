@@ -47,3 +47,22 @@ def test_help_starts_without_loading_pytorch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe, *names], capture_output=True, text=True, timeout=120)
     assert done.stderr.strip().splitlines()[-1] == "False", done.stderr[-2000:]
+
+
+def test_paths_with_brackets_are_printed_as_they_are(tmp_path) -> None:
+    """What a command says about a user's files names them whole: `runs/[a]/t.csv` is a path,
+    not rich markup to swallow."""
+    import optuna
+
+    from search.study.record import record_study, user_attrs
+    from tests.helpers import make_spec
+
+    folder = tmp_path / "[a]"
+    folder.mkdir()
+    storage = f"sqlite:///{folder / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage)
+    record_study(study, make_spec(name="s"), "accuracy", None)
+    study.add_trial(optuna.trial.create_trial(value=95.0, user_attrs=user_attrs(params=900)))
+    shown = CliRunner().invoke(app, ["trials", "s", "--storage", storage, "--csv", str(folder / "t.csv")])
+    assert shown.exit_code == 0, shown.output
+    assert f"1 trial written to {folder / 't.csv'}" in shown.output
