@@ -3,7 +3,9 @@ several workers share one SQLite study; storage trouble is one clear error line.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -347,6 +349,50 @@ def test_a_scheduler_preempting_a_background_search_loses_only_the_trials_in_fli
             "select value_json from trial_system_attributes where key = 'failed_trial'")}  # fmt: skip
     failed = {n for n, s in states(live) if s == "FAIL"}  # the trials the stop cut (those in flight then)
     assert cut and failed == cut <= retried, f"in flight at the stop {cut}, failed {failed}, retried {retried}"
+
+
+def test_a_background_search_resumed_on_another_machine_takes_up_its_cut_trial(
+    tmp_path: Path, mnist_root: Path
+) -> None:
+    """The machine is lost after a stop: the next one has only what `studies/background.sh`
+    committed (the snapshot database and the states of its runs in flight), and the trial the
+    stop cut goes on there from its last finished epoch, not from its first."""
+    spec = quick_spec(tmp_path, epochs=4, unpruned=True, heartbeat_seconds=1, subset=2000)
+    (tmp_path / "studies").mkdir()
+    snapshot = tmp_path / "snap" / "tiny.db"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def background(trials: int) -> list[str]:
+        return ["bash", str(REPO / "studies" / "background.sh"), str(spec), str(snapshot), "10", "--",
+                "--jobs", "1", "--threads", "1", "--trials", str(trials), "--data-dir", str(mnist_root)]  # fmt: skip
+
+    proc = subprocess.Popen(background(50), cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE)
+    states_folder = tmp_path / "studies" / "tiny.cache" / "runs"
+    deadline = time.monotonic() + 180
+    while not list(states_folder.glob("*.pt")):  # a run has finished an epoch and saved its state
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    assert list(snapshot.with_suffix(".runs").glob("*.pt")), "the state of the cut run is not in the snapshot"
+    cut = [n for n, s in states(snapshot) if s == "FAIL"]
+    assert len(cut) == 1, states(snapshot)
+
+    for path in (tmp_path / "studies").iterdir():  # the new machine: nothing but what was committed
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    again = subprocess.run(background(finished(snapshot) + 1), cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    with study_db(tmp_path / "studies" / "tiny.db") as conn:
+        (retry,) = conn.execute(
+            "select t.trial_id from trials t join trial_system_attributes a using (trial_id) "
+            "where a.key = 'failed_trial' and a.value_json = ?",
+            (str(cut[0]),),
+        ).fetchall()
+        (taken_up,) = conn.execute(
+            "select value_json from trial_user_attributes where trial_id = ? and key = 'taken_up'", retry
+        ).fetchone()
+    assert json.loads(taken_up)[0] >= 1, taken_up
 
 
 def test_a_stop_signal_to_a_retrain_stops_its_worker_processes(tmp_path: Path, mnist_root: Path) -> None:
