@@ -198,4 +198,5 @@ def _climbs(trial: optuna.Trial, ctx: SearchContext, rung: int, score: float, st
     cost = None if ctx.spec.cost is None else (ctx.spec.cost, int(getattr(stats, ctx.spec.cost)))
     if cost is None:  # Optuna takes intermediate values from single-objective trials only
         trial.report(score, rung + 1)
-    return promoted(trial.study, trial.number, rung, score, ctx.spec.pruner.reduction_factor, cost)
+    pruner = ctx.spec.pruner
+    return promoted(trial.study, trial.number, rung, score, pruner.reduction_factor, cost, pruner.peer_floor)

@@ -26,18 +26,33 @@ def make_pruner(spec: PrunerSpec, max_epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()  # none; promotion decides in the objective (`promoted`)
 
 
-def promoted(study: optuna.Study, number: int, rung: int, score: float, eta: int, cost: tuple[str, int] | None) -> bool:
+def promoted(
+    study: optuna.Study,
+    number: int,
+    rung: int,
+    score: float,
+    eta: int,
+    cost: tuple[str, int] | None,
+    peer_floor: float = 0.0,
+) -> bool:
     """Asynchronous successive halving (ASHA's rule, as Optuna's SuccessiveHalvingPruner):
     trial `number`, having scored `score` on `rung`, climbs on when it is among the best
     max(1, n // eta) of the n scores reached there so far, its own included. Nobody waits for
     a rung to fill: the first trials climb, the later ones meet a stiffer field. With a cost
     (a Pareto study: the figure and the trial's amount), only peers that cost no more count,
-    so a small model is not stopped for losing to bigger ones."""
+    so a small model is not stopped for losing to bigger ones, and no less than `peer_floor`
+    of its amount, so a model is not let through for beating much smaller ones."""
     peers = rung_peers(study, rung, exclude=number)
     if cost is not None:
-        peers = [r for r in peers if _costs_no_more(r, *cost)]
-    ahead = sum(r.rungs[rung].score > score for r in peers)
-    return ahead < max(1, (len(peers) + 1) // eta)
+        figure, amount = cost
+        peers = [r for r in peers if _costs_between(r, figure, peer_floor * amount, amount)]
+    return climbs(score, [r.rungs[rung].score for r in peers], eta)
+
+
+def climbs(score: float, peer_scores: list[float], eta: int) -> bool:
+    """Whether `score` is among the best max(1, n // eta) of the n scores, its peers' and its own."""
+    ahead = sum(s > score for s in peer_scores)
+    return ahead < max(1, (len(peer_scores) + 1) // eta)
 
 
 def dominated(study: optuna.Study, epoch: int, cost: int, acc: float, figure: str = "params") -> bool:
@@ -55,8 +70,13 @@ def dominated(study: optuna.Study, epoch: int, cost: int, acc: float, figure: st
 
 def _costs_no_more(record: TrialRecord, figure: str, amount: int) -> bool:
     """Whether a peer is known to cost no more than `amount` (a Pareto rule's peers)."""
+    return _costs_between(record, figure, 0, amount)
+
+
+def _costs_between(record: TrialRecord, figure: str, low: float, high: float) -> bool:
+    """Whether a peer is known to cost from `low` to `high`."""
     cost = _cost(record, figure)
-    return cost is not None and cost <= amount
+    return cost is not None and low <= cost <= high
 
 
 def _cost(record: TrialRecord, figure: str) -> int | None:

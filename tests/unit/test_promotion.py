@@ -22,8 +22,11 @@ from tests.helpers import make_spec, run_synthetic
 RUNG = {"images": 0.5, "epochs": 3}
 
 
+_PROMOTION = {"kind": "promotion", "rungs": [RUNG], "reduction_factor": 2}
+
+
 def _promotion(**overrides):
-    return make_spec(**{"pruner": {"kind": "promotion", "rungs": [RUNG], "reduction_factor": 2}, **overrides})
+    return make_spec(**{"pruner": _PROMOTION, **overrides})
 
 
 def _on_rung(score: float, params: int = 500) -> optuna.trial.FrozenTrial:
@@ -46,6 +49,34 @@ def test_a_trial_climbs_only_while_it_is_in_the_best_share_of_its_rung() -> None
     # a Pareto study: only peers that cost no more count (none costs <= 400 here)
     assert promoted(study, 99, 0, 50.0, 3, ("params", 400)) and not promoted(study, 99, 0, 50.0, 3, ("params", 500))
     assert promoted(study, 99, 1, 10.0, 3, None)  # nobody on rung 1 yet: it climbs
+
+
+def test_a_pareto_trial_meets_the_peers_of_about_its_cost_when_a_floor_is_set() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for score, params in ((90.0, 200), (91.0, 250), (89.0, 300), (92.0, 350), (88.0, 400), (90.0, 450)):
+        study.add_trial(_on_rung(score, params))
+    for score, params in ((97.0, 900), (98.0, 950)):
+        study.add_trial(_on_rung(score, params))
+    # every cheaper trial: it beats the six small ones and climbs, though the two of its size beat it
+    assert promoted(study, 99, 0, 95.0, 3, ("params", 1000))
+    # from half its cost: its peers are the two of its size, both ahead
+    assert not promoted(study, 99, 0, 95.0, 3, ("params", 1000), peer_floor=0.5)
+    assert promoted(study, 99, 0, 99.0, 3, ("params", 1000), peer_floor=0.5)
+    # a small trial has no peer of its size yet: it climbs
+    assert promoted(study, 99, 0, 50.0, 3, ("params", 150), peer_floor=0.5)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"objectives": "accuracy+params", "pruner": {"kind": "hyperband", "peer_floor": 0.5}},
+        {"pruner": {**_PROMOTION, "peer_floor": 0.5}},  # a single-objective study
+    ],
+)
+def test_a_peer_floor_outside_a_pareto_promotion_is_refused(change: dict) -> None:
+    with pytest.raises(ValidationError, match="peer_floor compares the trials of a Pareto study"):
+        make_spec(**change)
+    make_spec(**{**change, "objectives": "accuracy+params", "pruner": {**_PROMOTION, "peer_floor": 0.5}})
 
 
 def test_a_promotion_search_screens_on_the_rung_and_trains_the_promoted_in_full(tmp_path: Path) -> None:

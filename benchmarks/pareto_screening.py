@@ -1,0 +1,90 @@
+"""Pareto screening: how many trials of a Pareto study a promotion rule stops on its rung,
+and what that costs the front, for several `[pruner] peer_floor` values.
+
+A replay, nothing is trained: the study's recorded rung scores are taken in the order the
+trials started (a rung's own finishing time is not recorded), and each trial is judged with
+the product's rule (`search.study.pruning.climbs`) against the earlier trials on the rung
+that cost from `peer_floor` of its parameters up to its own. For each floor: the share of
+trials stopped, the cost of a draw as a share of a full run (the rung's share of images x
+epochs, plus the full run for those that climb), and the best searched validation accuracy
+at each parameter budget among the trials the rule would have trained in full. The study's
+trials that were stopped on the rung have no full score, so a floor that lets them climb
+can only be scored on the others: the rows are those of the trials that ran in full.
+
+    python benchmarks/pareto_screening.py studies/results/cold/front5k/front5k.db
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import optuna
+
+from search.study.pruning import climbs
+from search.study.record import StudyRecord, TrialRecord, records
+from search.study.spec import StudySpec
+from search.study.storage import open_storage
+
+FLOORS = (0.0, 0.33, 0.5, 0.67, 0.8)
+BUDGETS = (1000, 2000, 3000, 4000, 5000)
+
+
+def on_rung(study: optuna.Study) -> list[TrialRecord]:
+    """The trials with a score on the first rung, as the rule's peers are chosen (complete,
+    stopped or running; a failed trial's score lives on in its retry), in starting order."""
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.RUNNING)
+    return sorted((r for r in records(study, states) if r.rungs and r.params is not None), key=lambda r: r.number)
+
+
+def replay(trials: list[TrialRecord], floor: float, eta: int) -> dict[int, bool]:
+    """Whether each trial would have climbed, judged against the earlier ones in its cost window."""
+    verdict: dict[int, bool] = {}
+    for i, r in enumerate(trials):
+        assert r.params is not None
+        peers = [
+            p.rungs[0].score for p in trials[:i] if p.params is not None and floor * r.params <= p.params <= r.params
+        ]
+        verdict[r.number] = climbs(r.rungs[0].score, peers, eta)
+    return verdict
+
+
+def row(trials: list[TrialRecord], floor: float | None, spec: StudySpec) -> str:
+    """One table row; `floor` None: every trial that ran in full, no rule replayed."""
+    rung = spec.pruner.ladder[0]
+    rung_cost = rung.images * (rung.epochs or spec.budget.max_epochs) / spec.budget.max_epochs
+    verdict = {r.number: True for r in trials} if floor is None else replay(trials, floor, spec.pruner.reduction_factor)
+    stopped = sum(not v for v in verdict.values())
+    cost = rung_cost + (1 - rung_cost) * (len(trials) - stopped) / len(trials)
+    full = [r for r in trials if r.value is not None and verdict[r.number]]
+    best = [max((r.value for r in full if r.size <= b), default=None) for b in BUDGETS]
+    cells = " | ".join("-" if v is None else f"{v:.2f}" for v in best)
+    name = "as run (the trials that ran in full)" if floor is None else f"{floor:g}"
+    share = "-" if floor is None else f"{stopped} of {len(trials)} ({stopped / len(trials):.0%})"
+    return f"| {name} | {share} | {'-' if floor is None else f'{cost:.2f}'} | {cells} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("db", type=Path, help="a Pareto study's SQLite database")
+    parser.add_argument("--study", default=None, help="its name (default: the only study in the file)")
+    parser.add_argument("--floors", type=float, nargs="+", default=FLOORS)
+    args = parser.parse_args()
+    storage = open_storage(f"sqlite:///{args.db}", create=False)
+    name = args.study or optuna.get_all_study_names(storage)[0]
+    study = optuna.load_study(study_name=name, storage=storage)
+    spec = StudySpec.model_validate(StudyRecord.of(study).spec)  # the spec it was last run with
+    trials = on_rung(study)
+    head = " | ".join(f"best <= {b // 1000}K" for b in BUDGETS)
+    print(
+        f"{name}: {len(trials)} trials with a rung score; rung {spec.pruner.ladder[0]}, eta {spec.pruner.reduction_factor}"
+    )
+    print(f"| peer_floor | stopped on the rung | cost of a draw (full run = 1) | {head} |")
+    print("| --- | --- | --- |" + " --- |" * len(BUDGETS))
+    print(row(trials, None, spec))
+    for floor in args.floors:
+        print(row(trials, floor, spec))
+
+
+if __name__ == "__main__":
+    main()
