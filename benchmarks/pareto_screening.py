@@ -11,7 +11,7 @@ at each parameter budget among the trials the rule would have trained in full. T
 trials that were stopped on the rung have no full score, so a floor that lets them climb
 can only be scored on the others: the rows are those of the trials that ran in full.
 
-    python benchmarks/pareto_screening.py studies/results/cold/front5k/front5k.db
+    python benchmarks/pareto_screening.py studies/results/cold/front5k/front5k.db --before 52
 """
 
 from __future__ import annotations
@@ -69,15 +69,19 @@ def main() -> None:
     parser.add_argument("db", type=Path, help="a Pareto study's SQLite database")
     parser.add_argument("--study", default=None, help="its name (default: the only study in the file)")
     parser.add_argument("--floors", type=float, nargs="+", default=FLOORS)
+    parser.add_argument("--before", type=int, default=None, help="replay only the trials numbered below this")
     args = parser.parse_args()
     storage = open_storage(f"sqlite:///{args.db}", create=False)
     name = args.study or optuna.get_all_study_names(storage)[0]
     study = optuna.load_study(study_name=name, storage=storage)
     spec = StudySpec.model_validate(StudyRecord.of(study).spec)  # the spec it was last run with
-    trials = on_rung(study)
+    trials = [r for r in on_rung(study) if args.before is None or r.number < args.before]
     head = " | ".join(f"best <= {b // 1000}K" for b in BUDGETS)
+    before = "" if args.before is None else f" before trial {args.before}"
+    rung = spec.pruner.ladder[0]
     print(
-        f"{name}: {len(trials)} trials with a rung score; rung {spec.pruner.ladder[0]}, eta {spec.pruner.reduction_factor}"
+        f"{name}: {len(trials)} trials with a rung score{before}; rung: {rung.images:.0%} of the images, "
+        f"{rung.epochs} epochs; reduction factor {spec.pruner.reduction_factor}"
     )
     print(f"| peer_floor | stopped on the rung | cost of a draw (full run = 1) | {head} |")
     print("| --- | --- | --- |" + " --- |" * len(BUDGETS))
