@@ -345,8 +345,8 @@ class PrunerSpec(_Frozen):
     rungs: tuple[Rung, ...] = Field(default=DEFAULT_RUNGS, min_length=1, max_length=4)
     # promotion in a Pareto study: a trial's peers on a rung are the trials costing from
     # peer_floor of its cost up to its own. 0 (every cheaper trial) lets nearly all climb, as
-    # bigger models score higher: replayed on front5k's first 46 rung results, 17% stopped
-    # at 0 and 50% at 0.5, each keeping the same best score under 1K-5K parameters
+    # bigger models score higher: replayed on front5k's 38 rung results before trial 52, 16%
+    # stopped at 0 and 42% at 0.5, each keeping the same best score under 1K-5K parameters
     # (benchmarks/pareto_screening.py). 0 by default: the rule Pareto studies were run with.
     peer_floor: float = Field(
         default=0.0, ge=0.0, lt=1.0, description="Pareto promotion: peers cost at least this share of the trial's cost"
