@@ -21,7 +21,7 @@ from pathlib import Path
 
 import optuna
 
-from search.study.pruning import climbs
+from search.study.pruning import climbs, costs_between
 from search.study.record import StudyRecord, TrialRecord, records
 from search.study.spec import StudySpec
 from search.study.storage import open_storage
@@ -42,9 +42,7 @@ def replay(trials: list[TrialRecord], floor: float, eta: int) -> dict[int, bool]
     verdict: dict[int, bool] = {}
     for i, r in enumerate(trials):
         assert r.params is not None
-        peers = [
-            p.rungs[0].score for p in trials[:i] if p.params is not None and floor * r.params <= p.params <= r.params
-        ]
+        peers = [p.rungs[0].score for p in trials[:i] if costs_between(p, "params", floor * r.params, r.params)]
         verdict[r.number] = climbs(r.rungs[0].score, peers, eta)
     return verdict
 

@@ -45,7 +45,7 @@ def promoted(
     peers = rung_peers(study, rung, exclude=number)
     if cost is not None:
         figure, amount = cost
-        peers = [r for r in peers if _costs_between(r, figure, peer_floor * amount, amount)]
+        peers = [r for r in peers if costs_between(r, figure, peer_floor * amount, amount)]
     return climbs(score, [r.rungs[rung].score for r in peers], eta)
 
 
@@ -70,10 +70,10 @@ def dominated(study: optuna.Study, epoch: int, cost: int, acc: float, figure: st
 
 def _costs_no_more(record: TrialRecord, figure: str, amount: int) -> bool:
     """Whether a peer is known to cost no more than `amount` (a Pareto rule's peers)."""
-    return _costs_between(record, figure, 0, amount)
+    return costs_between(record, figure, 0, amount)
 
 
-def _costs_between(record: TrialRecord, figure: str, low: float, high: float) -> bool:
+def costs_between(record: TrialRecord, figure: str, low: float, high: float) -> bool:
     """Whether a peer is known to cost from `low` to `high`."""
     cost = _cost(record, figure)
     return cost is not None and low <= cost <= high

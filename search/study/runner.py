@@ -117,7 +117,12 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
         study_name=spec.name,
         directions=directions,
         load_if_exists=True,
-        sampler=make_sampler(spec.sampler, _sampler_seed(spec, found.n_trials if found else 0, opts.worker), whole),
+        sampler=make_sampler(
+            spec.sampler,
+            _sampler_seed(spec, found.n_trials if found else 0, opts.worker),
+            whole,
+            cost_limit=spec.budget.limits().get(spec.cost) if spec.cost else None,
+        ),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )
     study.set_metric_names(metric_names(spec))

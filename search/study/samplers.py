@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import optuna
@@ -19,7 +19,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from search.study.spec import SamplerSpec
+from search.study.spec import FrontRule, SamplerSpec
 
 Complete = Callable[[dict[str, Any], int], "tuple[dict[str, Any], Hashable] | None"]
 """A configuration completed from some parameter values (the missing ones drawn with the given
@@ -98,6 +98,14 @@ def fitness(trial: FrozenTrial) -> list[float] | None:
     return None
 
 
+def population(finished: Sequence[FrozenTrial], size: int, objectives: int) -> list[FrozenTrial]:
+    """The `size` most recently finished of these trials that have a fitness (with several
+    objectives: complete ones, the only ones with values for each), oldest first."""
+    scored = [t for t in finished if fitness(t) is not None and (objectives == 1 or t.values)]
+    scored.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
+    return scored[-size:]
+
+
 def _standing(trial: FrozenTrial, direction: StudyDirection) -> tuple[float, float]:
     """A single-objective tournament's order: how far the trial got (complete; else the last
     step it reported: an epoch, or a promotion rung), then its value there. A score on a
@@ -107,11 +115,53 @@ def _standing(trial: FrozenTrial, direction: StudyDirection) -> tuple[float, flo
     return reach, value if direction == StudyDirection.MAXIMIZE else -value
 
 
-def _better(a: Sequence[float], b: Sequence[float], directions: Sequence[StudyDirection]) -> bool:
+def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[StudyDirection]) -> bool:
     """a dominates b: no worse in every objective, better in one."""
     signs = [1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions]
     no_worse = all(s * x >= s * y for s, x, y in zip(signs, a, b, strict=True))
     return no_worse and any(s * x > s * y for s, x, y in zip(signs, a, b, strict=True))
+
+
+def _dominance(
+    picks: list[FrozenTrial], directions: Sequence[StudyDirection], rng: np.random.RandomState
+) -> FrozenTrial:
+    """A pick that no other pick dominates, at random among them."""
+    scores = [fitness(t) or [] for t in picks]
+    best = [
+        t
+        for t, s in zip(picks, scores, strict=True)
+        if not any(dominates(o, s, directions) for o in scores if o is not s)
+    ]
+    return best[int(rng.randint(len(best)))]
+
+
+def _gain_and_cost(directions: Sequence[StudyDirection]) -> tuple[int, int] | None:
+    """The objective to raise and the cost to keep down, for a two-objective study with one of
+    each (accuracy and a cost); None for any other study."""
+    if len(directions) != 2 or directions[0] == directions[1]:
+        return None
+    return (0, 1) if directions[0] == StudyDirection.MAXIMIZE else (1, 0)
+
+
+def _nearest_to_target(
+    members: list[FrozenTrial], directions: Sequence[StudyDirection], top: float | None, rng: np.random.RandomState
+) -> FrozenTrial | None:
+    """A tournament for one point of the front: a target cost drawn log-uniformly from the
+    population's cheapest trial up to `top` (the budget on that cost; without one, the
+    population's costliest trial), and the member of the population's front (those no other
+    member dominates) nearest to it on a log scale wins. Each front member gets children in
+    proportion to the stretch of the cost range it is nearest to: a member beside a gap in
+    the front gets many (its children fill the gap), a member among many close ones few,
+    however the population crowds. None when the study is not accuracy against a cost."""
+    roles = _gain_and_cost(directions)
+    if roles is None:
+        return None
+    cost = roles[1]
+    front = [t for t in members if not any(dominates(o.values, t.values, directions) for o in members)]
+    logs = [math.log(max(t.values[cost], 1e-12)) for t in front]
+    target = rng.uniform(min(logs), max(max(logs), math.log(max(top or 0, 1e-12))))
+    gaps = [abs(x - target) for x in logs]
+    return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))]
 
 
 def _fits(dist: BaseDistribution, value: Any) -> bool:
@@ -144,7 +194,14 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     changed, a number moved a little (a conv wider or narrower) or, with probability
     `resample`, drawn anew over its whole range. The oldest trials age out of
     the population as new ones finish, which keeps a lucky early trial from ruling for ever.
-    Parameters the parent never had (a stage it lacked) are drawn at random."""
+    Parameters the parent never had (a stage it lacked) are drawn at random.
+
+    With accuracy against a cost (a Pareto study), `front` says how a parent is chosen:
+    "target" (a target cost drawn up to `cost_limit`, the study's budget on that cost, and
+    the member of the population's front nearest to it: children spread along the whole
+    front) or "dominance" (a tournament pick no other pick dominates: the cheapest pick always
+    is one, so the cheap end draws many children, and a pick off the population's front often
+    wins)."""
 
     def __init__(
         self,
@@ -153,6 +210,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         tournament: int = 4,
         startup: int = 8,
         resample: float = 0.25,
+        front: FrontRule = "target",
+        cost_limit: float | None = None,
         seed: int | None = None,
         complete: Complete | None = None,
     ) -> None:
@@ -161,7 +220,9 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         if not 0.0 <= resample <= 1.0:
             raise ValueError("resample is a probability: between 0 and 1")
         self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
-        self.resample = resample
+        if front not in get_args(FrontRule):
+            raise ValueError(f"front is one of {', '.join(get_args(FrontRule))}")
+        self.resample, self.front, self.cost_limit = resample, front, cost_limit
         self._seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self._rng = np.random.RandomState(self._seed)
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
@@ -182,22 +243,18 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
 
     def members(self, study: optuna.Study) -> list[FrozenTrial]:
         """The population: the most recently finished trials that have a fitness."""
-        scored = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))]
-        scored = [t for t in scored if fitness(t) is not None and (len(study.directions) == 1 or t.values)]
-        scored.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
-        return scored[-self.population :]
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        return population(finished, self.population, len(study.directions))
 
     def parent(self, study: optuna.Study, members: list[FrozenTrial]) -> FrozenTrial:
+        if self.front == "target" and (
+            won := _nearest_to_target(members, study.directions, self.cost_limit, self._rng)
+        ):
+            return won
         picks = [members[i] for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
         if len(study.directions) == 1:  # picks are in random order: max() breaks ties at random
             return max(picks, key=lambda t: _standing(t, study.direction))
-        scores = [fitness(t) or [] for t in picks]
-        best = [
-            t
-            for t, s in zip(picks, scores, strict=True)
-            if not any(_better(o, s, study.directions) for o in scores if o is not s)
-        ]
-        return best[int(self._rng.randint(len(best)))]
+        return _dominance(picks, study.directions, self._rng)
 
     def mutate(self, parent: FrozenTrial) -> dict[str, Any]:
         """The parent's parameters with one or two of them changed (each to a different value,
@@ -308,17 +365,22 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self._plans.pop(trial.number, None)
 
 
-def make_sampler(spec: SamplerSpec, seed: int, complete: Complete | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(
+    spec: SamplerSpec, seed: int, complete: Complete | None = None, cost_limit: float | None = None
+) -> optuna.samplers.BaseSampler:
     """The sampler `[sampler] kind` names, each trial drawn from its own seed (so runs sharing a
     study propose different configurations). TPE runs with the constant liar, so workers
     sharing a study see each other's running trials; `complete` (the space's) keeps
-    evolution's children new and within budget."""
+    evolution's children new and within budget; `cost_limit` (a Pareto study's budget on its
+    cost) is the top of evolution's target costs."""
     if spec.kind == "evolution":
         return EvolutionSampler(
             population=spec.population,
             tournament=spec.tournament,
             startup=spec.startup_trials,
             resample=spec.resample,
+            front=spec.front,
+            cost_limit=cost_limit,
             seed=seed,
             complete=complete,
         )

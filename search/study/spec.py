@@ -285,6 +285,10 @@ def share(fill: float, limit: int) -> int:
     return max(1, math.floor(fill * limit + 1e-9))
 
 
+FrontRule = Literal["target", "dominance"]
+"""How an evolution tournament in a Pareto study is won (`[sampler] front`)."""
+
+
 class SamplerSpec(_Frozen):
     kind: Literal["tpe", "random", "nsga2", "evolution"] = "tpe"
     # Random draws before the sampler's model (TPE) or tournaments (evolution) take over.
@@ -303,6 +307,12 @@ class SamplerSpec(_Frozen):
     # study's 81 children kept one early trial's learning rate (a jump to the hand-found one
     # was 5 standard deviations of a move); 0.25 is Ray Tune's PBT `resample_probability`.
     resample: float = Field(default=0.25, ge=0.0, le=1.0)
+    # Evolution in a Pareto study (accuracy against a cost): "target", each tournament draws a
+    # target cost (log-uniform up to the budget) and the population's front member nearest to
+    # it wins, so every stretch of the front gets children; "dominance", a pick no other in the
+    # tournament dominates: the cheapest pick always is one, and a pick off the population's
+    # front often wins (40% of the winners, replayed on front5k's populations: benchmarks/README.md).
+    front: FrontRule = "target"
 
     @after(mode="after")
     def _tournament_fits(self) -> SamplerSpec:

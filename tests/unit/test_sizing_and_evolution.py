@@ -154,6 +154,42 @@ def test_tournaments_favour_the_better_trials() -> None:
     assert sum(w >= 8 for w in wins) > 0.8 * 200
 
 
+def _pareto_population() -> optuna.Study:
+    """Accuracy against parameters: a front of 5 trials from 500 to 5,000 parameters, 12
+    dominated ones between them, and 8 more crowding the cheap end just above the cheapest."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = {"x": FloatDistribution(0, 1)}
+    front = [(500, 94.0), (1000, 97.0), (2000, 98.0), (3500, 98.8), (5000, 99.1)]
+    dominated = [(c + 100, a - 1.0) for c, a in front[1:] for _ in range(3)]
+    crowd = [(510 + 10 * i, 93.0) for i in range(8)]
+    for cost, acc in front + dominated + crowd:
+        study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions=dist, values=[acc, cost]))
+    return study
+
+
+def test_pareto_parents_are_on_the_front_and_spread_along_it() -> None:
+    study = _pareto_population()
+    front = {500, 1000, 2000, 3500, 5000}
+    sampler = EvolutionSampler(population=25, tournament=4, front="target", cost_limit=5000, seed=0)
+    members = sampler.members(study)
+    costs = [sampler.parent(study, members).values[1] for _ in range(2000)]
+    assert set(costs) == front  # every winner is on the front, and every point of it wins
+    assert all(costs.count(c) > 0.05 * len(costs) for c in front)
+    dominance = EvolutionSampler(population=25, tournament=4, front="dominance", seed=0)
+    old = [dominance.parent(study, members).values[1] for _ in range(2000)]
+    assert sum(c not in front for c in old) > 0.2 * len(old)  # the old rule: often a dominated pick
+    assert sum(c <= 600 for c in old) > 1.5 * sum(c <= 600 for c in costs)  # and the crowded cheap end
+
+
+def test_pareto_targets_reach_the_budget_beyond_the_population() -> None:
+    study = _pareto_population()
+    members = [t for t in study.trials if t.values[1] <= 2000]
+    capped = EvolutionSampler(population=25, tournament=4, seed=1)
+    budget = EvolutionSampler(population=25, tournament=4, cost_limit=20000, seed=1)
+    top = [sum(s.parent(study, members).values[1] == 2000 for _ in range(1000)) for s in (capped, budget)]
+    assert top[1] > top[0] + 200  # targets above the costliest member pick it
+
+
 def test_a_pruned_trial_competes_with_its_last_report_and_an_untrained_one_not_at_all() -> None:
     dist = {"x": FloatDistribution(0, 1)}
     pruned = optuna.trial.create_trial(
