@@ -24,10 +24,10 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from search.api import load_study
 from search.study.record import StudyRecord
 from search.study.samplers import EvolutionSampler, dominates, population
 from search.study.spec import FrontRule, StudySpec
-from search.study.storage import open_storage
 
 BANDS = (1000, 2000, 3000, 4000, 5000)
 
@@ -45,14 +45,13 @@ def shares(costs: list[float]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db", type=Path, help="a Pareto study's SQLite database")
-    parser.add_argument("--study", default=None, help="its name (default: the only study in the file)")
+    parser.add_argument("--study", default=None, help="its name (default: the file's, as `tinynas search` names it)")
     parser.add_argument("--tournaments", type=int, default=200, help="per rule and trial")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--before", type=int, default=None, help="replay only the trials numbered below this")
     args = parser.parse_args()
-    storage = open_storage(f"sqlite:///{args.db}", create=False)
-    name = args.study or optuna.get_all_study_names(storage)[0]
-    study = optuna.load_study(study_name=name, storage=storage)
+    study = load_study(args.study or args.db.stem, f"sqlite:///{args.db}")
+    name = study.study_name
     spec = StudySpec.model_validate(StudyRecord.of(study).spec)  # the spec it was last run with
     cost = 1 if study.directions[1] == optuna.study.StudyDirection.MINIMIZE else 0
     trials = [t for t in study.get_trials(deepcopy=False) if args.before is None or t.number < args.before]

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import optuna
 
+from search.api import load_study
 from search.study.pruning import climbs, costs_between
 from search.study.record import StudyRecord, TrialRecord, records
 from search.study.spec import StudySpec
-from search.study.storage import open_storage
 
 FLOORS = (0.0, 0.33, 0.5, 0.67, 0.8)
 BUDGETS = (1000, 2000, 3000, 4000, 5000)
@@ -65,13 +65,12 @@ def row(trials: list[TrialRecord], floor: float | None, spec: StudySpec) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db", type=Path, help="a Pareto study's SQLite database")
-    parser.add_argument("--study", default=None, help="its name (default: the only study in the file)")
+    parser.add_argument("--study", default=None, help="its name (default: the file's, as `tinynas search` names it)")
     parser.add_argument("--floors", type=float, nargs="+", default=FLOORS)
     parser.add_argument("--before", type=int, default=None, help="replay only the trials numbered below this")
     args = parser.parse_args()
-    storage = open_storage(f"sqlite:///{args.db}", create=False)
-    name = args.study or optuna.get_all_study_names(storage)[0]
-    study = optuna.load_study(study_name=name, storage=storage)
+    study = load_study(args.study or args.db.stem, f"sqlite:///{args.db}")
+    name = study.study_name
     spec = StudySpec.model_validate(StudyRecord.of(study).spec)  # the spec it was last run with
     trials = [r for r in on_rung(study) if args.before is None or r.number < args.before]
     head = " | ".join(f"best <= {b // 1000}K" for b in BUDGETS)
