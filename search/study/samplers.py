@@ -158,8 +158,9 @@ def _nearest_to_target(
         return None
     cost = roles[1]
     front = [t for t in members if not any(dominates(o.values, t.values, directions) for o in members)]
-    logs = [math.log(max(t.values[cost], 1e-12)) for t in front]
-    target = rng.uniform(min(logs), max(max(logs), math.log(max(top or 0, 1e-12))))
+    logs = [math.log(max(t.values[cost], 1.0)) for t in front]  # a cost counts whole units: 1 and up
+    high = max(logs) if top is None else max(*logs, math.log(max(top, 1.0)))
+    target = rng.uniform(min(logs), high)
     gaps = [abs(x - target) for x in logs]
     return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))]
 

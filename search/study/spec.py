@@ -286,7 +286,7 @@ def share(fill: float, limit: int) -> int:
 
 
 FrontRule = Literal["target", "dominance"]
-"""How an evolution tournament in a Pareto study is won (`[sampler] front`)."""
+"""How evolution picks a parent in a Pareto study (`[sampler] front`)."""
 
 
 class SamplerSpec(_Frozen):
