@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 
 from search.api import load_study
 from search.study.record import StudyRecord
-from search.study.samplers import EvolutionSampler, dominates, population
+from search.study.samplers import EvolutionSampler, dominates, front_ends, population
 from search.study.spec import FrontRule, StudySpec
 
 BANDS = (1000, 2000, 3000, 4000, 5000)
@@ -77,7 +77,8 @@ def main() -> None:
                 cost_limit=spec.budget.limits().get(spec.cost or "params"),
                 seed=args.seed + t.number,
             )
-            won = [sampler.parent(study, members) for _ in range(args.tournaments)]
+            pool = members + front_ends(members, then, study.directions) if rule == "target" else members
+            won = [sampler.parent(study, pool) for _ in range(args.tournaments)]
             parents[rule] += [w.values[cost] for w in won]
             fronted[rule] += [not any(dominates(m.values, w.values, study.directions) for m in members) for w in won]
     heads = ["<= 1K"] + [f"{lo // 1000}-{hi // 1000}K" for lo, hi in itertools.pairwise(BANDS)]

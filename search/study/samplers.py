@@ -165,6 +165,24 @@ def _nearest_to_target(
     return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))]
 
 
+def front_ends(
+    members: list[FrozenTrial], finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
+) -> list[FrozenTrial]:
+    """The study's front beyond the population's costs: the complete trials cheaper than its
+    cheapest member, or costlier than its costliest, that no trial dominates. In a Pareto
+    study the population moves to where children are drawn; without these, an end of the
+    front it has aged out of (front5k's under 1,000 parameters, once its 24 most recent
+    trials all cost 1,268 or more) gets no parent again. Empty for any study but accuracy
+    against a cost."""
+    roles = _gain_and_cost(directions)
+    if roles is None or not members:
+        return []
+    cost = roles[1]
+    low, high = min(t.values[cost] for t in members), max(t.values[cost] for t in members)
+    beyond = [t for t in finished if t.state == TrialState.COMPLETE and t.values and not low <= t.values[cost] <= high]
+    return [t for t in beyond if not any(dominates(o.values, t.values, directions) for o in beyond + members)]
+
+
 def _fits(dist: BaseDistribution, value: Any) -> bool:
     """Whether a parent's value is a point of this trial's distribution (a resumed study may
     have narrowed a range)."""
@@ -243,9 +261,11 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         return {}
 
     def members(self, study: optuna.Study) -> list[FrozenTrial]:
-        """The population: the most recently finished trials that have a fitness."""
+        """The population: the most recently finished trials that have a fitness; choosing
+        parents by `target`, with the ends of the study's front it has aged out of."""
         finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        return population(finished, self.population, len(study.directions))
+        members = population(finished, self.population, len(study.directions))
+        return members + front_ends(members, finished, study.directions) if self.front == "target" else members
 
     def parent(self, study: optuna.Study, members: list[FrozenTrial]) -> FrozenTrial:
         if self.front == "target" and (

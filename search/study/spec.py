@@ -311,7 +311,7 @@ class SamplerSpec(_Frozen):
     # target cost (log-uniform up to the budget) and the population's front member nearest to
     # it wins, so every stretch of the front gets children; "dominance", a pick no other in the
     # tournament dominates: the cheapest pick always is one, and a pick off the population's
-    # front often wins (40% of the winners, replayed on front5k's populations: benchmarks/README.md).
+    # front often wins (43% of the winners, replayed on front5k's populations: benchmarks/README.md).
     front: FrontRule = "target"
 
     @after(mode="after")

@@ -190,6 +190,22 @@ def test_pareto_targets_reach_the_budget_beyond_the_population() -> None:
     assert top[1] > top[0] + 200  # targets above the costliest member pick it
 
 
+def test_an_end_of_the_front_the_population_aged_out_of_still_gets_parents() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = {"x": FloatDistribution(0, 1)}
+    old = [(600, 94.0), (900, 97.0), (950, 96.0)]  # the cheap end, finished first; (950, 96) is dominated
+    new = [(2000 + 100 * i, 98.0 + 0.05 * i) for i in range(10)]
+    for cost, acc in old + new:
+        study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions=dist, values=[acc, cost]))
+    sampler = EvolutionSampler(population=10, tournament=4, cost_limit=5000, seed=0)
+    members = sampler.members(study)
+    assert sorted(t.values[1] for t in members)[:3] == [600, 900, 2000]  # the ends' front joins the population
+    costs = [sampler.parent(study, members).values[1] for _ in range(1000)]
+    assert sum(c < 1000 for c in costs) > 0.2 * len(costs)
+    aged = EvolutionSampler(population=10, tournament=4, front="dominance", seed=0).members(study)
+    assert min(t.values[1] for t in aged) == 2000  # the dominance rule keeps the population alone
+
+
 def test_a_pruned_trial_competes_with_its_last_report_and_an_untrained_one_not_at_all() -> None:
     dist = {"x": FloatDistribution(0, 1)}
     pruned = optuna.trial.create_trial(
