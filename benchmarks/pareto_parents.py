@@ -1,16 +1,17 @@
-"""Where a Pareto study's evolution spends its children: the cost of the parents each
-tournament rule (`[sampler] front`) picks, replayed on a study's own populations.
+"""Where a Pareto study's evolution spends its children: the cost of the parents each rule
+of `[sampler] front` picks, replayed on a study's own populations.
 
 A replay, nothing is trained: for each trial of the study drawn after its random start, the
 population is rebuilt as it stood when the trial began (the `population` most recently
-finished complete trials), and each rule runs `--tournaments` tournaments on it with the
-study's tournament size. The table gives the share of the winners in each cost band (a child
-mostly stays in its parent's band: one or two parameters change), beside the bands of the
-trials the study actually drew, and the share of winners that no member of their
-population dominates (a parent on the front, where improving the front starts). A rule that leaves a band without parents leaves that
-stretch of the front to the random start and to the odd long mutation.
+finished complete trials; for `target`, with the study's front members beyond its costs, as
+the sampler adds them), and each rule picks `--tournaments` parents from it. The table gives
+the share of the parents in each cost band (a child mostly stays in its parent's band: one
+or two parameters change), the share that no member of their population dominates (a parent
+on the front, where improving the front starts), and the bands of the trials the study
+actually drew. A rule that leaves a band without parents leaves that stretch of the front to
+the random start and to the odd long mutation.
 
-    python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --before 85
+    python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --before 102
 """
 
 from __future__ import annotations
