@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 
 from search.api import load_study
 from search.study.record import StudyRecord
-from search.study.samplers import EvolutionSampler, dominates, front_ends, population
+from search.study.samplers import EvolutionSampler, dominates, population
 from search.study.spec import FrontRule, StudySpec
 
 BANDS = (1000, 2000, 3000, 4000, 5000)
@@ -75,10 +75,10 @@ def main() -> None:
                 tournament=spec.sampler.tournament,
                 startup=spec.sampler.startup_trials,
                 front=rule,
-                cost_limit=spec.budget.limits().get(spec.cost or "params"),
+                cost_limit=spec.cost_limit,
                 seed=args.seed + t.number,
             )
-            pool = members + front_ends(members, then, study.directions) if rule == "target" else members
+            pool = sampler.members_among(then, study.directions)
             won = [sampler.parent(study, pool) for _ in range(args.tournaments)]
             parents[rule] += [w.values[cost] for w in won]
             fronted[rule] += [not any(dominates(m.values, w.values, study.directions) for m in members) for w in won]

@@ -121,7 +121,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
             spec.sampler,
             _sampler_seed(spec, found.n_trials if found else 0, opts.worker),
             whole,
-            cost_limit=spec.budget.limits().get(spec.cost) if spec.cost else None,
+            cost_limit=spec.cost_limit,
         ),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )

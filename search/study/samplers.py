@@ -135,28 +135,27 @@ def _dominance(
     return best[int(rng.randint(len(best)))]
 
 
-def _gain_and_cost(directions: Sequence[StudyDirection]) -> tuple[int, int] | None:
-    """The objective to raise and the cost to keep down, for a two-objective study with one of
-    each (accuracy and a cost); None for any other study."""
+def _cost_index(directions: Sequence[StudyDirection]) -> int | None:
+    """Which objective is the cost to keep down, for a two-objective study with one to raise
+    and one to lower (accuracy and a cost); None for any other study."""
     if len(directions) != 2 or directions[0] == directions[1]:
         return None
-    return (0, 1) if directions[0] == StudyDirection.MAXIMIZE else (1, 0)
+    return directions.index(StudyDirection.MINIMIZE)
 
 
 def _nearest_to_target(
     members: list[FrozenTrial], directions: Sequence[StudyDirection], top: float | None, rng: np.random.RandomState
 ) -> FrozenTrial | None:
     """A tournament for one point of the front: a target cost drawn log-uniformly from the
-    population's cheapest trial up to `top` (the budget on that cost; without one, the
-    population's costliest trial), and the member of the population's front (those no other
-    member dominates) nearest to it on a log scale wins. Each front member gets children in
+    members' cheapest trial up to `top` (the budget on that cost; without one, their
+    costliest trial), and the member of their front (those no other member dominates)
+    nearest to it on a log scale wins. Each front member gets children in
     proportion to the stretch of the cost range it is nearest to: a member beside a gap in
     the front gets many (its children fill the gap), a member among many close ones few,
     however the population crowds. None when the study is not accuracy against a cost."""
-    roles = _gain_and_cost(directions)
-    if roles is None:
+    cost = _cost_index(directions)
+    if cost is None:
         return None
-    cost = roles[1]
     front = [t for t in members if not any(dominates(o.values, t.values, directions) for o in members)]
     logs = [math.log(max(t.values[cost], 1.0)) for t in front]  # a cost counts whole units: 1 and up
     high = max(logs) if top is None else max(*logs, math.log(max(top, 1.0)))
@@ -174,10 +173,9 @@ def front_ends(
     front it has aged out of (front5k's under 1,000 parameters, once its 24 most recent
     trials all cost 1,268 or more) gets no parent again. Empty for any study but accuracy
     against a cost."""
-    roles = _gain_and_cost(directions)
-    if roles is None or not members:
+    cost = _cost_index(directions)
+    if cost is None or not members:
         return []
-    cost = roles[1]
     low, high = min(t.values[cost] for t in members), max(t.values[cost] for t in members)
     beyond = [t for t in finished if t.state == TrialState.COMPLETE and t.values and not low <= t.values[cost] <= high]
     return [t for t in beyond if not any(dominates(o.values, t.values, directions) for o in beyond + members)]
@@ -264,8 +262,13 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         """The population: the most recently finished trials that have a fitness; choosing
         parents by `target`, with the ends of the study's front it has aged out of."""
         finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        members = population(finished, self.population, len(study.directions))
-        return members + front_ends(members, finished, study.directions) if self.front == "target" else members
+        return self.members_among(finished, study.directions)
+
+    def members_among(self, finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[FrozenTrial]:
+        """The population as it stands when these trials are the finished ones (a replay
+        rebuilds a past one)."""
+        members = population(finished, self.population, len(directions))
+        return members + front_ends(members, finished, directions) if self.front == "target" else members
 
     def parent(self, study: optuna.Study, members: list[FrozenTrial]) -> FrozenTrial:
         if self.front == "target" and (

@@ -517,6 +517,11 @@ class StudySpec(_Frozen):
         return self.objectives.split("+")[1] if "+" in self.objectives else None
 
     @property
+    def cost_limit(self) -> int | None:
+        """The budget on the cost a Pareto study minimises (None: accuracy only, or no bound)."""
+        return self.budget.limits().get(self.cost) if self.cost else None
+
+    @property
     def multi_objective(self) -> bool:
         return self.cost is not None
 
