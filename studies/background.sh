@@ -46,10 +46,13 @@ snapshot() {
 
 tinynas search "$spec" "$@" >> "studies/$name.log" 2>&1 &
 pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid || true; snapshot; exit 130' INT TERM
+# a trap runs only once the foreground command ends: the waits below are `wait`s on a sleep in
+# the background, which a signal ends at once, so the stop reaches the search at once
+nap=
+trap 'kill $nap 2>/dev/null; kill -INT $pid 2>/dev/null; wait $pid || true; snapshot; exit 130' INT TERM
 echo "search pid $pid, log studies/$name.log, snapshot every $minutes min to $snap"
 while kill -0 $pid 2>/dev/null; do
-    for _ in $(seq $((minutes * 6))); do sleep 10; kill -0 $pid 2>/dev/null || break; done
+    for _ in $(seq $((minutes * 6))); do sleep 10 & nap=$!; wait $nap || true; kill -0 $pid 2>/dev/null || break; done
     kill -0 $pid 2>/dev/null && snapshot
 done
 wait $pid || echo "search exited with $?"
