@@ -47,9 +47,18 @@ snapshot() {
 tinynas search "$spec" "$@" >> "studies/$name.log" 2>&1 &
 pid=$!
 # a trap runs only once the foreground command ends: the waits below are `wait`s on a sleep in
-# the background, which a signal ends at once, so the stop reaches the search at once
+# the background, which a signal ends at once, so the stop reaches the search at once; under
+# `set -e` a failing command would end the stop itself, and the sleep or the search may have
+# ended already
 nap=
-trap 'kill $nap 2>/dev/null; kill -INT $pid 2>/dev/null; wait $pid || true; snapshot; exit 130' INT TERM
+stop() {
+    kill "$nap" 2>/dev/null || true
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    snapshot
+    exit 130
+}
+trap stop INT TERM
 echo "search pid $pid, log studies/$name.log, snapshot every $minutes min to $snap"
 while kill -0 $pid 2>/dev/null; do
     for _ in $(seq $((minutes * 6))); do sleep 10 & nap=$!; wait $nap || true; kill -0 $pid 2>/dev/null || break; done
