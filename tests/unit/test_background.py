@@ -24,7 +24,8 @@ def stop(*_):
     sys.exit(130)
 signal.signal(signal.SIGINT, stop)  # as `tinynas search` does: a background shell ignores SIGINT
 (folder / "started").touch()
-while True:
+end = time.monotonic() + 120  # a script that fails to stop it leaves nothing running for long
+while time.monotonic() < end:
     time.sleep(0.05)
 """
 
