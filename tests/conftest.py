@@ -1,11 +1,14 @@
 """Fixtures for every test: tiny synthetic data and a tiny model (no MNIST needed); one
-PyTorch thread per test process when pytest-xdist runs several; a cache folder of the run's own."""
+PyTorch thread per test process when pytest-xdist runs several; a cache folder of the run's own;
+the stop signals as they were before each test."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -13,6 +16,7 @@ import torch
 from models import BatchNorm, Conv, GlobalAvgPool, MaxPool, ModelConfig, ReLU
 from search.data import Split
 from search.limits import CACHE_ENV
+from search.signals import STOP_SIGNALS
 from tests.helpers import synthetic_split
 
 
@@ -35,6 +39,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _OWN_CACHE: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_signals_as_they_were() -> Iterator[None]:
+    """A search stopped in this process leaves the stop signals ignored while it winds down; a
+    process started by a later test would inherit them ignored (a shell cannot even trap a
+    signal ignored on entry) and never stop. Each test gets them back as they were."""
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    yield
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture()
