@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import get_args
 
 import numpy as np
-import optuna
 from optuna.trial import TrialState
 
 from search.api import load_study
 from search.study.record import StudyRecord
-from search.study.samplers import EvolutionSampler, dominates, population
+from search.study.samplers import EvolutionSampler, cost_index, dominates, population
 from search.study.spec import FrontRule, StudySpec
 
 BANDS = (1000, 2000, 3000, 4000, 5000)
@@ -54,7 +53,9 @@ def main() -> None:
     study = load_study(args.study or args.db.stem, f"sqlite:///{args.db}")
     name = study.study_name
     spec = StudySpec.model_validate(StudyRecord.of(study).spec)  # the spec it was last run with
-    cost = 1 if study.directions[1] == optuna.study.StudyDirection.MINIMIZE else 0
+    cost = cost_index(study.directions)
+    if cost is None:
+        parser.error(f"{args.db}: study {name} is not one of accuracy against a cost")
     trials = [t for t in study.get_trials(deepcopy=False) if args.before is None or t.number < args.before]
     finished = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
     parents: dict[str, list[float]] = {rule: [] for rule in get_args(FrontRule)}

@@ -135,7 +135,7 @@ def _dominance(
     return best[int(rng.randint(len(best)))]
 
 
-def _cost_index(directions: Sequence[StudyDirection]) -> int | None:
+def cost_index(directions: Sequence[StudyDirection]) -> int | None:
     """Which objective is the cost to keep down, for a two-objective study with one to raise
     and one to lower (accuracy and a cost); None for any other study."""
     if len(directions) != 2 or directions[0] == directions[1]:
@@ -153,7 +153,7 @@ def _nearest_to_target(
     proportion to the stretch of the cost range it is nearest to: a member beside a gap in
     the front gets many (its children fill the gap), a member among many close ones few,
     however the population crowds. None when the study is not accuracy against a cost."""
-    cost = _cost_index(directions)
+    cost = cost_index(directions)
     if cost is None:
         return None
     front = [t for t in members if not any(dominates(o.values, t.values, directions) for o in members)]
@@ -173,7 +173,7 @@ def front_ends(
     front it has aged out of (front5k's under 1,000 parameters, once its 24 most recent
     trials all cost 1,268 or more) gets no parent again. Empty for any study but accuracy
     against a cost."""
-    cost = _cost_index(directions)
+    cost = cost_index(directions)
     if cost is None or not members:
         return []
     low, high = min(t.values[cost] for t in members), max(t.values[cost] for t in members)
