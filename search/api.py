@@ -16,7 +16,6 @@ Errors are `TinynasError`, whose message says what is wrong and how to fix it.
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import fields, replace
@@ -69,7 +68,7 @@ from search.study import load_spec as _load_spec
 from search.study import load_study as _load_study
 from search.study.confirm import UNHEARD
 from search.study.confirm import confirm as confirm_trials
-from search.study.interrupt import graceful_interrupts
+from search.study.interrupt import graceful_interrupts, stop_signals_restored
 from search.training import (
     EpochResult,
     Experiment,
@@ -105,6 +104,7 @@ def load_spec(path: str | Path) -> StudySpec:
 
 
 @quiet()
+@stop_signals_restored()
 def search(
     spec: StudySpec | str | Path,
     *,
@@ -119,14 +119,11 @@ def search(
     The keywords are `SearchFlags`' fields (trials, timeout, storage, data_dir, subset, device,
     jobs, threads, seeds_per_trial, confirm), as the CLI's flags."""
     spec = spec if isinstance(spec, StudySpec) else load_spec(spec)
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        return search_study(spec, _flags(flags), make_watcher, feed)
-    finally:  # Ctrl-C stops the search; the notebook's own Ctrl-C works again afterwards
-        signal.signal(signal.SIGINT, handler)
+    return search_study(spec, _flags(flags), make_watcher, feed)
 
 
 @quiet()
+@stop_signals_restored()
 def worker(spec: StudySpec | str | Path, *, make_watcher: WatcherFactory = silent, **flags: Any) -> optuna.Study:
     """Join a shared study (e.g. PostgreSQL) from this machine: one process adding trials until
     the study holds `trials` finished ones; no confirmation. Keywords as `search`'s."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 from collections.abc import Iterator
 
@@ -16,7 +15,7 @@ import torch
 from models import BatchNorm, Conv, GlobalAvgPool, MaxPool, ModelConfig, ReLU
 from search.data import Split
 from search.limits import CACHE_ENV
-from search.signals import STOP_SIGNALS
+from search.study.interrupt import stop_signals_restored
 from tests.helpers import synthetic_split
 
 
@@ -46,10 +45,8 @@ def _stop_signals_as_they_were() -> Iterator[None]:
     """A search stopped in this process leaves the stop signals ignored while it winds down; a
     process started by a later test would inherit them ignored (a shell cannot even trap a
     signal ignored on entry) and never stop. Each test gets them back as they were."""
-    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    yield
-    for sig, handler in before.items():
-        signal.signal(sig, handler)
+    with stop_signals_restored():
+        yield
 
 
 @pytest.fixture()

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+import numpy as np
 import optuna
 import torch
 
@@ -37,6 +38,16 @@ def synthetic_split(n: int, seed: int, size: int = 8) -> Split:
     x[y == 0, :, :half] += 1.5
     x[y == 1, :, half:] += 1.5
     return Split(x, y)
+
+
+def write_npz(path: Path, n: int = 60, shape: tuple[int, ...] = (8, 8), classes: int = 3, **override) -> Path:
+    """A user's own images as a .npz of random uint8 pixels (`override` replaces or adds arrays)."""
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % classes
+    x = (rng.random((n, *shape)) * 255).astype(np.uint8)
+    arrays = {"x_train": x, "y_train": y, "x_test": x[: n // 3], "y_test": y[: n // 3]} | override
+    np.savez(path, **arrays)
+    return path
 
 
 def make_spec(name: str = "synthetic", **overrides) -> StudySpec:

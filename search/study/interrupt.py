@@ -28,6 +28,21 @@ def _ignore_stops() -> None:
 
 
 @contextmanager
+def stop_signals_restored() -> Iterator[None]:
+    """The stop signals' handlers as they were before the block, however it ends. A stopped run
+    leaves them ignored while it winds down (a second Ctrl-C must not cut a write in half); a
+    program that ran it in-process (a notebook, a service) gets its own back, and the processes
+    it starts later do not inherit them ignored (a shell cannot trap a signal ignored on entry)."""
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            if handler is not None:  # None: installed outside Python, nothing to put back
+                signal.signal(sig, handler)
+
+
+@contextmanager
 def graceful_interrupts(on_first: Callable[[], None] | None = None) -> Iterator[None]:
     """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) raises KeyboardInterrupt where the code
     is (Optuna then records the running trial as FAILED); later ones are ignored from then on

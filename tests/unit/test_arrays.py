@@ -14,21 +14,12 @@ from models import analyse
 from search.data import dataset_info, retrain_splits, search_splits
 from search.errors import TinynasError
 from search.study import TrialRecord, check_space
-from tests.helpers import make_spec, run_synthetic
-
-
-def write(path: Path, n: int = 60, shape: tuple[int, ...] = (8, 8), classes: int = 3, **override) -> Path:
-    rng = np.random.default_rng(0)
-    y = np.arange(n) % classes
-    x = (rng.random((n, *shape)) * 255).astype(np.uint8)
-    arrays = {"x_train": x, "y_train": y, "x_test": x[: n // 3], "y_test": y[: n // 3]} | override
-    np.savez(path, **arrays)
-    return path
+from tests.helpers import make_spec, run_synthetic, write_npz
 
 
 @pytest.mark.parametrize(("shape", "channels"), [((8, 8), 1), ((8, 8, 3), 3), ((3, 8, 8), 3), ((10, 8, 1), 1)])
 def test_the_layouts_people_have_are_read_as_channels_first(tmp_path: Path, shape, channels: int) -> None:
-    info = dataset_info(str(write(tmp_path / "d.npz", shape=shape)))
+    info = dataset_info(str(write_npz(tmp_path / "d.npz", shape=shape)))
     assert info.shape[0] == channels and info.classes == 3 and len(info.mean) == channels
     train, val = search_splits(info, tmp_path, val_size=0.25)
     assert (len(train), len(val)) == (45, 15) and train.x.shape[1] == channels
@@ -40,9 +31,9 @@ def test_the_layouts_people_have_are_read_as_channels_first(tmp_path: Path, shap
 
 
 def test_float_pixels_in_0_1_are_the_same_images_as_uint8(tmp_path: Path) -> None:
-    as_bytes = dataset_info(str(write(tmp_path / "a.npz")))
+    as_bytes = dataset_info(str(write_npz(tmp_path / "a.npz")))
     x = np.load(tmp_path / "a.npz")["x_train"]
-    floats = write(tmp_path / "b.npz", x_train=x / 255.0, x_test=x[:20] / 255.0)
+    floats = write_npz(tmp_path / "b.npz", x_train=x / 255.0, x_test=x[:20] / 255.0)
     assert dataset_info(str(floats)).mean == pytest.approx(as_bytes.mean, abs=1e-6)
 
 
@@ -61,7 +52,7 @@ def test_float_pixels_in_0_1_are_the_same_images_as_uint8(tmp_path: Path) -> Non
     ],
 )
 def test_a_broken_file_is_one_line_naming_the_array(tmp_path: Path, override: dict, message: str) -> None:
-    path = write(tmp_path / "d.npz", **override)
+    path = write_npz(tmp_path / "d.npz", **override)
     with pytest.raises(TinynasError, match=re.escape(message)):
         dataset_info(str(path))
 
@@ -78,13 +69,13 @@ def test_a_file_that_is_no_npz_or_lacks_an_array_says_so(tmp_path: Path) -> None
 
 
 def test_a_validation_split_larger_than_half_the_images_names_the_key(tmp_path: Path) -> None:
-    info = dataset_info(str(write(tmp_path / "d.npz")))
+    info = dataset_info(str(write_npz(tmp_path / "d.npz")))
     with pytest.raises(TinynasError, match=r"\[run\] val_size = 10000: the training images number 60"):
         search_splits(info, tmp_path, val_size=10_000)
 
 
 def test_a_search_on_a_users_rgb_file_trains_models_of_its_shape(tmp_path: Path) -> None:
-    path = write(tmp_path / "rgb.npz", n=90, shape=(8, 8, 3))
+    path = write_npz(tmp_path / "rgb.npz", n=90, shape=(8, 8, 3))
     spec = make_spec(dataset=str(path), **{"run.val_size": 0.2})
     check_space(spec)
     info = dataset_info(str(path))
@@ -97,7 +88,7 @@ def test_a_search_on_a_users_rgb_file_trains_models_of_its_shape(tmp_path: Path)
 
 
 def test_a_teacher_built_for_mnist_is_refused_on_other_data(tmp_path: Path) -> None:
-    spec = make_spec(dataset=str(write(tmp_path / "d.npz")), **{"space.train.teacher": "seed-8k"})
+    spec = make_spec(dataset=str(write_npz(tmp_path / "d.npz")), **{"space.train.teacher": "seed-8k"})
     with pytest.raises(TinynasError, match=r"teacher 'seed-8k' is built for 1x28x28 images and 10 classes"):
         check_space(spec)
 
@@ -180,7 +171,7 @@ def test_a_study_export_and_retrain_keep_to_the_data_they_were_made_on(tmp_path:
     from search.study import StudyRecord, complete_records
     from search.study.record import StudyKey
 
-    path = write(tmp_path / "d.npz", n=90)
+    path = write_npz(tmp_path / "d.npz", n=90)
     spec = make_spec(dataset=str(path), **{"run.val_size": 0.2})
     info = dataset_info(str(path))
     study = run_synthetic(spec, tmp_path / "s.db", trials=1, info=info, splits=search_splits(info, tmp_path, 0.2))
@@ -190,7 +181,7 @@ def test_a_study_export_and_retrain_keep_to_the_data_they_were_made_on(tmp_path:
 
     from search.data.arrays import _read
 
-    write(tmp_path / "d.npz", n=93)  # new content at the same path
+    write_npz(tmp_path / "d.npz", n=93)  # new content at the same path
     _read.cache_clear()
     with pytest.raises(TinynasError, match="was searched on other data than"):
         run_synthetic(spec, tmp_path / "s.db", trials=2, info=info)
@@ -232,7 +223,7 @@ def test_a_spec_may_resize_the_images_and_the_export_carries_it_to_retrain(tmp_p
     the models take it, and an export retrains (and hashes) with it."""
     from search import api
 
-    path = write(tmp_path / "d.npz", n=90, shape=(8, 8, 3))
+    path = write_npz(tmp_path / "d.npz", n=90, shape=(8, 8, 3))
     assert dataset_info(str(path)).shape == (3, 8, 8)
     info = dataset_info(str(path), (12, 10))
     assert info.shape == (3, 12, 10) and info.resize == (12, 10)
@@ -256,7 +247,7 @@ def test_a_search_tells_its_feed_where_the_study_stands(tmp_path: Path) -> None:
     """What the CLI shows of a run comes from the API's feed, not from reaching below it."""
     from search import api
 
-    path = write(tmp_path / "d.npz", n=90, shape=(8, 8))
+    path = write_npz(tmp_path / "d.npz", n=90, shape=(8, 8))
     spec = make_spec(dataset=str(path), **{"run.val_size": 0.2, "space.train.epochs": 1})
     heard: list = []
     feed = api.SearchFeed(starting=heard.append, timeout_reached=lambda cut: heard.append(("cut", cut)))

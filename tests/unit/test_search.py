@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import signal
 from pathlib import Path
 
 import optuna
@@ -15,12 +16,13 @@ from search.cli.display import trial_line
 from search.data import dataset_info
 from search.errors import TinynasError
 from search.limits import MAX_PARAMS
+from search.signals import STOP_SIGNALS
 from search.study import TrialRecord, check_space, finished, trials_frame
 from search.study.pruning import dominated
 from search.study.record import user_attrs
 from search.study.space import RandomSuggest, sample_model
 from search.study.spec import IntRange, ModelSpace
-from tests.helpers import make_spec, run_synthetic, synthetic_split
+from tests.helpers import make_spec, run_synthetic, synthetic_split, write_npz
 
 run = run_synthetic
 
@@ -306,6 +308,41 @@ def test_an_error_of_the_objective_itself_still_ends_the_search(tmp_path: Path, 
         run(make_spec(), tmp_path / "s.db", trials=3)
 
 
+class _StopAfterEachTrial:
+    """A watcher that sends this process SIGTERM as each trial finishes (a service being stopped)."""
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def __enter__(self) -> _StopAfterEachTrial:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def stopping(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("door", ["search", "worker"])
+def test_a_program_that_ran_a_search_gets_its_stop_signals_back_after_a_stop(tmp_path: Path, door: str) -> None:
+    """A stop leaves SIGINT, SIGTERM and SIGHUP ignored while the search winds down; the program
+    that ran it in-process (a notebook, a service) has its own handlers back afterwards."""
+    from search import api
+
+    def own(signum: int, frame: object) -> None:
+        pass
+
+    for sig in STOP_SIGNALS:  # the fixture puts pytest's back after the test
+        signal.signal(sig, own)
+    spec = make_spec(dataset=str(write_npz(tmp_path / "d.npz")), **{"run.val_size": 0.2, "space.train.epochs": 1})
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(KeyboardInterrupt):
+        getattr(api, door)(spec, trials=3, storage=url, jobs=1, threads=1, make_watcher=lambda s: _StopAfterEachTrial())
+    assert [t.state.name for t in api.load_study("synthetic", url).get_trials()] == ["COMPLETE"], "it did stop"
+    assert {sig: signal.getsignal(sig) for sig in STOP_SIGNALS} == dict.fromkeys(STOP_SIGNALS, own)
+
+
 def test_a_search_can_end_by_confirming_its_top_trials(tmp_path: Path, monkeypatch) -> None:
     from search.study import SearchOptions
     from search.study import confirm as confirming
@@ -451,8 +488,6 @@ def test_two_runs_of_one_spec_started_together_draw_different_configurations(tmp
 
 
 def test_a_trial_cut_by_a_stop_resumes_from_its_last_epoch_when_the_search_does(tmp_path: Path, monkeypatch) -> None:
-    import signal
-
     from search.limits import CACHE_ENV
     from search.study import objective as objective_module
     from search.study import runner
