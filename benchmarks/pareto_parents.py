@@ -11,23 +11,35 @@ on the front, where improving the front starts), and the bands of the trials the
 actually drew. A rule that leaves a band without parents leaves that stretch of the front to
 the random start and to the odd long mutation.
 
+With `--children N`, N children per trial of the "target" rule are also made as the sampler
+makes them (mutated, completed within the budget, their cost counted from the config), with
+its children aimed (`[sampler] aim`) and without, and a second table gives their cost bands,
+how far from their target cost they land and how many cross a band's ceiling downwards (a
+parent over 1K, 2K, ... whose child fits under it).
+
     python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --before 102
+    python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --children 20
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 from pathlib import Path
 from typing import get_args
 
 import numpy as np
-from optuna.trial import TrialState
+import optuna
+from optuna.trial import FrozenTrial, TrialState
 
+from models import analyse
 from search.api import load_study
+from search.data import dataset_info
 from search.study.record import StudyRecord
 from search.study.samplers import EvolutionSampler, cost_index, dominates, population
-from search.study.spec import FrontRule, StudySpec
+from search.study.space import TrialSuggest, complete, sample_model
+from search.study.spec import FILL, FrontRule, StudySpec
 
 BANDS = (1000, 2000, 3000, 4000, 5000)
 
@@ -42,6 +54,49 @@ def shares(costs: list[float]) -> list[float]:
     return list(counts / max(1, len(costs)))
 
 
+def sampler_for(spec: StudySpec, rule: FrontRule, seed: int, aim_by: str | None = None) -> EvolutionSampler:
+    s = spec.sampler
+    return EvolutionSampler(
+        population=s.population,
+        tournament=s.tournament,
+        startup=s.startup_trials,
+        front=rule,
+        cost_limit=spec.cost_limit,
+        aim_by=aim_by,
+        seed=seed,
+    )
+
+
+def children(
+    spec: StudySpec, study: optuna.Study, pool: list[FrozenTrial], n: int, seed: int, aim_by: str | None
+) -> list[tuple[float, float, float]]:
+    """(parent's cost, child's cost, target) for n children of the "target" rule, each mutated,
+    aimed or not, and completed within the budget as the sampler does (untrainable ones left out)."""
+    info = dataset_info(spec.dataset, spec.resize)
+    cost, figure = cost_index(study.directions), spec.cost or "params"
+    sampler = sampler_for(spec, "target", seed, aim_by)
+    made = []
+    for i in range(n):
+        parent, target = sampler.aimed_parent(study, pool)
+        done = complete(spec.space, info, spec.budget, sampler.aimed_child(parent, target, study.directions), i)
+        if done is None or target is None or cost is None:
+            continue
+        model = sample_model(TrialSuggest(optuna.trial.FixedTrial(done[0])), spec.space.model, info, spec.budget)
+        made.append((parent.values[cost], float(getattr(analyse(model), figure)), target))
+    return made
+
+
+def children_table(made: dict[str, list[tuple[float, float, float]]]) -> None:
+    heads = ["<= 1K"] + [f"{lo // 1000}-{hi // 1000}K" for lo, hi in itertools.pairwise(BANDS)]
+    print("| children of target | " + " | ".join(heads) + " | median distance to target | crossing down |")
+    print("|---|" + "---|" * (len(BANDS) + 2))
+    for arm, rows in made.items():
+        cells = " | ".join(f"{s:.0%}" for s in shares([c for _, c, _ in rows]))
+        gap = float(np.median([abs(math.log(c / t)) for _, c, t in rows]))
+        crossed = sum(band(c) < band(p) for p, c, _ in rows)
+        print(f"| {arm} ({len(rows)}) | {cells} | x{math.exp(gap):.2f} | {crossed} ({crossed / len(rows):.0%}) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db", type=Path, help="a Pareto study's SQLite database")
@@ -49,6 +104,7 @@ def main() -> None:
     parser.add_argument("--tournaments", type=int, default=200, help="per rule and trial")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--before", type=int, default=None, help="replay only the trials numbered below this")
+    parser.add_argument("--children", type=int, default=0, help="children per trial, aimed and not (0: none)")
     args = parser.parse_args()
     study = load_study(args.study or args.db.stem, f"sqlite:///{args.db}")
     name = study.study_name
@@ -61,6 +117,7 @@ def main() -> None:
     parents: dict[str, list[float]] = {rule: [] for rule in get_args(FrontRule)}
     fronted: dict[str, list[bool]] = {rule: [] for rule in parents}
     drawn: list[float] = []
+    made: dict[str, list[tuple[float, float, float]]] = {"kept fill": [], "aimed": []}
     for t in trials:
         if t.datetime_start is None:
             continue  # waiting to run
@@ -71,15 +128,11 @@ def main() -> None:
         if t.values:
             drawn.append(t.values[cost])
         for rule in parents:
-            sampler = EvolutionSampler(
-                population=spec.sampler.population,
-                tournament=spec.sampler.tournament,
-                startup=spec.sampler.startup_trials,
-                front=rule,
-                cost_limit=spec.cost_limit,
-                seed=args.seed + t.number,
-            )
+            sampler = sampler_for(spec, rule, args.seed + t.number)
             pool = sampler.members_among(then, study.directions)
+            if rule == "target" and args.children:
+                for arm, aim_by in (("kept fill", None), ("aimed", FILL)):
+                    made[arm] += children(spec, study, pool, args.children, args.seed + t.number, aim_by)
             won = [sampler.parent(study, pool) for _ in range(args.tournaments)]
             parents[rule] += [w.values[cost] for w in won]
             fronted[rule] += [not any(dominates(m.values, w.values, study.directions) for m in members) for w in won]
@@ -91,6 +144,9 @@ def main() -> None:
         cells = " | ".join(f"{s:.0%}" for s in shares(costs))
         print(f"| {rule} (replayed) | {cells} | {np.mean(fronted[rule]):.0%} |")
     print("| the trials drawn (as run) | " + " | ".join(f"{s:.0%}" for s in shares(drawn)) + " | - |")
+    if args.children:
+        print()
+        children_table(made)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ def trial_line(r: TrialRecord, max_params: int | None) -> str:
         why = f": {r.over}" if r.over else f" {max_params:,}" if max_params else ""
         detail = f"over budget{why}" if r.infeasible else "invalid shape"
     elif r.kind is Kind.COMPLETE:
-        resumed = f", {sum(r.taken_up)} taken up" if any(r.taken_up) else ""  # its seconds are the rest's
+        # per run (a rung's, then the full one's): '6 + 18 taken up'; its seconds are the rest's
+        resumed = f", {' + '.join(str(n) for n in r.taken_up if n)} taken up" if any(r.taken_up) else ""
         detail = f"val {r.value:6.2f}%  ({plural(len(r.val_curve), 'epoch')}{resumed})"
     elif r.kind is Kind.PRUNED and r.rungs:  # promotion stops a trial only on a rung
         detail = f"val {r.rungs[-1].score:6.2f}%  stopped on {r.rungs[-1].describe()}"

@@ -122,6 +122,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
             _sampler_seed(spec, found.n_trials if found else 0, opts.worker),
             whole,
             cost_limit=spec.cost_limit,
+            aim_by=spec.aimed_by,
         ),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )

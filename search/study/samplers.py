@@ -145,14 +145,15 @@ def cost_index(directions: Sequence[StudyDirection]) -> int | None:
 
 def _nearest_to_target(
     members: list[FrozenTrial], directions: Sequence[StudyDirection], top: float | None, rng: np.random.RandomState
-) -> FrozenTrial | None:
+) -> tuple[FrozenTrial, float] | None:
     """A tournament for one point of the front: a target cost drawn log-uniformly from the
     members' cheapest trial up to `top` (the budget on that cost; without one, their
     costliest trial), and the member of their front (those no other member dominates)
     nearest to it on a log scale wins. Each front member gets children in
     proportion to the stretch of the cost range it is nearest to: a member beside a gap in
     the front gets many (its children fill the gap), a member among many close ones few,
-    however the population crowds. None when the study is not accuracy against a cost."""
+    however the population crowds. The winner and the target; None when the study is not
+    accuracy against a cost."""
     cost = cost_index(directions)
     if cost is None:
         return None
@@ -161,7 +162,7 @@ def _nearest_to_target(
     high = max(logs) if top is None else max(*logs, math.log(max(top, 1.0)))
     target = rng.uniform(min(logs), high)
     gaps = [abs(x - target) for x in logs]
-    return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))]
+    return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))], math.exp(target)
 
 
 def front_ends(
@@ -218,7 +219,12 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     the member of the population's front nearest to it: children spread along the whole
     front) or "dominance" (a tournament pick no other pick dominates: the cheapest pick always
     is one, so the cheap end draws many children, and a pick off the population's front often
-    wins)."""
+    wins). Under "target", with `aim_by` (a parameter the cost grows in proportion to: under
+    budget sizing, the share of the budget filled), the child's value of it is its parent's
+    times target / parent's cost, beside its mutations: a child otherwise keeps its parent's
+    cost, and a layout never leaves the stretch of the front it was drawn in; aimed, the
+    front's layouts move along it into the gaps around them, as the network morphisms that
+    widen or narrow a whole network do in LEMONADE (Elsken et al., ICLR 2019) and μNAS."""
 
     def __init__(
         self,
@@ -229,6 +235,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         resample: float = 0.25,
         front: FrontRule = "target",
         cost_limit: float | None = None,
+        aim_by: str | None = None,
         seed: int | None = None,
         complete: Complete | None = None,
     ) -> None:
@@ -239,7 +246,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
         if front not in get_args(FrontRule):
             raise ValueError(f"front is one of {', '.join(get_args(FrontRule))}")
-        self.resample, self.front, self.cost_limit = resample, front, cost_limit
+        self.resample, self.front, self.cost_limit, self.aim_by = resample, front, cost_limit, aim_by
         self._seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self._rng = np.random.RandomState(self._seed)
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
@@ -271,14 +278,36 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         return members + front_ends(members, finished, directions) if self.front == "target" else members
 
     def parent(self, study: optuna.Study, members: list[FrozenTrial]) -> FrozenTrial:
+        return self.aimed_parent(study, members)[0]
+
+    def aimed_parent(self, study: optuna.Study, members: list[FrozenTrial]) -> tuple[FrozenTrial, float | None]:
+        """A tournament's winner and, under the "target" rule in a Pareto study, the cost its child aims at."""
         if self.front == "target" and (
-            won := _nearest_to_target(members, study.directions, self.cost_limit, self._rng)
+            aimed := _nearest_to_target(members, study.directions, self.cost_limit, self._rng)
         ):
-            return won
+            return aimed
         picks = [members[i] for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
         if len(study.directions) == 1:  # picks are in random order: max() breaks ties at random
-            return max(picks, key=lambda t: _standing(t, study.direction))
-        return _dominance(picks, study.directions, self._rng)
+            return max(picks, key=lambda t: _standing(t, study.direction)), None
+        return _dominance(picks, study.directions, self._rng), None
+
+    def child(self, study: optuna.Study, members: list[FrozenTrial]) -> dict[str, Any]:
+        """A mutated copy of a tournament's winner; with `aim_by`, aimed at the winner's target cost."""
+        return self.aimed_child(*self.aimed_parent(study, members), study.directions)
+
+    def aimed_child(
+        self, parent: FrozenTrial, target: float | None, directions: Sequence[StudyDirection]
+    ) -> dict[str, Any]:
+        """`parent` mutated and, with `aim_by` and a target, its `aim_by` value scaled by target / cost."""
+        child = self.mutate(parent)
+        cost = cost_index(directions)
+        name = self.aim_by
+        if target is None or cost is None or name is None or name not in parent.params:
+            return child
+        dist = parent.distributions[name]
+        if isinstance(dist, FloatDistribution):  # the share it fills: the cost follows it
+            child[name] = _on_grid(dist, parent.params[name] * target / max(parent.values[cost], 1.0))
+        return child
 
     def mutate(self, parent: FrozenTrial) -> dict[str, Any]:
         """The parent's parameters with one or two of them changed (each to a different value,
@@ -353,7 +382,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             return
         tried = self._tried(study)
         for _ in range(MUTATION_TRIES):
-            child: dict[str, Any] | None = self.mutate(self.parent(study, members))
+            child: dict[str, Any] | None = self.child(study, members)
             key: Hashable = True
             if self._complete is not None and child is not None:
                 done = self._complete(child, int(self._rng.randint(2**31)))
@@ -390,13 +419,17 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
 
 
 def make_sampler(
-    spec: SamplerSpec, seed: int, complete: Complete | None = None, cost_limit: float | None = None
+    spec: SamplerSpec,
+    seed: int,
+    complete: Complete | None = None,
+    cost_limit: float | None = None,
+    aim_by: str | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The sampler `[sampler] kind` names, each trial drawn from its own seed (so runs sharing a
     study propose different configurations). TPE runs with the constant liar, so workers
     sharing a study see each other's running trials; `complete` (the space's) keeps
     evolution's children new and within budget; `cost_limit` (a Pareto study's budget on its
-    cost) is the top of evolution's target costs."""
+    cost) is the top of evolution's target costs; `aim_by` the parameter it aims them with."""
     if spec.kind == "evolution":
         return EvolutionSampler(
             population=spec.population,
@@ -405,6 +438,7 @@ def make_sampler(
             resample=spec.resample,
             front=spec.front,
             cost_limit=cost_limit,
+            aim_by=aim_by,
             seed=seed,
             complete=complete,
         )

@@ -15,7 +15,7 @@ import optuna
 
 from models import Analysis, ConvKind, ModelConfig, analyse, cnn
 from search.data import DatasetInfo
-from search.study.spec import NO_TEACHER, Budget, FloatRange, IntRange, ModelSpace, Space, TrainSpace
+from search.study.spec import FILL, NO_TEACHER, Budget, FloatRange, IntRange, ModelSpace, Space, TrainSpace
 from search.training import TrainConfig
 from search.training.teachers import TEACHERS
 
@@ -129,7 +129,7 @@ def sample_model(s: Suggest, space: ModelSpace, info: DatasetInfo, budget: Budge
         return build(widths.channels(0.0))
     if budget is None:
         raise TypeError("sizing = 'budget' needs the budget")
-    fill = draw(s, "fill", space.fill)
+    fill = draw(s, FILL, space.fill)
     return fit_widths(build, widths, lambda model: budget.fits(analyse(model), fill))
 
 

@@ -56,6 +56,10 @@ StrictFinite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
 NO_TEACHER = "none"
 """The `teacher` choice that trains on the labels alone."""
 
+FILL = "fill"
+"""Under budget sizing, the trial parameter that is the share of the budget a draw fills (the
+spec's `[space.model] fill` range): its cost grows about in proportion to it."""
+
 
 def parse_duration(text: str) -> float:
     """Seconds from '90', '90s', '30m', '2h' or '1h30m'."""
@@ -313,6 +317,12 @@ class SamplerSpec(_Frozen):
     # tournament dominates: the cheapest pick always is one, and a pick off the population's
     # front often wins (43% of the winners, replayed on front5k's populations: benchmarks/README.md).
     front: FrontRule = "target"
+    # Evolution under front = "target" with budget sizing: a child's `fill` is set so that it
+    # costs about the target (its parent's fill times target / parent's cost), beside its one
+    # or two mutations. Off, a child keeps its parent's fill (it mutates 1-2 of some 30
+    # parameters), so a layout stays at its cost and a gap in the front fills only by chance;
+    # on, layouts move along the front (benchmarks/README.md, "Aiming children").
+    aim: bool = False
 
     @after(mode="after")
     def _tournament_fits(self) -> SamplerSpec:
@@ -501,6 +511,24 @@ class StudySpec(_Frozen):
                     f"({self.budget.max_epochs}); give it fewer"
                 )
         return self
+
+    @after(mode="after")
+    def _aim_is_for_pareto_targets_under_budget_sizing(self) -> StudySpec:
+        s = self.sampler
+        if s.aim and (
+            s.kind != "evolution" or s.front != "target" or self.cost is None or self.space.model.sizing != "budget"
+        ):
+            raise ValueError(
+                "sampler.aim sets evolution's children's fill to their target cost in a Pareto study: it needs "
+                'objectives = "accuracy+...", kind = "evolution", front = "target" and [space.model] sizing = '
+                '"budget"; drop it or use them'
+            )
+        return self
+
+    @property
+    def aimed_by(self) -> str | None:
+        """The parameter evolution aims its children's cost with (`sampler.aim`), or None."""
+        return FILL if self.sampler.aim else None
 
     @after(mode="after")
     def _peer_floor_is_for_pareto_promotion(self) -> StudySpec:

@@ -526,6 +526,8 @@ def test_a_trial_cut_by_a_stop_resumes_from_its_last_epoch_when_the_search_does(
     assert TrialRecord.of(retried).val_curve == TrialRecord.of(uncut).val_curve, "its curve holds every epoch"
     assert TrialRecord.of(retried).taken_up == (2,) and TrialRecord.of(uncut).taken_up == (0,)
     assert "(4 epochs, 2 taken up)" in trial_line(TrialRecord.of(retried), None), "its line says so"
+    promoted = dataclasses.replace(TrialRecord.of(retried), taken_up=(6, 2))  # its rung's run was cut too
+    assert "(4 epochs, 6 + 2 taken up)" in trial_line(promoted, None), "each run's share, not a sum past its epochs"
 
 
 def test_a_configuration_is_queued_again_after_every_stop_but_given_up_after_its_process_dies_too_often(

@@ -206,6 +206,37 @@ def test_an_end_of_the_front_the_population_aged_out_of_still_gets_parents() -> 
     assert min(t.values[1] for t in aged) == 2000  # the dominance rule keeps the population alone
 
 
+def test_children_aimed_at_their_target_cost_fill_the_gaps_of_the_front() -> None:
+    """A front of two layouts of the front5k space, near 1,000 and 4,000 parameters: a child
+    keeps its parent's fill, so the stretch between them gets children only by chance; aimed,
+    a child's fill is set to its target cost and the stretch fills, every child still within
+    the budget."""
+    spec = load_spec(REPO / "studies" / "front5k.toml")
+    whole = functools.partial(complete, spec.space, MNIST, spec.budget)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=0))
+    for fill, acc in ((0.22, 98.0), (0.85, 99.1)):
+        study.enqueue_trial({"fill": fill})
+        trial = study.ask()
+        model = sample_model(TrialSuggest(trial), spec.space.model, MNIST, spec.budget)
+        sample_train(TrialSuggest(trial), spec.space.train, seed=0)
+        study.tell(trial, [acc, count_params(model)])
+    low, high = sorted(t.values[1] for t in study.trials)
+    assert low <= 1100 and high >= 3400, (low, high)
+
+    def in_the_gap(aim_by: str | None) -> float:
+        sampler = EvolutionSampler(population=2, tournament=2, cost_limit=5000, aim_by=aim_by, seed=3)
+        costs = []
+        for _ in range(40):
+            done = whole(sampler.child(study, study.trials), 0)
+            assert done is not None  # trainable, within the budget
+            model = sample_model(TrialSuggest(optuna.trial.FixedTrial(done[0])), spec.space.model, MNIST, spec.budget)
+            costs.append(count_params(model))
+        return sum(1.3 * low < c < high / 1.3 for c in costs) / len(costs)
+
+    kept, aimed = in_the_gap(None), in_the_gap("fill")
+    assert kept < 0.15 and aimed > 0.4, (kept, aimed)
+
+
 def test_a_pruned_trial_competes_with_its_last_report_and_an_untrained_one_not_at_all() -> None:
     dist = {"x": FloatDistribution(0, 1)}
     pruned = optuna.trial.create_trial(
@@ -256,8 +287,9 @@ def test_a_resumed_evolution_study_continues_from_its_population(tmp_path: Path)
         assert nearest <= 4, child.params  # one or two mutated, plus the few a new stage or head brings
 
 
-def test_evolution_works_with_two_objectives(tmp_path: Path) -> None:
-    spec = _evolution_spec(objectives="accuracy+params")
+@pytest.mark.parametrize("aim", [False, True])
+def test_evolution_works_with_two_objectives(tmp_path: Path, aim: bool) -> None:
+    spec = _evolution_spec(objectives="accuracy+params", **{"sampler.aim": aim})
     study = run_synthetic(spec, tmp_path / "m.db", trials=8)
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) >= 4
     assert all(len(t.values) == 2 for t in study.trials if t.state == TrialState.COMPLETE)

@@ -53,6 +53,7 @@ def test_shipped_specs_load(path: Path, monkeypatch) -> None:
         (GOOD + "[sampler]\nkind = 'grid'\n", "sampler.kind"),
         (GOOD + "[sampler]\nresample = 1.5\n", "sampler.resample: Input should be less than or equal to 1"),
         (GOOD + '[sampler]\nfront = "crowding"\n', "sampler.front: Input should be 'target' or 'dominance'"),
+        (GOOD + '[sampler]\nkind = "evolution"\naim = true\n', "sampler.aim sets evolution's children's fill"),
         (GOOD + "[space.model]\nshared = [0, 1]\n", "1 is not a number of shared applications: use 0 (none) or 2"),
         (GOOD + "[space.model]\nshared = 9\n", "9 is not a number of shared applications"),
         (GOOD + "[space.train]\nteacher = ['none', 'nobody']\n", "Input should be 'none', 'seed-8k' or 'teacher-17k'"),
