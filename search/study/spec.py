@@ -321,7 +321,7 @@ class SamplerSpec(_Frozen):
     # costs about the target (its parent's fill times target / parent's cost), beside its one
     # or two mutations. Off, a child keeps its parent's fill (it mutates 1-2 of some 30
     # parameters), so a layout stays at its cost and a gap in the front fills only by chance;
-    # on, layouts move along the front (benchmarks/README.md, "Aiming children").
+    # on, layouts move along the front (benchmarks/README.md, "Aiming children at their target cost").
     aim: bool = False
 
     @after(mode="after")
