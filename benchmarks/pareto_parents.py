@@ -35,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from models import analyse
 from search.api import load_study
-from search.data import dataset_info
+from search.data import DatasetInfo, dataset_info
 from search.study.record import StudyRecord
 from search.study.samplers import EvolutionSampler, cost_index, dominates, population
 from search.study.space import TrialSuggest, complete, sample_model
@@ -68,11 +68,16 @@ def sampler_for(spec: StudySpec, rule: FrontRule, seed: int, aim_by: str | None 
 
 
 def children(
-    spec: StudySpec, study: optuna.Study, pool: list[FrozenTrial], n: int, seed: int, aim_by: str | None
+    spec: StudySpec,
+    info: DatasetInfo,
+    study: optuna.Study,
+    pool: list[FrozenTrial],
+    n: int,
+    seed: int,
+    aim_by: str | None,
 ) -> list[tuple[float, float, float]]:
     """(parent's cost, child's cost, target) for n children of the "target" rule, each mutated,
     aimed or not, and completed within the budget as the sampler does (untrainable ones left out)."""
-    info = dataset_info(spec.dataset, spec.resize)
     cost, figure = cost_index(study.directions), spec.cost or "params"
     sampler = sampler_for(spec, "target", seed, aim_by)
     made = []
@@ -118,6 +123,7 @@ def main() -> None:
     fronted: dict[str, list[bool]] = {rule: [] for rule in parents}
     drawn: list[float] = []
     made: dict[str, list[tuple[float, float, float]]] = {"kept fill": [], "aimed": []}
+    info = dataset_info(spec.dataset, spec.resize)  # once: every child is completed on it
     for t in trials:
         if t.datetime_start is None:
             continue  # waiting to run
@@ -132,7 +138,7 @@ def main() -> None:
             pool = sampler.members_among(then, study.directions)
             if rule == "target" and args.children:
                 for arm, aim_by in (("kept fill", None), ("aimed", FILL)):
-                    made[arm] += children(spec, study, pool, args.children, args.seed + t.number, aim_by)
+                    made[arm] += children(spec, info, study, pool, args.children, args.seed + t.number, aim_by)
             won = [sampler.parent(study, pool) for _ in range(args.tournaments)]
             parents[rule] += [w.values[cost] for w in won]
             fronted[rule] += [not any(dominates(m.values, w.values, study.directions) for m in members) for w in won]
