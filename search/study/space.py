@@ -27,18 +27,30 @@ class Suggest(Protocol):
 
 
 class TrialSuggest:
-    """Suggest through an Optuna trial (its sampler decides)."""
+    """Suggest through an Optuna trial (its sampler decides). A configuration queued again after
+    a stop or a death (`Requeue`) comes with the parameters its first attempt drew: each is
+    given back as drawn, even where the spec's range or choices changed since (Optuna would
+    keep a number and warn of a "configuration mistake", and refuse a changed list of choices
+    outright), so a retry trains the configuration it was."""
 
     def __init__(self, trial: optuna.Trial) -> None:
         self.trial = trial
+        self.held = trial.params
+        """The queued parameters of a retry; none for a new draw."""
 
     def int(self, name: str, low: int, high: int, step: int, log: bool) -> int:
+        if name in self.held:
+            return self.held[name]
         return self.trial.suggest_int(name, low, high, step=step, log=log)
 
     def float(self, name: str, low: float, high: float, log: bool) -> float:
+        if name in self.held:
+            return self.held[name]
         return self.trial.suggest_float(name, low, high, log=log)
 
     def choice(self, name: str, choices: Sequence[Any]) -> Any:
+        if name in self.held:
+            return self.held[name]
         return self.trial.suggest_categorical(name, list(choices))
 
 

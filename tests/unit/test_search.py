@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import signal
+import warnings
 from pathlib import Path
 
 import optuna
@@ -528,6 +529,25 @@ def test_a_trial_cut_by_a_stop_resumes_from_its_last_epoch_when_the_search_does(
     assert "(4 epochs, 2 taken up)" in trial_line(TrialRecord.of(retried), None), "its line says so"
     promoted = dataclasses.replace(TrialRecord.of(retried), taken_up=(6, 2))  # its rung's run was cut too
     assert "(4 epochs, 6 + 2 taken up)" in trial_line(promoted, None), "each run's share, not a sum past its epochs"
+
+
+def test_a_queued_configuration_trains_as_drawn_though_the_spec_changed_its_ranges_since(tmp_path: Path) -> None:
+    from search.study.retries import Requeue
+
+    space = {"space.train.lr": {"low": 0.01, "high": 0.02}, "space.train.batch_size": [16, 32]}
+    db = tmp_path / "s.db"
+    study = run(make_spec(**space), db, trials=1)
+    Requeue(died=False)(study, study.get_trials()[0])  # as a stop queues the trial it cut
+    # the user edits the spec before resuming: the drawn values now lie outside both
+    changed = {"space.train.lr": {"low": 0.03, "high": 0.05}, "space.train.batch_size": [64, 128]}
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        study = run(make_spec(**changed), db, trials=2)
+    first, retry = study.get_trials()[:2]
+    assert retry.state.name == "COMPLETE", "a changed list of choices did not fail the retry"
+    assert retry.params == first.params, "the retry trained the configuration it was"
+    assert TrialRecord.of(retry).config == TrialRecord.of(first).config
+    assert not [w for w in said if "Inconsistent parameter values" in str(w.message)], "nor was a mistake claimed"
 
 
 def test_a_configuration_is_queued_again_after_every_stop_but_given_up_after_its_process_dies_too_often(
