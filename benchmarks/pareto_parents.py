@@ -13,9 +13,11 @@ the random start and to the odd long mutation.
 
 With `--children N`, N children per trial of the "target" rule are also made as the sampler
 makes them (mutated, completed within the budget, their cost counted from the config), with
-its children aimed (`[sampler] aim`) and without, and a second table gives their cost bands,
-how far from their target cost they land and how many cross a band's ceiling downwards (a
-parent over 1K, 2K, ... whose child fits under it).
+its children aimed (`[sampler] aim`) and without, and aimed at targets drawn just under the
+bands' ceilings (`[sampler] targets = [1000, ..., 5000]`), and a second table gives their
+cost bands, how far from their target cost they land, how many land just under a ceiling
+(where the front is read: from NEAR_MARK of it up to it) and how many cross a band's ceiling
+downwards (a parent over 1K, 2K, ... whose child fits under it).
 
     python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --before 102
     python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --children 20
@@ -37,7 +39,7 @@ from models import analyse
 from search.api import load_study
 from search.data import DatasetInfo, dataset_info
 from search.study.record import StudyRecord
-from search.study.samplers import EvolutionSampler, cost_index, dominates, population
+from search.study.samplers import NEAR_MARK, EvolutionSampler, cost_index, dominates, population
 from search.study.space import TrialSuggest, complete, sample_model
 from search.study.spec import FILL, FrontRule, StudySpec
 
@@ -54,7 +56,14 @@ def shares(costs: list[float]) -> list[float]:
     return list(counts / max(1, len(costs)))
 
 
-def sampler_for(spec: StudySpec, rule: FrontRule, seed: int, aim_by: str | None = None) -> EvolutionSampler:
+def near_a_ceiling(cost: float) -> bool:
+    """Whether `cost` lies just under a band's ceiling, where a budget's best model is read."""
+    return any(NEAR_MARK * top <= cost <= top for top in BANDS)
+
+
+def sampler_for(
+    spec: StudySpec, rule: FrontRule, seed: int, aim_by: str | None = None, marks: tuple[int, ...] = ()
+) -> EvolutionSampler:
     s = spec.sampler
     return EvolutionSampler(
         population=s.population,
@@ -63,6 +72,7 @@ def sampler_for(spec: StudySpec, rule: FrontRule, seed: int, aim_by: str | None 
         front=rule,
         cost_limit=spec.cost_limit,
         aim_by=aim_by,
+        marks=marks,
         seed=seed,
     )
 
@@ -75,11 +85,12 @@ def children(
     n: int,
     seed: int,
     aim_by: str | None,
+    marks: tuple[int, ...] = (),
 ) -> list[tuple[float, float, float]]:
     """(parent's cost, child's cost, target) for n children of the "target" rule, each mutated,
     aimed or not, and completed within the budget as the sampler does (untrainable ones left out)."""
     cost, figure = cost_index(study.directions), spec.cost or "params"
-    sampler = sampler_for(spec, "target", seed, aim_by)
+    sampler = sampler_for(spec, "target", seed, aim_by, marks)
     made = []
     for i in range(n):
         parent, target = sampler.aimed_parent(study, pool)
@@ -93,13 +104,17 @@ def children(
 
 def children_table(made: dict[str, list[tuple[float, float, float]]]) -> None:
     heads = ["<= 1K"] + [f"{lo // 1000}-{hi // 1000}K" for lo, hi in itertools.pairwise(BANDS)]
-    print("| children of target | " + " | ".join(heads) + " | median distance to target | crossing down |")
-    print("|---|" + "---|" * (len(BANDS) + 2))
+    near = f"{1 - NEAR_MARK:.0%} under a ceiling"
+    print("| children of target | " + " | ".join(heads) + f" | median distance to target | {near} | crossing down |")
+    print("|---|" + "---|" * (len(BANDS) + 3))
     for arm, rows in made.items():
         cells = " | ".join(f"{s:.0%}" for s in shares([c for _, c, _ in rows]))
         gap = float(np.median([abs(math.log(c / t)) for _, c, t in rows]))
         crossed = sum(band(c) < band(p) for p, c, _ in rows)
-        print(f"| {arm} ({len(rows)}) | {cells} | x{math.exp(gap):.2f} | {crossed} ({crossed / len(rows):.0%}) |")
+        under = np.mean([near_a_ceiling(c) for _, c, _ in rows])
+        print(
+            f"| {arm} ({len(rows)}) | {cells} | x{math.exp(gap):.2f} | {under:.0%} | {crossed} ({crossed / len(rows):.0%}) |"
+        )
 
 
 def main() -> None:
@@ -122,7 +137,8 @@ def main() -> None:
     parents: dict[str, list[float]] = {rule: [] for rule in get_args(FrontRule)}
     fronted: dict[str, list[bool]] = {rule: [] for rule in parents}
     drawn: list[float] = []
-    made: dict[str, list[tuple[float, float, float]]] = {"kept fill": [], "aimed": []}
+    arms = {"kept fill": (None, ()), "aimed": (FILL, ()), "aimed at the ceilings": (FILL, BANDS)}
+    made: dict[str, list[tuple[float, float, float]]] = {arm: [] for arm in arms}
     info = dataset_info(spec.dataset, spec.resize)  # once: every child is completed on it
     for t in trials:
         if t.datetime_start is None:
@@ -137,8 +153,9 @@ def main() -> None:
             sampler = sampler_for(spec, rule, args.seed + t.number)
             pool = sampler.members_among(then, study.directions)
             if rule == "target" and args.children:
-                for arm, aim_by in (("kept fill", None), ("aimed", FILL)):
-                    made[arm] += children(spec, info, study, pool, args.children, args.seed + t.number, aim_by)
+                for arm, (aim_by, marks) in arms.items():
+                    seed = args.seed + t.number
+                    made[arm] += children(spec, info, study, pool, args.children, seed, aim_by, marks)
             won = [sampler.parent(study, pool) for _ in range(args.tournaments)]
             parents[rule] += [w.values[cost] for w in won]
             fronted[rule] += [not any(dominates(m.values, w.values, study.directions) for m in members) for w in won]

@@ -135,6 +135,12 @@ def _dominance(
     return best[int(rng.randint(len(best)))]
 
 
+NEAR_MARK = 0.85
+"""A target cost drawn at a mark (`[sampler] targets`) lies from this share of it up to it: an
+aimed child lands within about 4% of its target (benchmarks/README.md), and a front read at a
+budget is best just under it."""
+
+
 def cost_index(directions: Sequence[StudyDirection]) -> int | None:
     """Which objective is the cost to keep down, for a two-objective study with one to raise
     and one to lower (accuracy and a cost); None for any other study."""
@@ -144,12 +150,17 @@ def cost_index(directions: Sequence[StudyDirection]) -> int | None:
 
 
 def _nearest_to_target(
-    members: list[FrozenTrial], directions: Sequence[StudyDirection], top: float | None, rng: np.random.RandomState
+    members: list[FrozenTrial],
+    directions: Sequence[StudyDirection],
+    top: float | None,
+    rng: np.random.RandomState,
+    marks: Sequence[float] = (),
 ) -> tuple[FrozenTrial, float] | None:
     """A tournament for one point of the front: a target cost drawn log-uniformly from the
     members' cheapest trial up to `top` (the budget on that cost; without one, their
-    costliest trial), and the member of their front (those no other member dominates)
-    nearest to it on a log scale wins. Each front member gets children in
+    costliest trial) or, given `marks` (the costs the front is read at), from NEAR_MARK of
+    one of them, at random, up to it; the member of their front (those no other member
+    dominates) nearest to it on a log scale wins. Each front member gets children in
     proportion to the stretch of the cost range it is nearest to: a member beside a gap in
     the front gets many (its children fill the gap), a member among many close ones few,
     however the population crowds. The winner and the target; None when the study is not
@@ -160,7 +171,11 @@ def _nearest_to_target(
     front = [t for t in members if not any(dominates(o.values, t.values, directions) for o in members)]
     logs = [math.log(max(t.values[cost], 1.0)) for t in front]  # a cost counts whole units: 1 and up
     high = max(logs) if top is None else max(*logs, math.log(max(top, 1.0)))
-    target = rng.uniform(min(logs), high)
+    if marks:
+        mark = math.log(marks[int(rng.randint(len(marks)))])
+        target = rng.uniform(mark + math.log(NEAR_MARK), mark)
+    else:
+        target = rng.uniform(min(logs), high)
     gaps = [abs(x - target) for x in logs]
     return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))], math.exp(target)
 
@@ -219,12 +234,14 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     the member of the population's front nearest to it: children spread along the whole
     front) or "dominance" (a tournament pick no other pick dominates: the cheapest pick always
     is one, so the cheap end draws many children, and a pick off the population's front often
-    wins). Under "target", with `aim_by` (a parameter the cost grows in proportion to: under
-    budget sizing, the share of the budget filled), the child's value of it is its parent's
-    times target / parent's cost, beside its mutations: a child otherwise keeps its parent's
-    cost, and a layout never leaves the stretch of the front it was drawn in; aimed, the
+    wins). Under "target", with `aim_by` (under budget sizing, the share of the budget the
+    solved widths may fill: a model costs at most that share of the budget), the child's value
+    of it is target / `cost_limit` (without a limit: its parent's times target / parent's
+    cost), beside its mutations: a child otherwise keeps its parent's cost, and a layout never leaves the stretch of the front it was drawn in; aimed, the
     front's layouts move along it into the gaps around them, as the network morphisms that
-    widen or narrow a whole network do in LEMONADE (Elsken et al., ICLR 2019) and μNAS."""
+    widen or narrow a whole network do in LEMONADE (Elsken et al., ICLR 2019) and μNAS.
+    With `marks` (the costs the front is read at, e.g. the budgets of a results table), the
+    target costs are drawn just under them, so the children land where the front is read."""
 
     def __init__(
         self,
@@ -236,6 +253,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         front: FrontRule = "target",
         cost_limit: float | None = None,
         aim_by: str | None = None,
+        marks: Sequence[float] = (),
         seed: int | None = None,
         complete: Complete | None = None,
     ) -> None:
@@ -247,6 +265,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         if front not in get_args(FrontRule):
             raise ValueError(f"front is one of {', '.join(get_args(FrontRule))}")
         self.resample, self.front, self.cost_limit, self.aim_by = resample, front, cost_limit, aim_by
+        self.marks = tuple(marks)
         self._seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self._rng = np.random.RandomState(self._seed)
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
@@ -283,7 +302,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     def aimed_parent(self, study: optuna.Study, members: list[FrozenTrial]) -> tuple[FrozenTrial, float | None]:
         """A tournament's winner and, under the "target" rule in a Pareto study, the cost its child aims at."""
         if self.front == "target" and (
-            aimed := _nearest_to_target(members, study.directions, self.cost_limit, self._rng)
+            aimed := _nearest_to_target(members, study.directions, self.cost_limit, self._rng, self.marks)
         ):
             return aimed
         picks = [members[i] for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
@@ -298,7 +317,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     def aimed_child(
         self, parent: FrozenTrial, target: float | None, directions: Sequence[StudyDirection]
     ) -> dict[str, Any]:
-        """`parent` mutated and, with `aim_by` and a target, its `aim_by` value scaled by target / cost."""
+        """`parent` mutated and, with `aim_by` and a target, its `aim_by` value set to the target's
+        share of `cost_limit` (without one, its parent's value scaled by target / parent's cost)."""
         child = self.mutate(parent)
         cost = cost_index(directions)
         name = self.aim_by
@@ -306,7 +326,10 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             return child
         dist = parent.distributions[name]
         if isinstance(dist, FloatDistribution):  # the share it fills: the cost follows it
-            child[name] = _on_grid(dist, parent.params[name] * target / max(parent.values[cost], 1.0))
+            if self.cost_limit:  # the widest widths within target / limit of it: never over the target
+                child[name] = _on_grid(dist, target / self.cost_limit)
+            else:
+                child[name] = _on_grid(dist, parent.params[name] * target / max(parent.values[cost], 1.0))
         return child
 
     def mutate(self, parent: FrozenTrial) -> dict[str, Any]:
@@ -429,7 +452,8 @@ def make_sampler(
     study propose different configurations). TPE runs with the constant liar, so workers
     sharing a study see each other's running trials; `complete` (the space's) keeps
     evolution's children new and within budget; `cost_limit` (a Pareto study's budget on its
-    cost) is the top of evolution's target costs; `aim_by` the parameter it aims them with."""
+    cost) is the top of evolution's target costs; `aim_by` the parameter it aims them with;
+    `spec.targets` the costs they are drawn under."""
     if spec.kind == "evolution":
         return EvolutionSampler(
             population=spec.population,
@@ -439,6 +463,7 @@ def make_sampler(
             front=spec.front,
             cost_limit=cost_limit,
             aim_by=aim_by,
+            marks=spec.targets,
             seed=seed,
             complete=complete,
         )

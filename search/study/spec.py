@@ -317,12 +317,18 @@ class SamplerSpec(_Frozen):
     # tournament dominates: the cheapest pick always is one, and a pick off the population's
     # front often wins (43% of the winners, replayed on front5k's populations: benchmarks/README.md).
     front: FrontRule = "target"
-    # Evolution under front = "target" with budget sizing: a child's `fill` is set so that it
-    # costs about the target (its parent's fill times target / parent's cost), beside its one
-    # or two mutations. Off, a child keeps its parent's fill (it mutates 1-2 of some 30
-    # parameters), so a layout stays at its cost and a gap in the front fills only by chance;
-    # on, layouts move along the front (benchmarks/README.md, "Aiming children at their target cost").
+    # Evolution under front = "target" with budget sizing: a child's `fill` is set to the target
+    # cost's share of the budget, beside its one or two mutations, so it is its layout at the
+    # widest that costs no more than the target. Off, a child keeps its parent's fill (it mutates
+    # 1-2 of some 30 parameters), so a layout stays at its cost and a gap in the front fills only
+    # by chance; on, layouts move along the front (benchmarks/README.md, "Aiming children at
+    # their target cost").
     aim: bool = False
+    # Evolution under aim: the costs the front is read at (e.g. 1000, 2000, ... for the best
+    # model under each budget). Each target cost is drawn just under one of them (from 85% of
+    # it) instead of anywhere along the front: a front read at five budgets is otherwise aimed
+    # mostly between them. None by default: the whole front is the answer.
+    targets: tuple[Annotated[int, Field(ge=1)], ...] = ()
 
     @after(mode="after")
     def _tournament_fits(self) -> SamplerSpec:
@@ -522,6 +528,13 @@ class StudySpec(_Frozen):
                 "sampler.aim sets evolution's children's fill to their target cost in a Pareto study: it needs "
                 'objectives = "accuracy+...", kind = "evolution", front = "target" and [space.model] sizing = '
                 '"budget"; drop it or use them'
+            )
+        if s.targets and not s.aim:
+            raise ValueError("sampler.targets are costs evolution aims its children at: it needs sampler.aim = true")
+        if s.targets and self.cost_limit is not None and max(s.targets) > self.cost_limit:
+            raise ValueError(
+                f"sampler.targets: {max(s.targets)} is over the budget's {self.cost_limit} {self.cost}; "
+                "no trial may cost that much: give targets up to it"
             )
         return self
 

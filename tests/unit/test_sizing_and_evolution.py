@@ -190,6 +190,17 @@ def test_pareto_targets_reach_the_budget_beyond_the_population() -> None:
     assert top[1] > top[0] + 200  # targets above the costliest member pick it
 
 
+def test_targets_drawn_at_the_costs_the_front_is_read_at_pick_the_members_nearest_them() -> None:
+    study = _pareto_population()
+    sampler = EvolutionSampler(population=25, tournament=4, cost_limit=5000, marks=(1000, 3000), seed=0)
+    picks = [sampler.aimed_parent(study, study.trials) for _ in range(1000)]
+    targets = [target for _, target in picks]
+    assert all(850 <= t <= 1000 or 2550 <= t <= 3000 for t in targets)  # just under a mark, never between
+    assert 0.4 < sum(t <= 1000 for t in targets) / len(targets) < 0.6  # each mark as often
+    midway = (2000 * 3500) ** 0.5  # on a log scale
+    assert all(p.values[1] == (1000 if t <= 1000 else 3500 if t > midway else 2000) for p, t in picks)
+
+
 def test_an_end_of_the_front_the_population_aged_out_of_still_gets_parents() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     dist = {"x": FloatDistribution(0, 1)}
@@ -223,18 +234,24 @@ def test_children_aimed_at_their_target_cost_fill_the_gaps_of_the_front() -> Non
     low, high = sorted(t.values[1] for t in study.trials)
     assert low <= 1100 and high >= 3400, (low, high)
 
-    def in_the_gap(aim_by: str | None) -> float:
-        sampler = EvolutionSampler(population=2, tournament=2, cost_limit=5000, aim_by=aim_by, seed=3)
+    def children(aim_by: str | None, marks: tuple[int, ...] = ()) -> list[int]:
+        sampler = EvolutionSampler(population=2, tournament=2, cost_limit=5000, aim_by=aim_by, marks=marks, seed=3)
         costs = []
         for _ in range(40):
             done = whole(sampler.child(study, study.trials), 0)
             assert done is not None  # trainable, within the budget
             model = sample_model(TrialSuggest(optuna.trial.FixedTrial(done[0])), spec.space.model, MNIST, spec.budget)
             costs.append(count_params(model))
+        return costs
+
+    def in_the_gap(costs: list[int]) -> float:
         return sum(1.3 * low < c < high / 1.3 for c in costs) / len(costs)
 
-    kept, aimed = in_the_gap(None), in_the_gap("fill")
+    kept, aimed = in_the_gap(children(None)), in_the_gap(children("fill"))
     assert kept < 0.15 and aimed > 0.4, (kept, aimed)
+    # aimed at a budget the front is read at, they fit under it: each the widest its layout allows there
+    at_2k = children("fill", marks=(2000,))
+    assert max(at_2k) <= 2000 and sum(c >= 1500 for c in at_2k) / len(at_2k) > 0.75, str(sorted(at_2k))
 
 
 def test_a_pruned_trial_competes_with_its_last_report_and_an_untrained_one_not_at_all() -> None:
