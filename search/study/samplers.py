@@ -137,8 +137,8 @@ def _dominance(
 
 NEAR_MARK = 0.85
 """A target cost drawn at a mark (`[sampler] targets`) lies from this share of it up to it: an
-aimed child lands within about 4% of its target (benchmarks/README.md), and a front read at a
-budget is best just under it."""
+aimed child costs at most its target, the median one 5% less (benchmarks/README.md), and a
+front read at a budget is best just under it."""
 
 
 def cost_index(directions: Sequence[StudyDirection]) -> int | None:
@@ -237,9 +237,10 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     wins). Under "target", with `aim_by` (under budget sizing, the share of the budget the
     solved widths may fill: a model costs at most that share of the budget), the child's value
     of it is target / `cost_limit` (without a limit: its parent's times target / parent's
-    cost), beside its mutations: a child otherwise keeps its parent's cost, and a layout never leaves the stretch of the front it was drawn in; aimed, the
-    front's layouts move along it into the gaps around them, as the network morphisms that
-    widen or narrow a whole network do in LEMONADE (Elsken et al., ICLR 2019) and μNAS.
+    cost), beside its mutations: a child otherwise keeps its parent's cost, and a layout never
+    leaves the stretch of the front it was drawn in; aimed, the front's layouts move along it
+    into the gaps around them, as the network morphisms that widen or narrow a whole network
+    do in LEMONADE (Elsken et al., ICLR 2019) and μNAS.
     With `marks` (the costs the front is read at, e.g. the budgets of a results table), the
     target costs are drawn just under them, so the children land where the front is read."""
 

@@ -327,7 +327,7 @@ class SamplerSpec(_Frozen):
     # Evolution under aim: the costs the front is read at (e.g. 1000, 2000, ... for the best
     # model under each budget). Each target cost is drawn just under one of them (from 85% of
     # it) instead of anywhere along the front: a front read at five budgets is otherwise aimed
-    # mostly between them. None by default: the whole front is the answer.
+    # mostly between them. Empty by default: the whole front is the answer.
     targets: tuple[Annotated[int, Field(ge=1)], ...] = ()
 
     @after(mode="after")
