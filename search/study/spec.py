@@ -327,7 +327,9 @@ class SamplerSpec(_Frozen):
     # Evolution under aim: the costs the front is read at (e.g. 1000, 2000, ... for the best
     # model under each budget). Each target cost is drawn just under one of them (from 85% of
     # it) instead of anywhere along the front: a front read at five budgets is otherwise aimed
-    # mostly between them. Empty by default: the whole front is the answer.
+    # mostly between them. And the study's whole front competes beside the population, so the
+    # best trial under a budget stays a parent once aged out (front5k's population had lost its
+    # best under 1K and 2K). Empty by default: the whole front is the answer.
     targets: tuple[Annotated[int, Field(ge=1)], ...] = ()
 
     @after(mode="after")

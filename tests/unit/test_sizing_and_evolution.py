@@ -217,6 +217,22 @@ def test_an_end_of_the_front_the_population_aged_out_of_still_gets_parents() -> 
     assert min(t.values[1] for t in aged) == 2000  # the dominance rule keeps the population alone
 
 
+def test_a_front_read_at_budgets_keeps_the_best_trial_near_each_as_a_parent_after_the_population_ages_it_out() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = {"x": FloatDistribution(0, 1)}
+    old = [(1900, 98.8)]  # the best under 2,000, found early
+    new = [(1000 + 400 * i, 97.0 + 0.2 * i) for i in range(10)]  # the recent trials, all around it, none as good
+    for cost, acc in old + new:
+        study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions=dist, values=[acc, cost]))
+
+    def parents(marks: tuple[int, ...]) -> list[float]:
+        sampler = EvolutionSampler(population=10, tournament=4, cost_limit=5000, marks=marks, seed=0)
+        return [sampler.parent(study, sampler.members(study)).values[1] for _ in range(1000)]
+
+    assert 1900 not in parents(marks=())  # aged out: the population's front is read alone
+    assert parents(marks=(2000,)).count(1900) > 300  # the study's front is read at 2,000
+
+
 def test_children_aimed_at_their_target_cost_fill_the_gaps_of_the_front() -> None:
     """A front of two layouts of the front5k space, near 1,000 and 4,000 parameters: a child
     keeps its parent's fill, so the stretch between them gets children only by chance; aimed,
