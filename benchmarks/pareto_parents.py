@@ -17,7 +17,10 @@ its children aimed (`[sampler] aim`) and without, and aimed at targets drawn jus
 bands' ceilings (`[sampler] targets = [1000, ..., 5000]`), and a second table gives their
 cost bands, how far from their target cost they land, how many land just under a ceiling
 (where the front is read: from NEAR_MARK of it up to it) and how many cross a band's ceiling
-downwards (a parent over 1K, 2K, ... whose child fits under it).
+downwards (a parent over 1K, 2K, ... whose child fits under it). A last table gives the best
+score under each ceiling that the parents of the study's last trial could be drawn from: the
+population (with the ends of the study's front), the population with the study's whole front
+(as `[sampler] targets` has it), and the study.
 
     python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --before 102
     python benchmarks/pareto_parents.py studies/results/cold/front5k/front5k.db --children 20
@@ -81,16 +84,18 @@ def children(
     spec: StudySpec,
     info: DatasetInfo,
     study: optuna.Study,
-    pool: list[FrozenTrial],
+    then: list[FrozenTrial],
     n: int,
     seed: int,
     aim_by: str | None,
     marks: tuple[int, ...] = (),
 ) -> list[tuple[float, float, float]]:
     """(parent's cost, child's cost, target) for n children of the "target" rule, each mutated,
-    aimed or not, and completed within the budget as the sampler does (untrainable ones left out)."""
+    aimed or not, and completed within the budget as the sampler does (untrainable ones left
+    out), their parents drawn from the members the sampler would have when `then` were finished."""
     cost, figure = cost_index(study.directions), spec.cost or "params"
     sampler = sampler_for(spec, "target", seed, aim_by, marks)
+    pool = sampler.members_among(then, study.directions)
     made = []
     for i in range(n):
         parent, target = sampler.aimed_parent(study, pool)
@@ -155,7 +160,7 @@ def main() -> None:
             if rule == "target" and args.children:
                 for arm, (aim_by, marks) in arms.items():
                     seed = args.seed + t.number
-                    made[arm] += children(spec, info, study, pool, args.children, seed, aim_by, marks)
+                    made[arm] += children(spec, info, study, then, args.children, seed, aim_by, marks)
             won = [sampler.parent(study, pool) for _ in range(args.tournaments)]
             parents[rule] += [w.values[cost] for w in won]
             fronted[rule] += [not any(dominates(m.values, w.values, study.directions) for m in members) for w in won]
@@ -170,6 +175,27 @@ def main() -> None:
     if args.children:
         print()
         children_table(made)
+    print()
+    best_kept(spec, finished, study.directions)
+
+
+def best_kept(spec: StudySpec, finished: list[FrozenTrial], directions: list[optuna.study.StudyDirection]) -> None:
+    """The best score under each band's ceiling among the parents' candidates of the "target"
+    rule at the study's end: the population with its front's ends, the population with the
+    study's whole front (`[sampler] targets`), and the study."""
+    acc, cost = 1 - cost_index(directions), cost_index(directions)
+    pools = {
+        "population and its ends": sampler_for(spec, "target", 0).members_among(finished, directions),
+        "with the study's front": sampler_for(spec, "target", 0, marks=BANDS).members_among(finished, directions),
+        "the study": finished,
+    }
+    print("| best candidate under | " + " | ".join(f"{top:,}" for top in BANDS) + " |")
+    print("|---|" + "---|" * len(BANDS))
+    for name, pool in pools.items():
+        best = [
+            max((t.values[acc] for t in pool if t.values and t.values[cost] <= top), default=math.nan) for top in BANDS
+        ]
+        print(f"| {name} | " + " | ".join(f"{b:.2f}" for b in best) + " |")
 
 
 if __name__ == "__main__":
