@@ -57,7 +57,7 @@ def test_shipped_specs_load(path: Path, monkeypatch) -> None:
         (GOOD + '[sampler]\nfront = "crowding"\n', "sampler.front: Input should be 'target' or 'dominance'"),
         (GOOD + '[sampler]\nkind = "evolution"\naim = true\n', "sampler.aim sets evolution's children's fill"),
         (GOOD + "[sampler]\ntargets = [1000]\n", "sampler.targets are costs evolution aims its children at"),
-        (AIMED.replace("aim = true", "aim = true\ntargets = [1000, 6000]"), "6000 is over the budget's 5000 params"),
+        (AIMED.replace("targets = [1000, 2000,", "targets = [1000, 6000,"), "6000 is over the budget's 5000 params"),
         (GOOD + "[space.model]\nshared = [0, 1]\n", "1 is not a number of shared applications: use 0 (none) or 2"),
         (GOOD + "[space.model]\nshared = 9\n", "9 is not a number of shared applications"),
         (GOOD + "[space.train]\nteacher = ['none', 'nobody']\n", "Input should be 'none', 'seed-8k' or 'teacher-17k'"),
