@@ -170,11 +170,11 @@ def _nearest_to_target(
         return None
     front = [t for t in members if not any(dominates(o.values, t.values, directions) for o in members)]
     logs = [math.log(max(t.values[cost], 1.0)) for t in front]  # a cost counts whole units: 1 and up
-    high = max(logs) if top is None else max(*logs, math.log(max(top, 1.0)))
     if marks:
         mark = math.log(marks[int(rng.randint(len(marks)))])
         target = rng.uniform(mark + math.log(NEAR_MARK), mark)
     else:
+        high = max(logs) if top is None else max(*logs, math.log(max(top, 1.0)))
         target = rng.uniform(min(logs), high)
     gaps = [abs(x - target) for x in logs]
     return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))], math.exp(target)
