@@ -91,15 +91,16 @@ def children(
     marks: tuple[int, ...] = (),
 ) -> list[tuple[float, float, float]]:
     """(parent's cost, child's cost, target) for n children of the "target" rule, each mutated,
-    aimed or not, and completed within the budget as the sampler does (untrainable ones left
-    out), their parents drawn from the members the sampler would have when `then` were finished."""
+    aimed or not, and completed within the budget as the sampler does (untrainable ones, and
+    aimed ones over their target at their narrowest, left out), their parents drawn from the members the sampler would have when `then` were finished."""
     cost, figure = cost_index(study.directions), spec.cost or "params"
     sampler = sampler_for(spec, "target", seed, aim_by, marks)
     pool = sampler.members_among(then, study.directions)
     made = []
     for i in range(n):
         parent, target = sampler.aimed_parent(study, pool)
-        done = complete(spec.space, info, spec.budget, sampler.aimed_child(parent, target, study.directions), i)
+        child, within = sampler.aimed_child(parent, target, study.directions), sampler.within(parent, target)
+        done = complete(spec.space, info, spec.budget, child, i, within)
         if done is None or target is None or cost is None:
             continue
         model = sample_model(TrialSuggest(optuna.trial.FixedTrial(done[0])), spec.space.model, info, spec.budget)

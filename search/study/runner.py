@@ -79,8 +79,8 @@ def _sampler_seed(spec: StudySpec, n_existing: int, worker: int) -> int:
 def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
     info, budget = dataset_info(spec.dataset, spec.resize), spec.budget
 
-    def whole(values: dict[str, Any], seed: int) -> tuple[dict[str, Any], str] | None:
-        return complete(spec.space, info, budget, values, seed)
+    def whole(values: dict[str, Any], seed: int, within: float = 1.0) -> tuple[dict[str, Any], str] | None:
+        return complete(spec.space, info, budget, values, seed, within)
 
     storage = open_storage(opts.storage, create=True, heartbeat_s=spec.run.heartbeat_seconds)
     directions: list[Literal["maximize", "minimize"]] = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 import numpy as np
 import optuna
@@ -21,10 +21,16 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.study.spec import FrontRule, SamplerSpec
 
-Complete = Callable[[dict[str, Any], int], "tuple[dict[str, Any], Hashable] | None"]
-"""A configuration completed from some parameter values (the missing ones drawn with the given
-seed) with what it trains, comparable; None when it cannot be trained (e.g. over budget). Lets
-a sampler propose whole children, skipping those that repeat a trial or break the budget."""
+
+class Complete(Protocol):
+    """A configuration completed from some parameter values (the missing ones drawn with the given
+    seed) with what it trains, comparable; None when it cannot be trained (e.g. over budget) or is
+    not within `within` of the budget (a share of each bound). Lets a sampler propose whole
+    children, skipping those that repeat a trial, break the budget or overshoot their target."""
+
+    def __call__(
+        self, values: dict[str, Any], seed: int, within: float = 1.0
+    ) -> tuple[dict[str, Any], Hashable] | None: ...
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -180,15 +186,16 @@ def _nearest_to_target(
     return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))], math.exp(target)
 
 
-def front_ends(
+def archived_front(
     members: list[FrozenTrial],
     finished: Sequence[FrozenTrial],
     directions: Sequence[StudyDirection],
     *,
     whole: bool = False,
 ) -> list[FrozenTrial]:
-    """The study's front beyond the population's costs: the complete trials cheaper than its
-    cheapest member, or costlier than its costliest, that no trial dominates. In a Pareto
+    """The study's front the population lacks, kept beside it as parents: by default its ends
+    beyond the population's costs, the complete trials cheaper than its cheapest member, or
+    costlier than its costliest, that no trial dominates. In a Pareto
     study the population moves to where children are drawn; without these, an end of the
     front it has aged out of (front5k's under 1,000 parameters, once its 24 most recent
     trials all cost 1,268 or more) gets no parent again. With `whole`, every trial of the
@@ -252,7 +259,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     wins). Under "target", with `aim_by` (under budget sizing, the share of the budget the
     solved widths may fill: a model costs at most that share of the budget), the child's value
     of it is target / `cost_limit` (without a limit: its parent's times target / parent's
-    cost), beside its mutations: a child otherwise keeps its parent's cost, and a layout never
+    cost), beside its mutations, and a child costing more than its target at its narrowest
+    widths is passed over for another: a child otherwise keeps its parent's cost, and a layout never
     leaves the stretch of the front it was drawn in; aimed, the front's layouts move along it
     into the gaps around them, as the network morphisms that widen or narrow a whole network
     do in LEMONADE (Elsken et al., ICLR 2019) and μNAS.
@@ -315,7 +323,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         members = population(finished, self.population, len(directions))
         if self.front != "target":
             return members
-        return members + front_ends(members, finished, directions, whole=bool(self.marks))
+        return members + archived_front(members, finished, directions, whole=bool(self.marks))
 
     def parent(self, study: optuna.Study, members: list[FrozenTrial]) -> FrozenTrial:
         return self.aimed_parent(study, members)[0]
@@ -334,6 +342,14 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     def child(self, study: optuna.Study, members: list[FrozenTrial]) -> dict[str, Any]:
         """A mutated copy of a tournament's winner; with `aim_by`, aimed at the winner's target cost."""
         return self.aimed_child(*self.aimed_parent(study, members), study.directions)
+
+    def within(self, parent: FrozenTrial, target: float | None) -> float:
+        """The share of the budget a child aimed at `target` must fit: its target's (a layout
+        whose narrowest widths cost more, e.g. a `gap` head's last conv to one channel per
+        class, is left for another child), else all of it."""
+        if target is None or not self.cost_limit or self.aim_by not in parent.params:
+            return 1.0
+        return target / self.cost_limit
 
     def aimed_child(
         self, parent: FrozenTrial, target: float | None, directions: Sequence[StudyDirection]
@@ -426,10 +442,11 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             return
         tried = self._tried(study)
         for _ in range(MUTATION_TRIES):
-            child: dict[str, Any] | None = self.child(study, members)
+            parent, target = self.aimed_parent(study, members)
+            child: dict[str, Any] | None = self.aimed_child(parent, target, study.directions)
             key: Hashable = True
             if self._complete is not None and child is not None:
-                done = self._complete(child, int(self._rng.randint(2**31)))
+                done = self._complete(child, int(self._rng.randint(2**31)), self.within(parent, target))
                 child, key = done if done is not None else (None, None)
             if child is not None and key not in tried:
                 self._plans[trial.number] = child

@@ -329,17 +329,18 @@ class _Filled:
 
 
 def complete(
-    space: Space, info: DatasetInfo, budget: Budget, values: dict[str, Any], seed: int
+    space: Space, info: DatasetInfo, budget: Budget, values: dict[str, Any], seed: int, within: float = 1.0
 ) -> tuple[dict[str, Any], str] | None:
     """The whole configuration that starts from these parameter values (those the space asks
     for and `values` lacks, e.g. a stage a mutation added, drawn at random with `seed`) and
-    what it trains, as one comparable string; None when that is no model within the budget.
+    what it trains, as one comparable string; None when that is no model within `within` of
+    the budget (a share of each bound: an aimed child's is its target's).
     Two configurations with one identity train the same thing (under budget sizing, relative
     widths that solve to the same channels), so a sampler can skip those already tried."""
     filled = _Filled(values, seed)
     try:
         model = sample_model(filled, space.model, info, budget)
-        if not budget.fits(analyse(model)):
+        if not budget.fits(analyse(model), within):
             return None
         recipe = sample_train(filled, space.train, seed=0)
     except ValueError:

@@ -270,6 +270,44 @@ def test_children_aimed_at_their_target_cost_fill_the_gaps_of_the_front() -> Non
     assert max(at_2k) <= 2000 and sum(c >= 1500 for c in at_2k) / len(at_2k) > 0.75, str(sorted(at_2k))
 
 
+def test_a_child_aimed_under_a_budget_fits_it_when_the_space_gained_a_costlier_head() -> None:
+    """The front5k space with a `gap` head added after its trials ended in 1x1 convs: a child
+    of those draws the new head at random, and a layout whose last conv has one channel per
+    class can cost more than the child's target at its narrowest; such a child is passed over
+    for another, so every child aimed under 1,000 parameters costs no more, gap heads among
+    them."""
+    spec = load_spec(REPO / "studies" / "front5k.toml")
+    before = spec.space.model_copy(update={"model": spec.space.model.model_copy(update={"head": "conv1x1"})})
+    after = spec.space.model_copy(update={"model": spec.space.model.model_copy(update={"head": ["conv1x1", "gap"]})})
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
+    for i in range(6):  # trials of the old space under 1,000 ending in a shared conv at 7x7
+        study.enqueue_trial({"fill": 0.19, "tail_convs": 0, "s2_shared": 2})
+        trial = study.ask()
+        model = sample_model(TrialSuggest(trial), before.model, MNIST, spec.budget)
+        sample_train(TrialSuggest(trial), before.train, seed=0)
+        study.tell(trial, [97.0 + i / 10, count_params(model)])
+    whole = functools.partial(complete, after, MNIST, spec.budget)
+
+    def children(within: bool) -> list[tuple[str, int]]:
+        check = whole if within else lambda values, seed, within=1.0: whole(values, seed)
+        sampler = EvolutionSampler(
+            population=6, tournament=2, startup=2, cost_limit=5000, aim_by="fill", marks=(1000,), seed=0, complete=check
+        )
+        drawn = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        drawn.add_trials(study.trials)
+        out = []
+        for _ in range(30):
+            trial = drawn.ask()
+            model = sample_model(TrialSuggest(trial), after.model, MNIST, spec.budget)
+            out.append((trial.params["head"], count_params(model)))
+            drawn.tell(trial, state=TrialState.FAIL)
+        return out
+
+    aimed = children(within=True)
+    assert max(cost for _, cost in aimed) <= 1000 and any(head == "gap" for head, _ in aimed), aimed
+    assert max(cost for _, cost in children(within=False)) > 1000  # the gap heads' narrowest cost more
+
+
 def test_a_pruned_trial_competes_with_its_last_report_and_an_untrained_one_not_at_all() -> None:
     dist = {"x": FloatDistribution(0, 1)}
     pruned = optuna.trial.create_trial(
