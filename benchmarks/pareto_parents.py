@@ -92,7 +92,8 @@ def children(
 ) -> list[tuple[float, float, float]]:
     """(parent's cost, child's cost, target) for n children of the "target" rule, each mutated,
     aimed or not, and completed within the budget as the sampler does (untrainable ones, and
-    aimed ones over their target at their narrowest, left out), their parents drawn from the members the sampler would have when `then` were finished."""
+    aimed ones over their target at their narrowest, left out), their parents drawn from the
+    members the sampler would have when `then` were finished."""
     cost, figure = cost_index(study.directions), spec.cost or "params"
     sampler = sampler_for(spec, "target", seed, aim_by, marks)
     pool = sampler.members_among(then, study.directions)

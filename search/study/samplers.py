@@ -260,8 +260,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     solved widths may fill: a model costs at most that share of the budget), the child's value
     of it is target / `cost_limit` (without a limit: its parent's times target / parent's
     cost), beside its mutations, and a child costing more than its target at its narrowest
-    widths is passed over for another: a child otherwise keeps its parent's cost, and a layout never
-    leaves the stretch of the front it was drawn in; aimed, the front's layouts move along it
+    widths is passed over for another: a child otherwise keeps its parent's cost, and a layout
+    never leaves the stretch of the front it was drawn in; aimed, the front's layouts move along it
     into the gaps around them, as the network morphisms that widen or narrow a whole network
     do in LEMONADE (Elsken et al., ICLR 2019) and μNAS.
     With `marks` (the costs the front is read at, e.g. the budgets of a results table), the
@@ -345,8 +345,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
 
     def within(self, parent: FrozenTrial, target: float | None) -> float:
         """The share of the budget a child aimed at `target` must fit: its target's (a layout
-        whose narrowest widths cost more, e.g. a `gap` head's last conv to one channel per
-        class, is left for another child), else all of it."""
+        whose narrowest widths cost more, e.g. a stage ending in a shared conv before a `gap`
+        head, is left for another child), else all of it."""
         if target is None or not self.cost_limit or self.aim_by not in parent.params:
             return 1.0
         return target / self.cost_limit
