@@ -195,14 +195,14 @@ def archived_front(
 ) -> list[FrozenTrial]:
     """The study's front the population lacks, kept beside it as parents: by default its ends
     beyond the population's costs, the complete trials cheaper than its cheapest member, or
-    costlier than its costliest, that no trial dominates. In a Pareto
-    study the population moves to where children are drawn; without these, an end of the
-    front it has aged out of (front5k's under 1,000 parameters, once its 24 most recent
-    trials all cost 1,268 or more) gets no parent again. With `whole`, every trial of the
-    study's front the population lacks, at any cost: an elitist archive, as LEMONADE keeps
-    (front5k's population, 24 trials after 171, had aged out the best trials under 1,000 and
-    2,000 parameters it had found: 97.28% and 98.78% against its own 97.13% and 98.48%). Empty
-    for any study but accuracy against a cost."""
+    costlier than its costliest, that no trial dominates. In a Pareto study the population
+    moves to where children are drawn; without these, an end of the front it has aged out of
+    (front5k's under 1,000 parameters, once its 24 most recent trials all cost 1,268 or more)
+    gets no parent again. With `whole`, every trial of the study's front the population lacks,
+    at any cost: an elitist archive, as LEMONADE keeps (front5k's population, 24 trials after
+    171, had aged out the best trials under 1,000 and 2,000 parameters it had found: 97.28%
+    and 98.78% against its own 97.13% and 98.48%). Empty for any study but accuracy against a
+    cost."""
     cost = cost_index(directions)
     if cost is None or not members:
         return []
@@ -261,9 +261,9 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     of it is target / `cost_limit` (without a limit: its parent's times target / parent's
     cost), beside its mutations, and a child costing more than its target at its narrowest
     widths is passed over for another: a child otherwise keeps its parent's cost, and a layout
-    never leaves the stretch of the front it was drawn in; aimed, the front's layouts move along it
-    into the gaps around them, as the network morphisms that widen or narrow a whole network
-    do in LEMONADE (Elsken et al., ICLR 2019) and μNAS.
+    never leaves the stretch of the front it was drawn in; aimed, the front's layouts move
+    along it into the gaps around them, as the network morphisms that widen or narrow a whole
+    network do in LEMONADE (Elsken et al., ICLR 2019) and μNAS.
     With `marks` (the costs the front is read at, e.g. the budgets of a results table), the
     target costs are drawn just under them, so the children land where the front is read, and
     the study's whole front competes beside the population: the best trial under a budget
@@ -338,10 +338,6 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         if len(study.directions) == 1:  # picks are in random order: max() breaks ties at random
             return max(picks, key=lambda t: _standing(t, study.direction)), None
         return _dominance(picks, study.directions, self._rng), None
-
-    def child(self, study: optuna.Study, members: list[FrozenTrial]) -> dict[str, Any]:
-        """A mutated copy of a tournament's winner; with `aim_by`, aimed at the winner's target cost."""
-        return self.aimed_child(*self.aimed_parent(study, members), study.directions)
 
     def within(self, parent: FrozenTrial, target: float | None) -> float:
         """The share of the budget a child aimed at `target` must fit: its target's (a layout

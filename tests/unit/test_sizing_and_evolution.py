@@ -254,7 +254,7 @@ def test_children_aimed_at_their_target_cost_fill_the_gaps_of_the_front() -> Non
         sampler = EvolutionSampler(population=2, tournament=2, cost_limit=5000, aim_by=aim_by, marks=marks, seed=3)
         costs = []
         for _ in range(40):
-            done = whole(sampler.child(study, study.trials), 0)
+            done = whole(sampler.aimed_child(*sampler.aimed_parent(study, study.trials), study.directions), 0)
             assert done is not None  # trainable, within the budget
             model = sample_model(TrialSuggest(optuna.trial.FixedTrial(done[0])), spec.space.model, MNIST, spec.budget)
             costs.append(count_params(model))
