@@ -123,6 +123,7 @@ def open_study(spec: StudySpec, opts: SearchOptions) -> optuna.Study:
             whole,
             cost_limit=spec.cost_limit,
             aim_by=spec.aimed_by,
+            recipe=spec.recipe_params,
         ),
         pruner=make_pruner(spec.pruner, spec.budget.max_epochs),
     )

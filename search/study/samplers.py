@@ -10,7 +10,7 @@ from it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from typing import Any, Protocol, get_args
 
 import numpy as np
@@ -267,7 +267,12 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     With `marks` (the costs the front is read at, e.g. the budgets of a results table), the
     target costs are drawn just under them, so the children land where the front is read, and
     the study's whole front competes beside the population: the best trial under a budget
-    stays a parent after the population ages it out."""
+    stays a parent after the population ages it out.
+    With `new_layout`, that share of the children are new layouts: every parameter but the
+    `recipe` ones (what the child trains with) left out of the child, so that it is drawn at
+    random (aimed as any child is), under its parent's recipe. Mutations of one or two of some
+    30 parameters keep a study's layouts in the families of its few random draws; a random
+    draw with a random recipe seldom survives screening against tuned ones."""
 
     def __init__(
         self,
@@ -280,6 +285,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         cost_limit: float | None = None,
         aim_by: str | None = None,
         marks: Sequence[float] = (),
+        new_layout: float = 0.0,
+        recipe: Collection[str] = (),
         seed: int | None = None,
         complete: Complete | None = None,
     ) -> None:
@@ -287,11 +294,14 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             raise ValueError("tournament must be at least 2 and at most the population")
         if not 0.0 <= resample <= 1.0:
             raise ValueError("resample is a probability: between 0 and 1")
+        if not 0.0 <= new_layout <= 1.0:
+            raise ValueError("new_layout is a probability: between 0 and 1")
         self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
         if front not in get_args(FrontRule):
             raise ValueError(f"front is one of {', '.join(get_args(FrontRule))}")
         self.resample, self.front, self.cost_limit, self.aim_by = resample, front, cost_limit, aim_by
         self.marks = tuple(marks)
+        self.new_layout, self.recipe = new_layout, frozenset(recipe)
         self._seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self._rng = np.random.RandomState(self._seed)
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
@@ -350,9 +360,11 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     def aimed_child(
         self, parent: FrozenTrial, target: float | None, directions: Sequence[StudyDirection]
     ) -> dict[str, Any]:
-        """`parent` mutated and, with `aim_by` and a target, its `aim_by` value set to the target's
-        share of `cost_limit` (without one, its parent's value scaled by target / parent's cost)."""
-        child = self.mutate(parent)
+        """`parent` mutated (or, with probability `new_layout`, its recipe alone) and, with `aim_by`
+        and a target, its `aim_by` value set to the target's share of `cost_limit` (without one,
+        its parent's value scaled by target / parent's cost)."""
+        anew = self.new_layout > 0 and self._rng.rand() < self.new_layout  # no draw when off: streams as before
+        child = self.recipe_of(parent) if anew else self.mutate(parent)
         cost = cost_index(directions)
         name = self.aim_by
         if target is None or cost is None or name is None or name not in parent.params:
@@ -364,6 +376,11 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             else:
                 child[name] = _on_grid(dist, parent.params[name] * target / max(parent.values[cost], 1.0))
         return child
+
+    def recipe_of(self, parent: FrozenTrial) -> dict[str, Any]:
+        """The parent's values of the `recipe` parameters alone: a child of them is a new layout,
+        the rest of its parameters drawn at random, trained as its parent is."""
+        return {name: value for name, value in parent.params.items() if name in self.recipe}
 
     def mutate(self, parent: FrozenTrial) -> dict[str, Any]:
         """The parent's parameters with one or two of them changed (each to a different value,
@@ -481,13 +498,14 @@ def make_sampler(
     complete: Complete | None = None,
     cost_limit: float | None = None,
     aim_by: str | None = None,
+    recipe: Collection[str] = (),
 ) -> optuna.samplers.BaseSampler:
     """The sampler `[sampler] kind` names, each trial drawn from its own seed (so runs sharing a
     study propose different configurations). TPE runs with the constant liar, so workers
     sharing a study see each other's running trials; `complete` (the space's) keeps
     evolution's children new and within budget; `cost_limit` (a Pareto study's budget on its
     cost) is the top of evolution's target costs; `aim_by` the parameter it aims them with;
-    `spec.targets` the costs they are drawn under."""
+    `spec.targets` the costs they are drawn under; `recipe` the parameters a new layout keeps."""
     if spec.kind == "evolution":
         return EvolutionSampler(
             population=spec.population,
@@ -498,6 +516,8 @@ def make_sampler(
             cost_limit=cost_limit,
             aim_by=aim_by,
             marks=spec.targets,
+            new_layout=spec.new_layout,
+            recipe=recipe,
             seed=seed,
             complete=complete,
         )

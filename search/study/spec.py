@@ -331,6 +331,15 @@ class SamplerSpec(_Frozen):
     # best trial under a budget stays a parent once aged out (front5k's population had lost its
     # best under 1K and 2K). Empty by default: the whole front is the answer.
     targets: tuple[Annotated[int, Field(ge=1)], ...] = ()
+    # Evolution: the share of children that are new layouts, drawn at random (aimed as any
+    # child) under their parent's recipe, instead of their parent mutated. Off by default, as
+    # Real et al.'s aging evolution: a child of one or two mutations keeps its parent's
+    # family, and a study's families are its few random draws (229 trials into front5k, its 20
+    # best under 2,000 parameters all end their first stage in a shared conv, 18 have two
+    # unpadded tail convs, 17 share one learning rate). A random draw with its own recipe
+    # seldom climbs a rung beside tuned ones; under its parent's recipe a new layout is
+    # screened on its layout.
+    new_layout: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @after(mode="after")
     def _tournament_fits(self) -> SamplerSpec:
@@ -539,6 +548,12 @@ class StudySpec(_Frozen):
                 "no trial may cost that much: give targets up to it"
             )
         return self
+
+    @property
+    def recipe_params(self) -> frozenset[str]:
+        """The names of the recipe's parameters (`[space.train]`): what a new layout of
+        evolution keeps of its parent."""
+        return frozenset(name for name, _ in self.space.train)
 
     @property
     def aimed_by(self) -> str | None:

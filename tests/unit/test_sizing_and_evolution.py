@@ -308,6 +308,49 @@ def test_a_child_aimed_under_a_budget_fits_it_when_the_space_gained_a_costlier_h
     assert max(cost for _, cost in children(within=False)) > 1000  # the gap heads' narrowest cost more
 
 
+def test_a_new_layout_child_trains_its_parents_recipe_on_a_layout_drawn_anew_within_its_target() -> None:
+    """A population of one layout family and one recipe (the shape a study's front takes when
+    every child mutates one or two parameters): under `new_layout` a child keeps its parent's
+    recipe, draws its layout at random, and still costs no more than its target."""
+    spec = load_spec(REPO / "studies" / "front5k.toml")
+    assert "lr" in spec.recipe_params and "fill" not in spec.recipe_params and "head" not in spec.recipe_params
+    recipe = {"lr": 0.018, "batch_size": 32, "scheduler": "linear", "ema": 0.999, "rotate": 5.0}
+    family = {"fill": 0.19, "tail_convs": 2, "s0_shared": 2, "head": "conv1x1"}
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
+    for i in range(6):
+        study.enqueue_trial(recipe | family)
+        trial = study.ask()
+        model = sample_model(TrialSuggest(trial), spec.space.model, MNIST, spec.budget)
+        sample_train(TrialSuggest(trial), spec.space.train, seed=0)
+        study.tell(trial, [97.0 + i / 10, count_params(model)])
+    whole = functools.partial(complete, spec.space, MNIST, spec.budget)
+
+    def children(new_layout: float) -> list[tuple[dict, int]]:
+        sampler = EvolutionSampler(
+            population=6, tournament=2, startup=2, cost_limit=5000, aim_by="fill", marks=(1000,),
+            new_layout=new_layout, recipe=spec.recipe_params, seed=0, complete=whole,
+        )  # fmt: skip
+        drawn = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        drawn.add_trials(study.trials)
+        out = []
+        for _ in range(20):
+            trial = drawn.ask()
+            model = sample_model(TrialSuggest(trial), spec.space.model, MNIST, spec.budget)
+            sample_train(TrialSuggest(trial), spec.space.train, seed=0)
+            out.append((trial.params, count_params(model)))
+            drawn.tell(trial, state=TrialState.FAIL)
+        return out
+
+    def families(kids: list[tuple[dict, int]]) -> set[tuple]:
+        return {tuple(params[k] for k in family if k != "fill") for params, _ in kids}
+
+    anew = children(new_layout=1.0)
+    assert all(params[k] == v for params, _ in anew for k, v in recipe.items())
+    assert max(cost for _, cost in anew) <= 1000, [cost for _, cost in anew]
+    assert len(families(anew)) >= 6, families(anew)  # of 3 x 3 x 2 tails, shares and heads
+    assert len(families(children(new_layout=0.0))) <= 4  # a mutation changes one or two of ~30
+
+
 def test_a_pruned_trial_competes_with_its_last_report_and_an_untrained_one_not_at_all() -> None:
     dist = {"x": FloatDistribution(0, 1)}
     pruned = optuna.trial.create_trial(
