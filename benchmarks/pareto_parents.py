@@ -141,7 +141,7 @@ def main() -> None:
         parser.error(f"{args.db}: study {name} is not one of accuracy against a cost")
     trials = [t for t in study.get_trials(deepcopy=False) if args.before is None or t.number < args.before]
     finished = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
-    parents: dict[str, list[float]] = {rule: [] for rule in get_args(FrontRule)}
+    parents: dict[FrontRule, list[float]] = {rule: [] for rule in get_args(FrontRule)}
     fronted: dict[str, list[bool]] = {rule: [] for rule in parents}
     drawn: list[float] = []
     arms = {"kept fill": (None, ()), "aimed": (FILL, ()), "aimed at the ceilings": (FILL, BANDS)}
@@ -185,7 +185,9 @@ def best_kept(spec: StudySpec, finished: list[FrozenTrial], directions: list[opt
     """The best score under each band's ceiling among the parents' candidates of the "target"
     rule at the study's end: the population with its front's ends, the population with the
     study's whole front (`[sampler] targets`), and the study."""
-    acc, cost = 1 - cost_index(directions), cost_index(directions)
+    cost = cost_index(directions)
+    assert cost is not None, "a study of accuracy against a cost"
+    acc = 1 - cost
     pools = {
         "population and its ends": sampler_for(spec, "target", 0).members_among(finished, directions),
         "with the study's front": sampler_for(spec, "target", 0, marks=BANDS).members_among(finished, directions),

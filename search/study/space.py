@@ -33,7 +33,7 @@ class TrialSuggest:
     keep a number and warn of a "configuration mistake", and refuse a changed list of choices
     outright), so a retry trains the configuration it was."""
 
-    def __init__(self, trial: optuna.Trial) -> None:
+    def __init__(self, trial: optuna.trial.BaseTrial) -> None:
         self.trial = trial
         self.held = trial.params
         """The queued parameters of a retry; none for a new draw."""
