@@ -20,7 +20,7 @@ from search.study.record import Kind, StudyKey
 from search.study.runner import as_recorded
 from search.study.samplers import EvolutionSampler, fitness
 from search.study.space import RandomSuggest, TrialSuggest, complete, probe, sample_model, sample_train
-from search.study.spec import Budget, FloatRange, IntRange, ModelSpace
+from search.study.spec import Budget, FloatRange, IntRange, ModelSpace, Space
 from tests.helpers import REPO, make_spec, run_synthetic
 
 MNIST = dataset_info("mnist")
@@ -270,6 +270,36 @@ def test_children_aimed_at_their_target_cost_fill_the_gaps_of_the_front() -> Non
     assert max(at_2k) <= 2000 and sum(c >= 1500 for c in at_2k) / len(at_2k) > 0.75, str(sorted(at_2k))
 
 
+def _population(space: Space, budget: Budget, values: dict, size: int = 6) -> list[optuna.trial.FrozenTrial]:
+    """`size` complete trials of a Pareto study (accuracy, parameters) with these values, the rest
+    drawn at random: a population of one family, the better the later."""
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
+    for i in range(size):
+        study.enqueue_trial(values)
+        trial = study.ask()
+        model = sample_model(TrialSuggest(trial), space.model, MNIST, budget)
+        sample_train(TrialSuggest(trial), space.train, seed=0)
+        study.tell(trial, [97.0 + i / 10, count_params(model)])
+    return study.trials
+
+
+def _planned(
+    sampler: EvolutionSampler, parents: list[optuna.trial.FrozenTrial], space: Space, budget: Budget, n: int
+) -> list[tuple[dict, int]]:
+    """The parameters and parameter count of `n` children the sampler plans from these trials
+    (none trained)."""
+    drawn = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    drawn.add_trials(parents)
+    out = []
+    for _ in range(n):
+        trial = drawn.ask()
+        model = sample_model(TrialSuggest(trial), space.model, MNIST, budget)
+        sample_train(TrialSuggest(trial), space.train, seed=0)
+        out.append((trial.params, count_params(model)))
+        drawn.tell(trial, state=TrialState.FAIL)
+    return out
+
+
 def test_a_child_aimed_under_a_budget_fits_it_when_the_space_gained_a_costlier_head() -> None:
     """The front5k space with a `gap` head added after its trials ended in 1x1 convs: a child
     of those draws the new head at random, and a layout whose last conv has one channel per
@@ -279,13 +309,8 @@ def test_a_child_aimed_under_a_budget_fits_it_when_the_space_gained_a_costlier_h
     spec = load_spec(REPO / "studies" / "front5k.toml")
     before = spec.space.model_copy(update={"model": spec.space.model.model_copy(update={"head": "conv1x1"})})
     after = spec.space.model_copy(update={"model": spec.space.model.model_copy(update={"head": ["conv1x1", "gap"]})})
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
-    for i in range(6):  # trials of the old space under 1,000 ending in a shared conv at 7x7
-        study.enqueue_trial({"fill": 0.19, "tail_convs": 0, "s2_shared": 2})
-        trial = study.ask()
-        model = sample_model(TrialSuggest(trial), before.model, MNIST, spec.budget)
-        sample_train(TrialSuggest(trial), before.train, seed=0)
-        study.tell(trial, [97.0 + i / 10, count_params(model)])
+    # trials of the old space under 1,000 ending in a shared conv at 7x7
+    parents = _population(before, spec.budget, {"fill": 0.19, "tail_convs": 0, "s2_shared": 2})
     whole = functools.partial(complete, after, MNIST, spec.budget)
 
     def children(within: bool) -> list[tuple[str, int]]:
@@ -293,15 +318,7 @@ def test_a_child_aimed_under_a_budget_fits_it_when_the_space_gained_a_costlier_h
         sampler = EvolutionSampler(
             population=6, tournament=2, startup=2, cost_limit=5000, aim_by="fill", marks=(1000,), seed=0, complete=check
         )
-        drawn = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-        drawn.add_trials(study.trials)
-        out = []
-        for _ in range(30):
-            trial = drawn.ask()
-            model = sample_model(TrialSuggest(trial), after.model, MNIST, spec.budget)
-            out.append((trial.params["head"], count_params(model)))
-            drawn.tell(trial, state=TrialState.FAIL)
-        return out
+        return [(params["head"], cost) for params, cost in _planned(sampler, parents, after, spec.budget, 30)]
 
     aimed = children(within=True)
     assert max(cost for _, cost in aimed) <= 1000 and any(head == "gap" for head, _ in aimed), aimed
@@ -316,13 +333,7 @@ def test_a_new_layout_child_trains_its_parents_recipe_on_a_layout_drawn_anew_wit
     assert "lr" in spec.recipe_params and "fill" not in spec.recipe_params and "head" not in spec.recipe_params
     recipe = {"lr": 0.018, "batch_size": 32, "scheduler": "linear", "ema": 0.999, "rotate": 5.0}
     family = {"fill": 0.19, "tail_convs": 2, "s0_shared": 2, "head": "conv1x1"}
-    study = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
-    for i in range(6):
-        study.enqueue_trial(recipe | family)
-        trial = study.ask()
-        model = sample_model(TrialSuggest(trial), spec.space.model, MNIST, spec.budget)
-        sample_train(TrialSuggest(trial), spec.space.train, seed=0)
-        study.tell(trial, [97.0 + i / 10, count_params(model)])
+    parents = _population(spec.space, spec.budget, recipe | family)
     whole = functools.partial(complete, spec.space, MNIST, spec.budget)
 
     def children(new_layout: float) -> list[tuple[dict, int]]:
@@ -330,16 +341,7 @@ def test_a_new_layout_child_trains_its_parents_recipe_on_a_layout_drawn_anew_wit
             population=6, tournament=2, startup=2, cost_limit=5000, aim_by="fill", marks=(1000,),
             new_layout=new_layout, recipe=spec.recipe_params, seed=0, complete=whole,
         )  # fmt: skip
-        drawn = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-        drawn.add_trials(study.trials)
-        out = []
-        for _ in range(20):
-            trial = drawn.ask()
-            model = sample_model(TrialSuggest(trial), spec.space.model, MNIST, spec.budget)
-            sample_train(TrialSuggest(trial), spec.space.train, seed=0)
-            out.append((trial.params, count_params(model)))
-            drawn.tell(trial, state=TrialState.FAIL)
-        return out
+        return _planned(sampler, parents, spec.space, spec.budget, 20)
 
     def families(kids: list[tuple[dict, int]]) -> set[tuple]:
         return {tuple(params[k] for k in family if k != "fill") for params, _ in kids}
