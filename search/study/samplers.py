@@ -161,6 +161,7 @@ def _nearest_to_target(
     top: float | None,
     rng: np.random.RandomState,
     marks: Sequence[float] = (),
+    reach: float = 1.0,
 ) -> tuple[FrozenTrial, float] | None:
     """A tournament for one point of the front: a target cost drawn log-uniformly from the
     members' cheapest trial up to `top` (the budget on that cost; without one, their
@@ -169,8 +170,10 @@ def _nearest_to_target(
     dominates) nearest to it on a log scale wins. Each front member gets children in
     proportion to the stretch of the cost range it is nearest to: a member beside a gap in
     the front gets many (its children fill the gap), a member among many close ones few,
-    however the population crowds. The winner and the target; None when the study is not
-    accuracy against a cost."""
+    however the population crowds. With `reach` above 1, any front member whose cost is
+    within that factor of the target wins, each as often: the families of the front's
+    neighbouring stretches get children aimed here too (narrowed or widened to the target).
+    The winner and the target; None when the study is not accuracy against a cost."""
     cost = cost_index(directions)
     if cost is None:
         return None
@@ -183,7 +186,8 @@ def _nearest_to_target(
         high = max(logs) if top is None else max(*logs, math.log(max(top, 1.0)))
         target = rng.uniform(min(logs), high)
     gaps = [abs(x - target) for x in logs]
-    return front[int(rng.choice([i for i, g in enumerate(gaps) if g == min(gaps)]))], math.exp(target)
+    near = [i for i, g in enumerate(gaps) if g <= math.log(reach)] if reach > 1 else []
+    return front[int(rng.choice(near or [i for i, g in enumerate(gaps) if g == min(gaps)]))], math.exp(target)
 
 
 def archived_front(
@@ -272,7 +276,12 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     `recipe` ones (what the child trains with) left out of the child, so that it is drawn at
     random (aimed as any child is), under its parent's recipe. Mutations of one or two of some
     30 parameters keep a study's layouts in the families of its few random draws; a random
-    draw with a random recipe seldom survives screening against tuned ones."""
+    draw with a random recipe seldom survives screening against tuned ones.
+    With `parent_reach` (a factor above 1), a target's parent is any front member that costs
+    within that factor of it, not only the nearest: the member just under a budget otherwise
+    parents every child aimed there, and the budget's best stays in that one family while a
+    better family sits a little above it (front5k's seven members from 1,462 to 1,878
+    parameters were one family, its best 98.78% since trial 97, with 99.00% at 2,454)."""
 
     def __init__(
         self,
@@ -287,6 +296,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         marks: Sequence[float] = (),
         new_layout: float = 0.0,
         recipe: Collection[str] = (),
+        parent_reach: float = 1.0,
         seed: int | None = None,
         complete: Complete | None = None,
     ) -> None:
@@ -296,12 +306,14 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             raise ValueError("resample is a probability: between 0 and 1")
         if not 0.0 <= new_layout <= 1.0:
             raise ValueError("new_layout is a probability: between 0 and 1")
+        if not parent_reach >= 1.0:
+            raise ValueError("parent_reach is a factor of cost: 1 or more")
         self.population, self.tournament, self.startup = population, tournament, max(startup, 2)
         if front not in get_args(FrontRule):
             raise ValueError(f"front is one of {', '.join(get_args(FrontRule))}")
         self.resample, self.front, self.cost_limit, self.aim_by = resample, front, cost_limit, aim_by
         self.marks = tuple(marks)
-        self.new_layout, self.recipe = new_layout, frozenset(recipe)
+        self.new_layout, self.recipe, self.parent_reach = new_layout, frozenset(recipe), parent_reach
         self._seed = seed if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         self._rng = np.random.RandomState(self._seed)
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
@@ -341,7 +353,9 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     def aimed_parent(self, study: optuna.Study, members: list[FrozenTrial]) -> tuple[FrozenTrial, float | None]:
         """A tournament's winner and, under the "target" rule in a Pareto study, the cost its child aims at."""
         if self.front == "target" and (
-            aimed := _nearest_to_target(members, study.directions, self.cost_limit, self._rng, self.marks)
+            aimed := _nearest_to_target(
+                members, study.directions, self.cost_limit, self._rng, self.marks, self.parent_reach
+            )
         ):
             return aimed
         picks = [members[i] for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
@@ -518,6 +532,7 @@ def make_sampler(
             marks=spec.targets,
             new_layout=spec.new_layout,
             recipe=recipe,
+            parent_reach=spec.parent_reach,
             seed=seed,
             complete=complete,
         )

@@ -201,6 +201,30 @@ def test_targets_drawn_at_the_costs_the_front_is_read_at_pick_the_members_neares
     assert all(p.values[1] == (1000 if t <= 1000 else 3500 if t > midway else 2000) for p, t in picks)
 
 
+def test_a_parent_reach_lets_the_fronts_neighbouring_families_parent_a_budgets_children() -> None:
+    """One family holds the front just under 2,000 parameters, a better one just above: aimed at
+    2,000, the nearest member always wins; with a reach of 1.5 the family above parents a share
+    of the children too, and a member beyond the reach never does."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = {"x": FloatDistribution(0, 1)}
+    below, above, far = [(1500, 98.3), (1700, 98.5), (1900, 98.8)], [(2400, 99.0), (2700, 99.1)], [(4500, 99.3)]
+    for cost, acc in below + above + far:
+        study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions=dist, values=[acc, cost]))
+
+    def parents(reach: float) -> list[float]:
+        sampler = EvolutionSampler(
+            population=6, tournament=2, cost_limit=5000, marks=(2000,), parent_reach=reach, seed=0
+        )
+        return [sampler.aimed_parent(study, study.trials)[0].values[1] for _ in range(600)]
+
+    assert set(parents(1.0)) <= {1700, 1900}  # the nearest to a target from 1,700 to 2,000
+    reached = parents(1.5)
+    assert {c for c, _ in below + above} <= set(reached) and 4500 not in reached
+    assert 0.25 < sum(c > 2000 for c in reached) / len(reached) < 0.55  # each member within reach as often
+    with pytest.raises(ValueError, match="parent_reach"):
+        EvolutionSampler(parent_reach=0.5)
+
+
 def test_an_end_of_the_front_the_population_aged_out_of_still_gets_parents() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     dist = {"x": FloatDistribution(0, 1)}
