@@ -17,6 +17,7 @@ from search.study.record import (
     RungResult,
     mean_curve,
     record_curves,
+    record_drawn,
     record_infeasible,
     record_invalid,
     record_owner,
@@ -26,6 +27,7 @@ from search.study.record import (
     record_taken_up,
     record_teacher,
 )
+from search.study.samplers import EvolutionSampler
 from search.study.space import TrialSuggest, sample_model, sample_train
 from search.study.spec import StudySpec
 from search.training import ONE_PROCESS, EpochResult, Experiment, History, Resources, TrainConfig, train_replicas
@@ -167,6 +169,9 @@ def _sample(trial: optuna.Trial, ctx: SearchContext) -> tuple[ModelConfig, Train
     cfg = sample_train(suggest, ctx.spec.space.train, seed=ctx.spec.seed).model_copy(
         update={"layout": ctx.resources.layout(ctx.seeds_per_trial)}
     )
+    sampler = trial.study.sampler
+    if isinstance(sampler, EvolutionSampler) and (drawn := sampler.origin(trial.number, trial.params)):
+        record_drawn(trial, drawn)
     stats, budget = analyse(model), ctx.spec.budget
     excess = budget.excess(stats)
     over = any(v > 0 for v in excess.values())

@@ -48,6 +48,7 @@ class _Key:
     TEACHER = "teacher"  # the distillation teacher's identity (`Teacher.identity`), when the recipe distils
     RUNGS = "rungs"  # promotion: [{images, epochs, score, curve}] per cheaper run the trial climbed, in order
     TAKEN_UP = "taken_up"  # per run (rungs, then the full run): epochs restored from a cut-short run, not trained here
+    DRAWN = "drawn"  # evolution's child: {how: mutation | new layout, parent: trial number, target: cost or None}
 
 
 class StudyKey:
@@ -107,6 +108,9 @@ class TrialRecord:
     taken_up: tuple[int, ...] = ()
     """Per run (its rungs, then its full run): epochs restored from the state a trial cut short
     left (its retry's `seconds` do not include them)."""
+    drawn: dict | None = None
+    """Evolution: how the sampler drew this child (how, parent, target); None for a random
+    draw, a given configuration, or a trial from before it was recorded."""
 
     @classmethod
     def of(cls, t: FrozenTrial) -> TrialRecord:
@@ -135,6 +139,7 @@ class TrialRecord:
                 RungResult(r["images"], r["epochs"], r["score"], tuple(r["curve"])) for r in attrs.get(_Key.RUNGS, ())
             ),
             taken_up=tuple(attrs.get(_Key.TAKEN_UP, ())),
+            drawn=attrs.get(_Key.DRAWN),
         )
 
     @property
@@ -239,6 +244,11 @@ def rung_peers(study: optuna.Study, rung: int, exclude: int) -> list[TrialRecord
     running on (a failed trial's score lives on in its retry, which is queued with it)."""
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     return [r for r in records(study, states) if len(r.rungs) > rung and r.number != exclude]
+
+
+def record_drawn(trial: optuna.Trial, drawn: dict) -> None:
+    """How the sampler drew the trial (evolution's `origin`)."""
+    trial.set_user_attr(_Key.DRAWN, drawn)
 
 
 def record_teacher(trial: optuna.Trial, identity: dict) -> None:

@@ -10,7 +10,7 @@ from it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from typing import Any, Protocol, get_args
 
 import numpy as np
@@ -86,6 +86,7 @@ MUTATION_TRIES = 64
 at random (the population has converged: exploring is worth more than a repeat)."""
 
 MOVE_TRIES = 8
+MUTATION, NEW_LAYOUT = "mutation", "new layout"  # how a child was drawn (`EvolutionSampler.origin`)
 """How often a mutation of one parameter is drawn again, each time reaching further, when it
 leaves what the child trains unchanged (a relative width whose conv keeps its channels). Of
 the children of random parents that mutate widths only, 57-71% trained their parent's model
@@ -320,6 +321,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self._complete = complete
         self._seen: dict[int, Hashable | None] = {}  # trial number -> identity, computed once
         self._plans: dict[int, dict[str, Any]] = {}
+        self._origins: dict[int, dict[str, Any]] = {}  # trial number -> how its planned child was drawn
 
     def reseed_rng(self) -> None:
         self._seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -371,14 +373,18 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
             return 1.0
         return target / self.cost_limit
 
-    def aimed_child(
-        self, parent: FrozenTrial, target: float | None, directions: Sequence[StudyDirection]
-    ) -> dict[str, Any]:
-        """`parent` mutated (or, with probability `new_layout`, its recipe alone) and, with `aim_by`
-        and a target, its `aim_by` value set to the target's share of `cost_limit` (without one,
-        its parent's value scaled by target / parent's cost)."""
+    def kind_of_child(self) -> str:
+        """A new layout with probability `new_layout`, else a mutation."""
         anew = self.new_layout > 0 and self._rng.rand() < self.new_layout  # no draw when off: streams as before
-        child = self.recipe_of(parent) if anew else self.mutate(parent)
+        return NEW_LAYOUT if anew else MUTATION
+
+    def aimed_child(
+        self, parent: FrozenTrial, target: float | None, directions: Sequence[StudyDirection], how: str = MUTATION
+    ) -> dict[str, Any]:
+        """`parent` mutated (or, for a new layout, its recipe alone) and, with `aim_by` and a
+        target, its `aim_by` value set to the target's share of `cost_limit` (without one, its
+        parent's value scaled by target / parent's cost)."""
+        child = self.recipe_of(parent) if how == NEW_LAYOUT else self.mutate(parent)
         cost = cost_index(directions)
         name = self.aim_by
         if target is None or cost is None or name is None or name not in parent.params:
@@ -470,15 +476,27 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         tried = self._tried(study)
         for _ in range(MUTATION_TRIES):
             parent, target = self.aimed_parent(study, members)
-            child: dict[str, Any] | None = self.aimed_child(parent, target, study.directions)
+            how = self.kind_of_child()
+            child: dict[str, Any] | None = self.aimed_child(parent, target, study.directions, how)
             key: Hashable = True
             if self._complete is not None and child is not None:
                 done = self._complete(child, int(self._rng.randint(2**31)), self.within(parent, target))
                 child, key = done if done is not None else (None, None)
             if child is not None and key not in tried:
                 self._plans[trial.number] = child
+                self._origins[trial.number] = {"how": how, "parent": parent.number, "target": target}
                 return
         # no new trainable child near the population (it has converged): a random draw explores
+
+    def origin(self, number: int, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """How trial `number` was drawn, when it is the child this sampler planned for it (its
+        parameters those of the plan): {"how": "mutation" or "new layout", "parent": the parent's
+        trial number, "target": the cost it was aimed at, or None}. None for a random draw, and
+        for a trial given its parameters (a start, a retry of a cut-short trial)."""
+        plan, how = self._plans.get(number), self._origins.get(number)
+        if not plan or how is None or any(params.get(k, v) != v for k, v in plan.items()):
+            return None
+        return dict(how)
 
     def _tried(self, study: optuna.Study) -> set[Hashable]:
         """The identities of every configuration the study has drawn (finished ones, computed once)."""
@@ -504,6 +522,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
     ) -> None:
         self._plans.pop(trial.number, None)
+        self._origins.pop(trial.number, None)
 
 
 def make_sampler(

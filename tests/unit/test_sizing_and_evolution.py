@@ -427,6 +427,32 @@ def test_a_resumed_evolution_study_continues_from_its_population(tmp_path: Path)
         assert nearest <= 4, child.params  # one or two mutated, plus the few a new stage or head brings
 
 
+def test_each_child_records_how_it_was_drawn_and_its_parent_and_a_given_trial_none(tmp_path: Path) -> None:
+    lr = {"low": 0.005, "high": 0.05, "log": True}  # a recipe value drawn, which a new layout keeps
+    spec = _evolution_spec(
+        objectives="accuracy+params", **{"sampler.aim": True, "sampler.new_layout": 0.5, "space.train.lr": lr}
+    )
+    db = tmp_path / "d.db"
+    run_synthetic(spec, db, trials=10)
+    optuna.load_study(study_name=spec.name, storage=f"sqlite:///{db}").enqueue_trial(
+        optuna.load_study(study_name=spec.name, storage=f"sqlite:///{db}").trials[0].params
+    )
+    study = run_synthetic(spec, db, trials=11)
+    records = [TrialRecord.of(t) for t in study.trials]
+    assert all(r.drawn is None for r in records[:3]) and records[10].drawn is None  # random draws; a given one
+    children = [r for r in records[3:10] if r.drawn]
+    assert len(children) >= 5 and {r.drawn["how"] for r in children} == {"mutation", "new layout"}
+    for r in children:
+        parent = records[r.drawn["parent"]]
+        assert parent.number < r.number and r.drawn["target"] is not None
+        changed = {k for k in parent.sampled.keys() | r.sampled.keys() if parent.sampled.get(k) != r.sampled.get(k)}
+        if r.drawn["how"] == "mutation":
+            assert len(changed - {"fill"}) <= 4, changed  # one or two mutated, plus a new stage's few
+        else:
+            assert "lr" in r.sampled and not changed & spec.recipe_params, changed  # its parent's recipe
+            assert len(changed) > 4, changed  # on a layout drawn anew
+
+
 @pytest.mark.parametrize("aim", [False, True])
 def test_evolution_works_with_two_objectives(tmp_path: Path, aim: bool) -> None:
     spec = _evolution_spec(objectives="accuracy+params", **{"sampler.aim": aim})
