@@ -86,12 +86,13 @@ MUTATION_TRIES = 64
 at random (the population has converged: exploring is worth more than a repeat)."""
 
 MOVE_TRIES = 8
-MUTATION, NEW_LAYOUT = "mutation", "new layout"  # how a child was drawn (`EvolutionSampler.origin`)
 """How often a mutation of one parameter is drawn again, each time reaching further, when it
 leaves what the child trains unchanged (a relative width whose conv keeps its channels). Of
 the children of random parents that mutate widths only, 57-71% trained their parent's model
 with each move drawn once, 0-10% with up to eight (`benchmarks/mutations.py`; the shipped
 sub1k, sub5k and front5k spaces)."""
+
+MUTATION, NEW_LAYOUT = "mutation", "new layout"  # how a child was drawn (`EvolutionSampler.origin`)
 
 
 def fitness(trial: FrozenTrial) -> list[float] | None:
