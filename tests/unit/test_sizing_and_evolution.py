@@ -434,9 +434,8 @@ def test_each_child_records_how_it_was_drawn_and_its_parent_and_a_given_trial_no
     )
     db = tmp_path / "d.db"
     run_synthetic(spec, db, trials=10)
-    optuna.load_study(study_name=spec.name, storage=f"sqlite:///{db}").enqueue_trial(
-        optuna.load_study(study_name=spec.name, storage=f"sqlite:///{db}").trials[0].params
-    )
+    drawn = optuna.load_study(study_name=spec.name, storage=f"sqlite:///{db}")
+    drawn.enqueue_trial(drawn.trials[0].params)  # a configuration given to the study
     study = run_synthetic(spec, db, trials=11)
     records = [TrialRecord.of(t) for t in study.trials]
     assert all(r.drawn is None for r in records[:3]) and records[10].drawn is None  # random draws; a given one
