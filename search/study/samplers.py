@@ -321,8 +321,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
         self._complete = complete
         self._seen: dict[int, Hashable | None] = {}  # trial number -> identity, computed once
-        self._plans: dict[int, dict[str, Any]] = {}
-        self._origins: dict[int, dict[str, Any]] = {}  # trial number -> how its planned child was drawn
+        self._plans: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # trial number -> child, how drawn
 
     def reseed_rng(self) -> None:
         self._seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -484,8 +483,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
                 done = self._complete(child, int(self._rng.randint(2**31)), self.within(parent, target))
                 child, key = done if done is not None else (None, None)
             if child is not None and key not in tried:
-                self._plans[trial.number] = child
-                self._origins[trial.number] = {"how": how, "parent": parent.number, "target": target}
+                self._plans[trial.number] = child, {"how": how, "parent": parent.number, "target": target}
                 return
         # no new trainable child near the population (it has converged): a random draw explores
 
@@ -494,8 +492,8 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         parameters those of the plan): {"how": "mutation" or "new layout", "parent": the parent's
         trial number, "target": the cost it was aimed at, or None}. None for a random draw, and
         for a trial given its parameters (a start, a retry of a cut-short trial)."""
-        plan, how = self._plans.get(number), self._origins.get(number)
-        if not plan or how is None or any(params.get(k, v) != v for k, v in plan.items()):
+        plan, how = self._plans.get(number, ({}, {}))
+        if not plan or any(params.get(k, v) != v for k, v in plan.items()):
             return None
         return dict(how)
 
@@ -514,7 +512,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     def sample_independent(
         self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
-        plan = self._plans.get(trial.number, {})
+        plan = self._plans.get(trial.number, ({}, {}))[0]
         if param_name in plan and _fits(param_distribution, plan[param_name]):
             return plan[param_name]
         return self._random.sample_independent(study, trial, param_name, param_distribution)
@@ -523,7 +521,6 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
     ) -> None:
         self._plans.pop(trial.number, None)
-        self._origins.pop(trial.number, None)
 
 
 def make_sampler(
