@@ -37,8 +37,8 @@ def trial_row(r: TrialRecord) -> dict:
         "arch": arch_string(model) if model else None,
         "over_budget": r.over,
         "rung_scores": json.dumps([rung.score for rung in r.rungs]) if r.rungs else None,
-        "drawn": r.drawn["how"] if r.drawn else None,
-        "parent": r.drawn["parent"] if r.drawn else None,
+        "drawn": r.drawn.how if r.drawn else None,
+        "parent": r.drawn.parent if r.drawn else None,
     }
     row |= {f"train.{k}": v for k, v in (config.get("train") or {}).items()}
     row |= {f"param.{k}": v for k, v in r.sampled.items()}

@@ -66,6 +66,22 @@ class StudyKey:
     CLASSES = "classes"  # the data's class names, in label order, where it names them (folders, CIFAR-10)
 
 
+MUTATION, NEW_LAYOUT = "mutation", "new layout"  # how evolution drew a child (`Drawn.how`)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """How evolution drew a child: what its sampler planned for the trial (`EvolutionSampler.origin`)."""
+
+    how: str
+    """MUTATION (its parent's parameters, one or two changed) or NEW_LAYOUT (its parent's recipe,
+    every model parameter drawn at random)."""
+    parent: int
+    """The parent's trial number."""
+    target: float | None
+    """The cost the child was aimed at (a Pareto study under the "target" rule), else None."""
+
+
 @dataclass(frozen=True)
 class RungResult:
     """One cheaper run of a trial's configuration (promotion): its share of the training
@@ -108,9 +124,9 @@ class TrialRecord:
     taken_up: tuple[int, ...] = ()
     """Per run (its rungs, then its full run): epochs restored from the state a trial cut short
     left (its retry's `seconds` do not include them)."""
-    drawn: dict | None = None
-    """Evolution: how the sampler drew this child (how, parent, target); None for a random
-    draw, a given configuration, or a trial from before it was recorded."""
+    drawn: Drawn | None = None
+    """Evolution: how the sampler drew this child; None for a random draw, a given
+    configuration, or a trial from before it was recorded."""
 
     @classmethod
     def of(cls, t: FrozenTrial) -> TrialRecord:
@@ -139,7 +155,7 @@ class TrialRecord:
                 RungResult(r["images"], r["epochs"], r["score"], tuple(r["curve"])) for r in attrs.get(_Key.RUNGS, ())
             ),
             taken_up=tuple(attrs.get(_Key.TAKEN_UP, ())),
-            drawn=attrs.get(_Key.DRAWN),
+            drawn=Drawn(**d) if (d := attrs.get(_Key.DRAWN)) else None,
         )
 
     @property
@@ -246,9 +262,9 @@ def rung_peers(study: optuna.Study, rung: int, exclude: int) -> list[TrialRecord
     return [r for r in records(study, states) if len(r.rungs) > rung and r.number != exclude]
 
 
-def record_drawn(trial: optuna.Trial, drawn: dict) -> None:
+def record_drawn(trial: optuna.Trial, drawn: Drawn) -> None:
     """How the sampler drew the trial (evolution's `origin`)."""
-    trial.set_user_attr(_Key.DRAWN, drawn)
+    trial.set_user_attr(_Key.DRAWN, asdict(drawn))
 
 
 def record_teacher(trial: optuna.Trial, identity: dict) -> None:

@@ -19,6 +19,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from search.study.record import MUTATION, NEW_LAYOUT, Drawn
 from search.study.spec import FrontRule, SamplerSpec
 
 
@@ -91,8 +92,6 @@ leaves what the child trains unchanged (a relative width whose conv keeps its ch
 the children of random parents that mutate widths only, 57-71% trained their parent's model
 with each move drawn once, 0-10% with up to eight (`benchmarks/mutations.py`; the shipped
 sub1k, sub5k and front5k spaces)."""
-
-MUTATION, NEW_LAYOUT = "mutation", "new layout"  # how a child was drawn (`EvolutionSampler.origin`)
 
 
 def fitness(trial: FrozenTrial) -> list[float] | None:
@@ -321,7 +320,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
         self._random = optuna.samplers.RandomSampler(seed=self._seed)
         self._complete = complete
         self._seen: dict[int, Hashable | None] = {}  # trial number -> identity, computed once
-        self._plans: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # trial number -> child, how drawn
+        self._plans: dict[int, tuple[dict[str, Any], Drawn]] = {}  # trial number -> child, how drawn
 
     def reseed_rng(self) -> None:
         self._seed = int(np.random.SeedSequence().generate_state(1)[0])
@@ -483,19 +482,18 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
                 done = self._complete(child, int(self._rng.randint(2**31)), self.within(parent, target))
                 child, key = done if done is not None else (None, None)
             if child is not None and key not in tried:
-                self._plans[trial.number] = child, {"how": how, "parent": parent.number, "target": target}
+                self._plans[trial.number] = child, Drawn(how, parent.number, target)
                 return
         # no new trainable child near the population (it has converged): a random draw explores
 
-    def origin(self, number: int, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    def origin(self, number: int, params: Mapping[str, Any]) -> Drawn | None:
         """How trial `number` was drawn, when it is the child this sampler planned for it (its
-        parameters those of the plan): {"how": "mutation" or "new layout", "parent": the parent's
-        trial number, "target": the cost it was aimed at, or None}. None for a random draw, and
-        for a trial given its parameters (a start, a retry of a cut-short trial)."""
-        plan, how = self._plans.get(number, ({}, {}))
+        parameters those of the plan). None for a random draw, and for a trial given its
+        parameters (a start, a retry of a cut-short trial)."""
+        plan, drawn = self._plans.get(number, ({}, None))
         if not plan or any(params.get(k, v) != v for k, v in plan.items()):
             return None
-        return dict(how)
+        return drawn
 
     def _tried(self, study: optuna.Study) -> set[Hashable]:
         """The identities of every configuration the study has drawn (finished ones, computed once)."""
@@ -512,7 +510,7 @@ class EvolutionSampler(optuna.samplers.BaseSampler):
     def sample_independent(
         self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
-        plan = self._plans.get(trial.number, ({}, {}))[0]
+        plan = self._plans.get(trial.number, ({}, None))[0]
         if param_name in plan and _fits(param_distribution, plan[param_name]):
             return plan[param_name]
         return self._random.sample_independent(study, trial, param_name, param_distribution)
