@@ -4,6 +4,8 @@ test accuracy; bare `tinynas studies` lists the studies of every studies/*.db.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -48,3 +50,25 @@ def test_bare_studies_lists_every_study_database_in_studies(tmp_path: Path, monk
     shown = CliRunner().invoke(app, ["studies"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
     assert "alpha" in shown.output and "beta" in shown.output and "studies/alpha.db" in shown.output
+
+
+def test_the_front_script_reads_a_pareto_studys_front_and_its_best_under_each_budget(tmp_path: Path) -> None:
+    rows = [  # number, state, val_acc, params
+        (0, "COMPLETE", 97.0, 900),
+        (1, "COMPLETE", 96.0, 950),  # beaten by trial 0: cheaper and better
+        (2, "PRUNED", 99.9, 800),  # a rung score: never on the front
+        (3, "COMPLETE", 98.5, 1900),
+        (4, "COMPLETE", 98.0, 1500),
+        (5, "COMPLETE", 98.9, 2100),
+    ]
+    csv = tmp_path / "trials.csv"
+    csv.write_text("number,state,val_acc,params\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    script = Path(__file__).resolve().parents[2] / "studies" / "front.py"
+    out = subprocess.run(
+        [sys.executable, str(script), str(csv), "--budgets", "1000", "2000", "--after", "3"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.startswith("6 trials: 5 complete, 1 pruned")
+    assert "| params | **900** | 1,500 | **1,900** | 2,100 |" in out
+    assert "| trial | 0 | 4 | 3 | 5 |" in out
+    assert "| 3 | 97.00 | 98.50 |" in out and "| 5 | 97.00 | 98.50 |" in out
