@@ -165,6 +165,33 @@ def sub5k_t91() -> ModelConfig:
 
 @register(
     recipe={
+        "lr": 0.00706052020344096, "weight_decay": 0.0005, "batch_size": 64, "epochs": 19, "scheduler": "linear",
+        "pct_start": 0.2226684155855478, "rotate": 8.04518544011589, "translate": 0.01704520134435472, "ema": 0.999,
+        "seed": 17,
+    },
+    found={"study": "front5k", "trial": 210, "val_acc": 99.315, "params": 4168},
+)  # fmt: skip
+def front5k_t210() -> ModelConfig:
+    """Found from a cold start by the front5k study's sampler (trial 210, no `[[start]]`; 4,168
+    parameters), its pick under 5,000: one full conv at 28x28 and one at 14x14, a 1x1 conv to 4
+    channels between, two depthwise-separable convs at 7x7, each stage ending in a shared-weight
+    conv applied twice, two unpadded convs, the last one channel per class before global pooling,
+    ReLU before BN."""
+    return cnn(
+        name="front5k-t210",
+        stages=[[10], [10], [8, 4]],
+        kinds=["full", "full", "separable"],
+        shared=2,
+        transitions=[4, None],
+        tail=[10, 10],
+        head="gap",
+        order="relu-bn",
+        dropout=0.057252553262176854,
+    )
+
+
+@register(
+    recipe={
         "lr": 0.02309596530030345, "batch_size": 32, "scheduler": "onecycle", "pct_start": 0.18955008041754684,
         "rotate": 3.537052907966536, "translate": 0.07583770008294924, "scale": 0.09, "ema": 0.999, "seed": 6,
     },

@@ -188,22 +188,23 @@ def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> Non
 
 
 @pytest.mark.parametrize(
-    ("name", "study"),
+    ("name", "export"),
     [
-        ("sub5k-t0", "sub5k-v6"),
-        ("sub5k-t83", "sub5k-v5"),
-        ("sub5k-t91", "cold/sub5k"),
-        ("sub4k-t23", "sub4k"),
-        ("sub3k-t1", "sub3k"),
-        ("sub2k-t1", "sub2k"),
-        ("sub1k-t1", "sub1k"),
+        ("sub5k-t0", "sub5k-v6/best.json"),
+        ("sub5k-t83", "sub5k-v5/best.json"),
+        ("sub5k-t91", "cold/sub5k/best.json"),
+        ("front5k-t210", "cold/front5k/best-5k.json"),
+        ("sub4k-t23", "sub4k/best.json"),
+        ("sub3k-t1", "sub3k/best.json"),
+        ("sub2k-t1", "sub2k/best.json"),
+        ("sub1k-t1", "sub1k/best.json"),
     ],
 )
-def test_a_searched_preset_is_its_export_model_and_recipe(name: str, study: str) -> None:
+def test_a_searched_preset_is_its_export_model_and_recipe(name: str, export: str) -> None:
     """`tinynas retrain sub5k-t83` retrains what the study exported, under the same hash."""
     from search.training import load_experiment
 
-    exported = load_experiment(Path(__file__).resolve().parents[2] / "studies" / "results" / study / "best.json")
+    exported = load_experiment(Path(__file__).resolve().parents[2] / "studies" / "results" / export)
     named = load_experiment(name)
     assert named.model == exported.model and named.train == exported.train
     assert named.config_hash() == exported.config_hash()
