@@ -134,7 +134,10 @@ def open_storage(url: str, *, create: bool, heartbeat_s: int | None = None) -> o
         storage = _rdb_storage(url, engine_kwargs, heartbeat)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         reason = getattr(exc, "orig", None) or exc
-        raise TinynasError(f"cannot open storage {redact(url)}: {str(reason).strip().splitlines()[0]}") from None
+        raise TinynasError(
+            f"cannot open storage {redact(url)}: {str(reason).strip().splitlines()[0]}; check the URL and that its "
+            "database server is up, then run the same command again (the study, if any, is unchanged)"
+        ) from None
     if path is not None and _writable(path):
         _one_writer_at_a_time(storage.engine)
     return storage

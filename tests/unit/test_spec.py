@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ max_epochs = 10
 """
 
 
-AIMED = (REPO / "studies" / "front5k.toml").read_text()  # a Pareto study whose evolution aims its children
+AIMED = re.sub(  # a Pareto study whose evolution aims its children, at every budget it is read at
+    r"(?m)^targets = .*$", "targets = [1000, 2000, 3000, 4000, 5000]", (REPO / "studies" / "front5k.toml").read_text()
+)
 
 SHIPPED = sorted((REPO / "studies").glob("*.toml")) + sorted((REPO / "benchmarks" / "specs").glob("*.toml"))
 
