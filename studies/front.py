@@ -15,29 +15,26 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-
-def pareto_front(done: pd.DataFrame) -> pd.DataFrame:
-    """The complete trials no other beats: fewer or as many parameters and a higher score, or
-    fewer parameters and as high a score. Cheapest first."""
-    ranked = done.sort_values(["params", "val_acc"], ascending=[True, False])
-    best = ranked["val_acc"].cummax().shift(fill_value=-1.0)
-    return ranked[ranked["val_acc"] > best]
+from search.study import Kind, pareto_front
 
 
-def best_under(done: pd.DataFrame, budgets: list[int]) -> list[float | None]:
-    """The best searched score among the trials of at most each budget's parameters."""
-    return [done.loc[done["params"] <= b, "val_acc"].max() if (done["params"] <= b).any() else None for b in budgets]
+def best_under(done: pd.DataFrame, budget: int) -> Any:
+    """The row label of the best searched score among the trials of at most `budget`
+    parameters; None when none is that cheap."""
+    within = done.loc[done["params"] <= budget, "val_acc"]
+    return within.idxmax() if not within.empty else None
 
 
 def _row(cells: list[object]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _score(value: float | None) -> str:
-    return "-" if value is None or pd.isna(value) else f"{value:.2f}"
+def _score(done: pd.DataFrame, label: Any) -> str:
+    return "-" if label is None else f"{done.at[label, 'val_acc']:.2f}"
 
 
 def main() -> None:
@@ -49,12 +46,12 @@ def main() -> None:
     args = parser.parse_args()
 
     trials = pd.read_csv(args.csv)
-    done = trials[trials["state"] == "COMPLETE"].dropna(subset=["val_acc", "params"])
+    done = trials[trials["state"] == Kind.COMPLETE.value].dropna(subset=["val_acc", "params"])
     counts = trials["state"].value_counts()
     print(f"{len(trials)} trials: " + ", ".join(f"{n} {state.lower()}" for state, n in counts.items()) + "\n")
 
-    front = pareto_front(done)
-    bests = {done.loc[done["params"] <= b, "val_acc"].idxmax() for b in args.budgets if (done["params"] <= b).any()}
+    front = pareto_front(trials)
+    bests = {best_under(done, b) for b in args.budgets}
     for start in range(0, len(front), args.columns):
         part = front.iloc[start : start + args.columns]
         bold = [i in bests for i in part.index]
@@ -69,7 +66,8 @@ def main() -> None:
     print(_row(["---"] * (len(args.budgets) + 1)))
     last = int(trials["number"].max())
     for n in sorted({*args.after, last}):
-        print(_row([n, *(_score(v) for v in best_under(done[done["number"] <= n], args.budgets))]))
+        upto = done[done["number"] <= n]
+        print(_row([n, *(_score(upto, best_under(upto, b)) for b in args.budgets)]))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from models import ARCH_NOTATION
 from search.errors import check_replaceable, write_user_file
 from search.outputs import retrain_records
 from search.outputs.export import study_target
-from search.study import Kind, StudyRecord, complete_records, trials_frame
+from search.study import Kind, StudyRecord, complete_records, pareto_front, trials_frame
 
 STYLE = {
     Kind.COMPLETE.value: ("#1f77b4", "circle"),
@@ -58,8 +58,7 @@ def pareto_figure(frame: pd.DataFrame, budget: int | None, target: float) -> go.
             text=[f"trial {n}<br>{a}" for n, a in zip(part.index, part["arch"], strict=True)],
             hovertemplate="%{text}<br>%{x:,} params, %{y:.2f}%<extra></extra>",
         )
-    complete = frame[frame["state"] == "COMPLETE"].sort_values(["params", "val_acc"], ascending=[True, False])
-    front = complete[complete["val_acc"] > complete["val_acc"].cummax().shift(fill_value=-1.0)]
+    front = pareto_front(frame)
     if not front.empty:  # a staircase to the budget: the best accuracy reached with at most x parameters
         end = max(budget or 0, int(front["params"].max()))
         fig.add_scatter(

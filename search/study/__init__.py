@@ -3,7 +3,7 @@ record and running a study. Imports the training and data layers; never outputs 
 
 from search.study.confirm import ConfirmEpoch, ConfirmFeed, ConfirmRun, confirm_best, confirm_experiment, confirm_plan
 from search.study.feasibility import check_space
-from search.study.frames import studies_frame, trials_frame
+from search.study.frames import pareto_front, studies_frame, trials_frame
 from search.study.objective import seed_score
 from search.study.options import SearchFlags, SearchOptions, resolve_options, time_left
 from search.study.record import Kind, StudyRecord, TrialRecord, complete_records, records
@@ -17,6 +17,6 @@ from search.study.storage import load_study, open_storage, redact, resolve_url
 __all__ = [
     "QUIET", "SearchFeed", "SearchStart", "join_study", "search_study", "ConfirmEpoch", "ConfirmFeed", "ConfirmRun", "Kind", "SearchFlags", "SearchOptions", "StudyRecord", "StudySpec", "TrialRecord", "TrialSuggest", "Watcher", "check_space",
     "complete_records", "confirm_best", "confirm_experiment", "confirm_plan", "finished", "load_spec", "load_study", "open_storage", "open_study", "optimize",
-    "parse_duration", "prepare", "records", "redact", "resolve_options", "resolve_url", "run", "sample_model",
+    "pareto_front", "parse_duration", "prepare", "records", "redact", "resolve_options", "resolve_url", "run", "sample_model",
     "sample_train", "seed_score", "silent", "studies_frame", "time_left", "trials_frame", "WatcherFactory",
 ]  # fmt: skip

@@ -54,6 +54,14 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     return frame.set_index("number") if not frame.empty else frame
 
 
+def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
+    """The complete trials of a trials table (`trials_frame`, or its CSV read back) that no other
+    beats: none with as few parameters scores higher, none with fewer scores as high. Cheapest
+    first: the best validation accuracy reached with at most each one's parameters."""
+    complete = frame[frame["state"] == Kind.COMPLETE.value].sort_values(["params", "val_acc"], ascending=[True, False])
+    return complete[complete["val_acc"] > complete["val_acc"].cummax().shift(fill_value=-1.0)]
+
+
 def studies_frame(storage: optuna.storages.BaseStorage) -> pd.DataFrame:
     import pandas as pd
 

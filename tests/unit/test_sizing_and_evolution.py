@@ -16,7 +16,7 @@ from models import build, count_params
 from search.data import dataset_info
 from search.errors import TinynasError
 from search.study import SearchOptions, TrialRecord, load_spec, open_study
-from search.study.record import Kind, StudyKey
+from search.study.record import MUTATION, NEW_LAYOUT, Kind, StudyKey
 from search.study.runner import as_recorded
 from search.study.samplers import EvolutionSampler, fitness
 from search.study.space import RandomSuggest, TrialSuggest, complete, probe, sample_model, sample_train
@@ -440,12 +440,12 @@ def test_each_child_records_how_it_was_drawn_and_its_parent_and_a_given_trial_no
     records = [TrialRecord.of(t) for t in study.trials]
     assert all(r.drawn is None for r in records[:3]) and records[10].drawn is None  # random draws; a given one
     children = [r for r in records[3:10] if r.drawn]
-    assert len(children) >= 5 and {r.drawn.how for r in children} == {"mutation", "new layout"}
+    assert len(children) >= 5 and {r.drawn.how for r in children} == {MUTATION, NEW_LAYOUT}
     for r in children:
         parent = records[r.drawn.parent]
         assert parent.number < r.number and r.drawn.target is not None
         changed = {k for k in parent.sampled.keys() | r.sampled.keys() if parent.sampled.get(k) != r.sampled.get(k)}
-        if r.drawn.how == "mutation":
+        if r.drawn.how == MUTATION:
             assert len(changed - {"fill"}) <= 4, changed  # one or two mutated, plus a new stage's few
         else:
             assert "lr" in r.sampled and not changed & spec.recipe_params, changed  # its parent's recipe
