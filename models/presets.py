@@ -217,6 +217,31 @@ def front5k_t192() -> ModelConfig:
 
 @register(
     recipe={
+        "lr": 0.00909188573883169, "batch_size": 64, "epochs": 19, "scheduler": "linear",
+        "pct_start": 0.2226684155855478, "rotate": 8.044922439548259, "translate": 0.00692873632432929, "seed": 17,
+    },
+    found={"study": "front5k", "trial": 264, "val_acc": 99.28, "params": 2740},
+)  # fmt: skip
+def front5k_t264() -> ModelConfig:
+    """Found from a cold start by the front5k study's sampler (trial 264, no `[[start]]`; 2,740
+    parameters), its pick under 3,000: one full conv at each of 28x28, 14x14 and 7x7 (8, 8 and
+    4 channels), each ending in a shared-weight conv applied two, three and two times, a 1x1
+    conv to 2 channels after the first pool, two unpadded convs, the last one channel per class
+    before global pooling."""
+    return cnn(
+        name="front5k-t264",
+        stages=[[8], [8], [4]],
+        shared=[2, 3, 2],
+        transitions=[2, None],
+        tail=[6, 10],
+        head="gap",
+        order="bn-relu",
+        dropout=0.057252553262176854,
+    )
+
+
+@register(
+    recipe={
         "lr": 0.02309596530030345, "batch_size": 32, "scheduler": "onecycle", "pct_start": 0.18955008041754684,
         "rotate": 3.537052907966536, "translate": 0.07583770008294924, "scale": 0.09, "ema": 0.999, "seed": 6,
     },
