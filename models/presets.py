@@ -242,6 +242,31 @@ def front5k_t264() -> ModelConfig:
 
 @register(
     recipe={
+        "lr": 0.010903271248004805, "batch_size": 32, "epochs": 19, "scheduler": "onecycle",
+        "pct_start": 0.25541221000524156, "rotate": 9.451462852894394, "translate": 0.02928604804016172, "ema": 0.999,
+        "seed": 17,
+    },
+    found={"study": "front5k", "trial": 245, "val_acc": 97.965, "params": 912},
+)  # fmt: skip
+def front5k_t245() -> ModelConfig:
+    """Found from a cold start by the front5k study's sampler (trial 245, no `[[start]]`; 912
+    parameters), its pick under 1,000: a full conv at 28x28 ending in a shared one applied
+    twice, two grouped convs (2 groups) at 14x14, a 1x1 conv to 4 channels after the second
+    pool, two depthwise-separable convs at 7x7, a 1x1 conv to the classes after global pooling."""
+    return cnn(
+        name="front5k-t245",
+        stages=[[6], [4, 4], [8, 6]],
+        kinds=["full", "grouped", "separable"],
+        shared=[2, 0, 0],
+        transitions=[None, 4],
+        head="conv1x1",
+        order="relu-bn",
+        dropout=0.01358796277081561,
+    )
+
+
+@register(
+    recipe={
         "lr": 0.02309596530030345, "batch_size": 32, "scheduler": "onecycle", "pct_start": 0.18955008041754684,
         "rotate": 3.537052907966536, "translate": 0.07583770008294924, "scale": 0.09, "ema": 0.999, "seed": 6,
     },

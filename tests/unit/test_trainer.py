@@ -196,6 +196,7 @@ def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> Non
         ("front5k-t210", "cold/front5k/best-5k.json"),
         ("front5k-t192", "cold/front5k/best-4k.json"),
         ("front5k-t264", "cold/front5k/best-3k.json"),
+        ("front5k-t245", "cold/front5k/best-1k.json"),
         ("sub4k-t23", "sub4k/best.json"),
         ("sub3k-t1", "sub3k/best.json"),
         ("sub2k-t1", "sub2k/best.json"),
