@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.config import ConfigError, ModelConfig
-from models.family import cnn
+from models.family import Head, cnn
 
 Build = Callable[[], ModelConfig]
 
@@ -163,6 +163,22 @@ def sub5k_t91() -> ModelConfig:
     )
 
 
+def _front5k_shared_family(name: str, *, tail: list[int], head: Head) -> ModelConfig:
+    """The family of the front5k study's picks under 5,000 and 4,000 parameters, which differ in
+    their end alone."""
+    return cnn(
+        name=name,
+        stages=[[10], [10], [8, 4]],
+        kinds=["full", "full", "separable"],
+        shared=2,
+        transitions=[4, None],
+        tail=tail,
+        head=head,
+        order="relu-bn",
+        dropout=0.057252553262176854,
+    )
+
+
 @register(
     recipe={
         "lr": 0.00706052020344096, "weight_decay": 0.0005, "batch_size": 64, "epochs": 19, "scheduler": "linear",
@@ -177,17 +193,7 @@ def front5k_t210() -> ModelConfig:
     channels between, two depthwise-separable convs at 7x7, each stage ending in a shared-weight
     conv applied twice, two unpadded convs, the last one channel per class before global pooling,
     ReLU before BN."""
-    return cnn(
-        name="front5k-t210",
-        stages=[[10], [10], [8, 4]],
-        kinds=["full", "full", "separable"],
-        shared=2,
-        transitions=[4, None],
-        tail=[10, 10],
-        head="gap",
-        order="relu-bn",
-        dropout=0.057252553262176854,
-    )
+    return _front5k_shared_family("front5k-t210", tail=[10, 10], head="gap")
 
 
 @register(
@@ -202,17 +208,7 @@ def front5k_t192() -> ModelConfig:
     """Found from a cold start by the front5k study's sampler (trial 192, no `[[start]]`; 3,870
     parameters), its pick under 4,000: `front5k-t210`'s layout but for its end, two unpadded convs
     to 10 and 6 channels and a 1x1 conv to the classes after global pooling."""
-    return cnn(
-        name="front5k-t192",
-        stages=[[10], [10], [8, 4]],
-        kinds=["full", "full", "separable"],
-        shared=2,
-        transitions=[4, None],
-        tail=[10, 6],
-        head="conv1x1",
-        order="relu-bn",
-        dropout=0.057252553262176854,
-    )
+    return _front5k_shared_family("front5k-t192", tail=[10, 6], head="conv1x1")
 
 
 @register(
