@@ -2,9 +2,10 @@
 summary.json and experiment.json).
 
     python studies/table.py studies/results/retrains/*/
-    python studies/table.py FOLDER... --figure /tmp/front.html --png studies/results/front.png
+    python studies/table.py FOLDER... --figure /tmp/front.html --png studies/results/front.png [--cold FOLDER...]
 
-(the figure takes one folder per point: the front's, as in studies/results/README.md.)
+(the figure takes one folder per point: the front's, as in studies/results/README.md; the
+folders after --cold draw a second line, the models found from a cold start.)
 
 One Markdown row per folder: model, parameters, MACs, epochs, seeds, what the search saw
 (the trial's validation score, and its confirmed mean on fresh seeds when it was confirmed),
@@ -72,7 +73,8 @@ def _label_side(ys: list[float], i: int) -> str:
     return "bottom center" if ys[i] < sum(neighbours) / len(neighbours) else "top center"
 
 
-def front_figure(folders: list[Path]):
+def _series(folders: list[Path], label: str, symbol: str):
+    """One line of points: per model its run with the most epochs, by parameters."""
     import plotly.graph_objects as go
 
     longest: dict[str, tuple[dict, str]] = {}  # per model, its run with the most epochs
@@ -85,18 +87,25 @@ def front_figure(folders: list[Path]):
     runs = {(s["epochs"], len(s["seeds"])) for _, (s, _) in points}
     shared = ", {} epochs, {} seeds".format(*runs.pop()) if len(runs) == 1 else ""  # said once, in the legend
     ys = [s["final_acc_mean"] for _, (s, _) in points]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[s["params"] for _, (s, _) in points],
-            y=ys,
-            error_y={"type": "data", "array": [s["final_acc_std"] for _, (s, _) in points]},
-            text=[n if shared else f"{n} ({s['epochs']} epochs, {len(s['seeds'])} seeds)" for n, (s, _) in points],
-            mode="markers+lines+text",
-            textposition=[_label_side(ys, i) for i in range(len(ys))],
-            name=f"tinynas: mean final-epoch test accuracy over seeds{shared}",
-        )
+    return go.Scatter(
+        x=[s["params"] for _, (s, _) in points],
+        y=ys,
+        error_y={"type": "data", "array": [s["final_acc_std"] for _, (s, _) in points]},
+        text=[n if shared else f"{n} ({s['epochs']} epochs, {len(s['seeds'])} seeds)" for n, (s, _) in points],
+        mode="markers+lines+text",
+        marker={"symbol": symbol, "size": 8},
+        textposition=[_label_side(ys, i) for i in range(len(ys))],
+        name=f"{label}: mean final-epoch test accuracy over seeds{shared}",
     )
+
+
+def front_figure(folders: list[Path], cold: list[Path] | None = None):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(_series(folders, "tinynas, by hand or a search handed starts", "circle"))
+    if cold:
+        fig.add_trace(_series(cold, "tinynas, found from a cold start", "diamond"))
     fig.add_trace(
         go.Scatter(
             x=[p for p, _, _ in PUBLISHED],
@@ -125,14 +134,23 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", type=Path, help="retrain folders, each holding summary.json")
     parser.add_argument("--figure", type=Path, help="also write the front as a self-contained HTML figure")
     parser.add_argument("--png", type=Path, help="and a PNG of it (drawn by Chromium, as the report's)")
+    parser.add_argument(
+        "--cold",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="retrain folders of models found from a cold start: a second line",
+    )
     args = parser.parse_args()
-    if any(not (f / "summary.json").is_file() for f in args.folders):
+    if any(not (f / "summary.json").is_file() for f in [*args.folders, *args.cold]):
         raise SystemExit("each folder must hold a finished retrain's summary.json")
     print(HEADER)
-    for folder in args.folders:
+    for folder in [*args.folders, *args.cold]:
         print(row(folder))
     if args.figure:
-        front_figure(args.folders).write_html(args.figure, include_plotlyjs=True, config={"displayModeBar": False})
+        front_figure(args.folders, args.cold).write_html(
+            args.figure, include_plotlyjs=True, config={"displayModeBar": False}
+        )
         if args.png:
             from search.outputs.browser import screenshot
 
