@@ -163,6 +163,13 @@ def sub5k_t91() -> ModelConfig:
     )
 
 
+_FRONT5K_T192 = {
+    "lr": 0.00706052020344096, "weight_decay": 0.0005, "batch_size": 64, "epochs": 19, "scheduler": "linear",
+    "pct_start": 0.2226684155855478, "rotate": 7.739926482401646, "translate": 0.01704520134435472, "ema": 0.999,
+    "seed": 17,
+}  # fmt: skip
+
+
 def _front5k_shared_family(name: str, *, tail: list[int], head: Head) -> ModelConfig:
     """The family of the front5k study's picks under 5,000 and 4,000 parameters, which differ in
     their end alone."""
@@ -179,14 +186,10 @@ def _front5k_shared_family(name: str, *, tail: list[int], head: Head) -> ModelCo
     )
 
 
-@register(
-    recipe={
-        "lr": 0.00706052020344096, "weight_decay": 0.0005, "batch_size": 64, "epochs": 19, "scheduler": "linear",
-        "pct_start": 0.2226684155855478, "rotate": 8.04518544011589, "translate": 0.01704520134435472, "ema": 0.999,
-        "seed": 17,
-    },
+@register(  # front5k-t192's recipe, its rotation moved
+    recipe=_FRONT5K_T192 | {"rotate": 8.04518544011589},
     found={"study": "front5k", "trial": 210, "val_acc": 99.315, "params": 4168},
-)  # fmt: skip
+)
 def front5k_t210() -> ModelConfig:
     """Found from a cold start by the front5k study's sampler (trial 210, no `[[start]]`; 4,168
     parameters), its pick under 5,000: one full conv at 28x28 and one at 14x14, a 1x1 conv to 4
@@ -196,14 +199,7 @@ def front5k_t210() -> ModelConfig:
     return _front5k_shared_family("front5k-t210", tail=[10, 10], head="gap")
 
 
-@register(
-    recipe={
-        "lr": 0.00706052020344096, "weight_decay": 0.0005, "batch_size": 64, "epochs": 19, "scheduler": "linear",
-        "pct_start": 0.2226684155855478, "rotate": 7.739926482401646, "translate": 0.01704520134435472, "ema": 0.999,
-        "seed": 17,
-    },
-    found={"study": "front5k", "trial": 192, "val_acc": 99.33500000000001, "params": 3870},
-)  # fmt: skip
+@register(recipe=_FRONT5K_T192, found={"study": "front5k", "trial": 192, "val_acc": 99.33500000000001, "params": 3870})
 def front5k_t192() -> ModelConfig:
     """Found from a cold start by the front5k study's sampler (trial 192, no `[[start]]`; 3,870
     parameters), its pick under 4,000: `front5k-t210`'s layout but for its end, two unpadded convs
