@@ -199,7 +199,7 @@ def test_results_recorded_before_layouts_were_recorded_replay_in_theirs() -> Non
         ("front5k-t245", "cold/front5k/best-1k.json"),
         ("sub4k-t23", "sub4k/best.json"),
         ("sub3k-t1", "sub3k/best.json"),
-        ("sub2k-t92", "cold/sub2k/best.json"),
+        ("sub2k-t124", "cold/sub2k/best.json"),
         ("sub2k-t1", "sub2k/best.json"),
         ("sub1k-t1", "sub1k/best.json"),
     ],
